@@ -1,0 +1,176 @@
+//! Cleanup: pruning old rows of the hit log in bounded batches, keeping
+//! totals and buckets (django-hitcount's `hitcount_cleanup`, without its
+//! single giant DELETE).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::counter::HitCounter;
+use crate::error::{Error, Result};
+use crate::window::Window;
+
+/// How to run a cleanup. [`CleanupOptions::from`] a counter's settings
+/// gives `keep_hit_in_database` and `cleanup_batch_size`.
+///
+/// ```
+/// let options = hitcount::CleanupOptions::from(&hitcount::Settings::default());
+/// assert_eq!((options.keep, options.batch_size), (hitcount::Window::days(30), 1000));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanupOptions {
+    /// Hit rows older than this are removed.
+    pub keep: Window,
+    /// Rows per DELETE statement: each batch is its own short transaction,
+    /// so the site keeps counting while cleanup runs.
+    pub batch_size: u32,
+    /// Only count what would be removed.
+    pub dry_run: bool,
+    /// Stop after this many batches (the rest is left for the next run).
+    pub max_batches: Option<u64>,
+}
+
+impl From<&crate::Settings> for CleanupOptions {
+    fn from(settings: &crate::Settings) -> Self {
+        CleanupOptions {
+            keep: settings.keep_hit_in_database,
+            batch_size: settings.cleanup_batch_size,
+            dry_run: false,
+            max_batches: None,
+        }
+    }
+}
+
+/// What a cleanup did.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+/// let report = counter.cleanup().await?;
+/// assert_eq!(report.message(), "Successfully removed 0 Hits");
+/// assert!(report.complete);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CleanupReport {
+    /// Rows removed (or, in a dry run, that would be).
+    pub removed: u64,
+    /// DELETE statements run.
+    pub statements: u64,
+    /// Rows created before this time were removed.
+    pub cutoff: DateTime<Utc>,
+    /// Whether every expired row is gone (false after `max_batches`).
+    pub complete: bool,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+impl CleanupReport {
+    /// django-hitcount's closing line: `Successfully removed N Hits`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// assert!(counter.cleanup().await?.message().starts_with("Successfully removed"));
+    /// # Ok(()) }
+    /// ```
+    pub fn message(&self) -> String {
+        if self.dry_run {
+            format!("Would remove {} Hits", self.removed)
+        } else {
+            format!("Successfully removed {} Hits", self.removed)
+        }
+    }
+}
+
+impl HitCounter {
+    /// Removes hit rows older than `keep_hit_in_database`, in batches of
+    /// `cleanup_batch_size`. Totals and buckets stay, so `hits_in_last`
+    /// over longer windows still counts the removed hits.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let report = counter.cleanup().await?;
+    /// println!("{}", report.message());
+    /// # Ok(()) }
+    /// ```
+    pub async fn cleanup(&self) -> Result<CleanupReport> {
+        self.cleanup_with(&CleanupOptions::from(self.settings()), |_| {})
+            .await
+    }
+
+    /// Cleanup with explicit options, calling `progress` with the running
+    /// total after each batch. Interrupting it between batches leaves the
+    /// database consistent (each batch commits alone); running it again
+    /// continues. A `keep` shorter than `keep_hit_active` is refused: it
+    /// would delete hits that still block recounts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{CleanupOptions, Window};
+    /// let mut options = CleanupOptions::from(counter.settings());
+    /// options.dry_run = true;
+    /// assert_eq!(counter.cleanup_with(&options, |_| {}).await?.message(), "Would remove 0 Hits");
+    /// options.keep = Window::days(1);
+    /// assert!(counter.cleanup_with(&options, |_| {}).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn cleanup_with(
+        &self,
+        options: &CleanupOptions,
+        mut progress: impl FnMut(u64),
+    ) -> Result<CleanupReport> {
+        let active = self.settings().keep_hit_active;
+        if options.keep < active {
+            return Err(Error::Setting {
+                key: "keep_hit_in_database",
+                value: format!("\"{}\"", options.keep),
+                reason: format!("cleanup must keep at least keep_hit_active ({active}) of hits"),
+            });
+        }
+        if options.batch_size == 0 {
+            return Err(Error::Setting {
+                key: "cleanup_batch_size",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let cutoff = self.now() - options.keep.as_chrono();
+        let mut report = CleanupReport {
+            removed: 0,
+            statements: 0,
+            cutoff,
+            complete: true,
+            dry_run: options.dry_run,
+        };
+        dispatch!(self.db(), pool, sql => {
+            if options.dry_run {
+                let expired: i64 = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_one(pool).await?;
+                report.removed = expired as u64;
+                return Ok(report);
+            }
+            loop {
+                if options.max_batches.is_some_and(|max| report.statements >= max) {
+                    let left: Option<i64> = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_optional(pool).await?;
+                    report.complete = left.unwrap_or(0) == 0;
+                    break;
+                }
+                let removed = sqlx::query(sql.cleanup_batch)
+                    .bind(cutoff)
+                    .bind(i64::from(options.batch_size))
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                report.statements += 1;
+                report.removed += removed;
+                progress(report.removed);
+                if removed < u64::from(options.batch_size) {
+                    break;
+                }
+            }
+            Ok(report)
+        })
+    }
+}

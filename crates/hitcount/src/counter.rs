@@ -1,0 +1,419 @@
+//! The hit counter: counting one request, atomically.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::blacklist::BlacklistCache;
+use crate::clock::{day_start, hour_start, Clock};
+use crate::error::{Error, Result};
+use crate::object::ObjectRef;
+use crate::rules::{self, Reason, Tally};
+use crate::settings::{IpLimitScope, Settings};
+use crate::store::{migrate, Db};
+use crate::visitor::Visitor;
+
+/// Active hits from an IP, on the whole site or on object `$pk`, as
+/// `hits_per_ip_scope` says. A macro, because it runs on a pool or inside
+/// the counting transaction of either backend.
+macro_rules! ip_hits {
+    ($sql:expr, $executor:expr, $ip:expr, $since:expr, $pk:expr, $scope:expr) => {{
+        let query = match $scope {
+            IpLimitScope::Site => sqlx::query_scalar::<_, i64>($sql.ip_hits_site)
+                .bind($ip)
+                .bind($since),
+            IpLimitScope::Object => sqlx::query_scalar::<_, i64>($sql.ip_hits_object)
+                .bind($ip)
+                .bind($since)
+                .bind($pk),
+        };
+        query.fetch_one($executor).await?
+    }};
+}
+
+/// The namespace of the counter's PostgreSQL advisory locks ("hitc"), so
+/// they do not meet the application's own.
+const LOCK_NAMESPACE: i32 = 0x6869_7463;
+
+/// What counting one request did: django-hitcount's `{hit_counted,
+/// hit_message}` plus the object's pk and its total after this request.
+///
+/// It serializes to the template context of django-hitcount's
+/// `HitCountDetailView` with `count_hit = True`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+/// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+/// let result = counter.count_hit(&post, &hitcount::Visitor::new("session-1")?).await?;
+/// let json = serde_json::to_value(&result).unwrap();
+/// assert_eq!(json["hit_counted"], true);
+/// assert_eq!(json["hit_message"], "Hit counted: session key");
+/// assert_eq!(json["total_hits"], 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HitResult {
+    /// The pk of the object's hit count row; `None` only when nothing was
+    /// ever written for the object (a blacklisted first visitor).
+    pub pk: Option<i64>,
+    /// The object's unique hits, this one included when it was counted.
+    pub total_hits: i64,
+    /// Whether this request was counted as a hit.
+    pub hit_counted: bool,
+    /// django-hitcount's message for the outcome.
+    pub hit_message: &'static str,
+    /// The outcome, for code that matches on it.
+    #[serde(skip)]
+    pub reason: Reason,
+}
+
+impl HitResult {
+    fn new(pk: Option<i64>, total_hits: i64, reason: Reason) -> HitResult {
+        HitResult {
+            pk,
+            total_hits,
+            hit_counted: reason.counted(),
+            hit_message: reason.message(),
+            reason,
+        }
+    }
+}
+
+/// Counts hits and reads counts, on SQLite or PostgreSQL.
+///
+/// Open it once at start-up (it runs the migrations, loads the blacklists
+/// and the IP hash key) and share it: clones are cheap handles to the same
+/// counter.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// use hitcount::{Db, HitCounter, ObjectRef, Settings, Visitor};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let counter = HitCounter::open(db, Settings::default()).await?;
+///
+/// let post = ObjectRef::new("blog.post", 1)?;
+/// let visitor = Visitor::new("session-key")?.with_ip("192.0.2.1".parse().unwrap());
+/// assert!(counter.count_hit(&post, &visitor).await?.hit_counted);
+/// let again = counter.count_hit(&post, &visitor).await?;
+/// assert_eq!(again.hit_message, "Not counted: session key has active hit");
+/// assert_eq!(counter.counts(&post).await?.hits, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HitCounter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    settings: Settings,
+    ip_key: Vec<u8>,
+    bots: isbot::Bots,
+    blacklists: BlacklistCache,
+    clock: Clock,
+}
+
+impl HitCounter {
+    /// Validates the settings, runs the migrations, and loads the blacklists
+    /// and the IP hash key.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use hitcount::{Db, HitCounter, Settings, Window};
+    ///
+    /// let mut settings = Settings::default();
+    /// settings.keep_hit_in_database = Window::days(1);
+    /// let db = Db::connect("sqlite::memory:").await.unwrap();
+    /// let err = HitCounter::open(db, settings).await.err().unwrap();
+    /// assert!(err.to_string().contains("keep_hit_in_database"));
+    /// # }
+    /// ```
+    pub async fn open(db: impl Into<Db>, settings: Settings) -> Result<HitCounter> {
+        HitCounter::open_with_clock(db, settings, Clock::system()).await
+    }
+
+    /// [`HitCounter::open`] with another source of the time: for tests,
+    /// simulations and imports that must count hits "in the past".
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// use chrono::{TimeZone, Utc};
+    /// use hitcount::{Clock, Db, HitCounter, Settings};
+    ///
+    /// let then = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// let counter = HitCounter::open_with_clock(db, Settings::default(), Clock::new(move || then)).await?;
+    /// # let _ = counter;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_with_clock(db: impl Into<Db>, settings: Settings, clock: Clock) -> Result<HitCounter> {
+        settings.validate()?;
+        let db = db.into();
+        migrate::run(&db).await?;
+        let ip_key = match &settings.ip_hash_key {
+            Some(key) => key.as_bytes().to_vec(),
+            None => stored_ip_hash_key(&db).await?,
+        };
+        let blacklists = BlacklistCache::load(&db, settings.blacklist_refresh.as_duration()).await?;
+        Ok(HitCounter {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                ip_key,
+                bots: isbot::Bots::default(),
+                blacklists,
+                clock,
+            }),
+        })
+    }
+
+    /// The settings in force.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// assert_eq!(counter.settings().keep_hit_active, hitcount::Window::days(7));
+    /// # Ok(()) }
+    /// ```
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The database the counter writes to.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// assert_eq!(counter.db().backend(), "SQLite");
+    /// # Ok(()) }
+    /// ```
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The counter's current time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn blacklist_cache(&self) -> &BlacklistCache {
+        &self.inner.blacklists
+    }
+
+    /// The form of an IP that the hit log keeps under the current settings.
+    pub(crate) fn stored_ip(&self, ip: std::net::IpAddr) -> Option<String> {
+        self.inner.settings.ip_storage.store(ip, &self.inner.ip_key)
+    }
+
+    /// Counts one request of `visitor` for `object`, following
+    /// django-hitcount's rules (see [`Reason`]).
+    ///
+    /// Exactly once: however many requests of one visitor for one object
+    /// arrive at once, on however many app instances sharing the database,
+    /// one is counted inside the active window. The total, the hit row and
+    /// the hourly and daily buckets are written in one transaction.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, User, Visitor};
+    ///
+    /// let post = ObjectRef::new("blog.post", "hello-world")?;
+    /// let alice = Visitor::new("s1")?.with_user(User::new("alice")?);
+    /// assert_eq!(counter.count_hit(&post, &alice).await?.hit_message, "Hit counted: user authentication");
+    /// // Same user, other session: still her active hit.
+    /// let alice_elsewhere = Visitor::new("s2")?.with_user(User::new("alice")?);
+    /// assert_eq!(
+    ///     counter.count_hit(&post, &alice_elsewhere).await?.hit_message,
+    ///     "Not counted: authenticated user has active hit"
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub async fn count_hit(&self, object: &ObjectRef, visitor: &Visitor) -> Result<HitResult> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        let now = self.now();
+        let stored_ip = visitor.ip().and_then(|ip| self.stored_ip(ip));
+        let blacklists = inner.blacklists.current(&inner.db).await?;
+        if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, stored_ip.as_deref())
+        {
+            return self.record_refusal(object, reason, now).await;
+        }
+
+        let active_since = now - settings.keep_hit_active.as_chrono();
+        let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
+        let (kind, id) = (object.kind(), object.id());
+        let user_id = visitor.user().map(|u| u.id());
+
+        dispatch!(&inner.db, pool, sql => {
+            // Fast path: a repeat visit is refused on committed facts, with
+            // reads and one single-row update, no transaction or lock.
+            let peek: Option<(i64, i64, Option<i64>)> = match user_id {
+                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user),
+                None => sqlx::query_as(sql.peek_session).bind(kind).bind(id).bind(visitor.session_key()),
+            }
+            .bind(active_since)
+            .fetch_optional(pool)
+            .await?;
+            if let Some((pk, _, Some(_))) = peek {
+                let ip_hits = match limited_ip {
+                    Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
+                    None => None,
+                };
+                let reason = rules::decide(settings, visitor, ip_hits, true);
+                let total: i64 = sqlx::query_scalar(sql.add_view).bind(pk).bind(now).fetch_one(pool).await?;
+                return Ok(HitResult::new(Some(pk), total, reason));
+            }
+
+            // The counting transaction. Its first statement writes: on
+            // PostgreSQL it locks the object's row (and the IP, for a
+            // site-wide limit) until commit; on SQLite it takes the write
+            // lock. Every check below therefore sees all earlier hits.
+            let mut tx = pool.begin().await?;
+            if let (Some(lock), Some(ip), IpLimitScope::Site) = (sql.ip_lock, limited_ip, settings.hits_per_ip_scope) {
+                sqlx::query(lock).bind(LOCK_NAMESPACE).bind(lock_key(ip)).execute(&mut *tx).await?;
+            }
+            let (pk, hits): (i64, i64) = sqlx::query_as(sql.upsert_view)
+                .bind(kind)
+                .bind(id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let ip_hits = match limited_ip {
+                Some(ip) => Some(ip_hits!(sql, &mut *tx, ip, active_since, pk, settings.hits_per_ip_scope)),
+                None => None,
+            };
+            let active: Option<i64> = match user_id {
+                Some(user) => sqlx::query_scalar(sql.active_user).bind(pk).bind(user),
+                None => sqlx::query_scalar(sql.active_session).bind(pk).bind(visitor.session_key()),
+            }
+            .bind(active_since)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let reason = rules::decide(settings, visitor, ip_hits, active.is_some());
+            let total = if reason.counted() {
+                sqlx::query(sql.insert_hit)
+                    .bind(pk)
+                    .bind(now)
+                    .bind(stored_ip.as_deref())
+                    .bind(visitor.session_key())
+                    .bind(visitor.user_agent())
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let total: i64 = sqlx::query_scalar(sql.add_hit).bind(pk).fetch_one(&mut *tx).await?;
+                for (statement, start) in [(sql.add_hourly, hour_start(now)), (sql.add_daily, day_start(now))] {
+                    sqlx::query(statement).bind(pk).bind(start).bind(1_i64).execute(&mut *tx).await?;
+                }
+                total
+            } else {
+                hits
+            };
+            tx.commit().await?;
+            Ok(HitResult::new(Some(pk), total, reason))
+        })
+    }
+
+    /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
+    /// An unknown pk is [`Error::UnknownObject`] and writes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let pk = counter.register(&hitcount::ObjectRef::new("blog.post", 1)?).await?;
+    /// let visitor = hitcount::Visitor::new("s")?;
+    /// assert!(counter.count_hit_pk(pk, &visitor).await?.hit_counted);
+    /// assert!(matches!(counter.count_hit_pk(999, &visitor).await, Err(hitcount::Error::UnknownObject(999))));
+    /// # Ok(()) }
+    /// ```
+    pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
+        let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
+        self.count_hit(&object, visitor).await
+    }
+
+    /// Gives the object a hit count row and returns its pk, without counting
+    /// anything: for pages that hand the pk to the AJAX endpoint before the
+    /// object's first hit.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+    /// let pk = counter.register(&post).await?;
+    /// assert_eq!(counter.register(&post).await?, pk);
+    /// assert_eq!(counter.counts(&post).await?.hits, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
+        let now = self.now();
+        Ok(dispatch!(self.db(), pool, sql => {
+            sqlx::query_scalar(sql.register)
+                .bind(object.kind())
+                .bind(object.id())
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Writes what a refused request adds (a view, a bot hit, or nothing)
+    /// and answers with the object's current total.
+    async fn record_refusal(
+        &self,
+        object: &ObjectRef,
+        reason: Reason,
+        now: DateTime<Utc>,
+    ) -> Result<HitResult> {
+        let (kind, id) = (object.kind(), object.id());
+        let tally = reason.tally(self.inner.settings.bots);
+        let row: Option<(i64, i64)> = dispatch!(self.db(), pool, sql => {
+            let upsert = match tally {
+                Tally::Bot => Some(sql.upsert_bot),
+                Tally::View | Tally::Hit => Some(sql.upsert_view),
+                Tally::Nothing => None,
+            };
+            match upsert {
+                Some(statement) => {
+                    Some(sqlx::query_as(statement).bind(kind).bind(id).bind(now).fetch_one(pool).await?)
+                }
+                None => {
+                    let row: Option<(i64, i64, i64, i64)> =
+                        sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?;
+                    row.map(|(pk, hits, _, _)| (pk, hits))
+                }
+            }
+        });
+        Ok(match row {
+            Some((pk, hits)) => HitResult::new(Some(pk), hits, reason),
+            None => HitResult::new(None, 0, reason),
+        })
+    }
+}
+
+/// The advisory lock key of an IP: 32 bits of its hash.
+fn lock_key(stored_ip: &str) -> i32 {
+    let digest = Sha256::digest(stored_ip.as_bytes());
+    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+/// The IP hash key kept in the database, made on first use. Concurrent
+/// first starts race on one conditional update; all read the winner's key.
+async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::Setting {
+        key: "ip_hash_key",
+        value: "(generated)".into(),
+        reason: format!("no randomness to generate it: {e}; set ip_hash_key"),
+    })?;
+    let candidate: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key: Option<String> = dispatch!(db, pool, sql => {
+        sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
+        sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
+    });
+    Ok(key.unwrap_or(candidate).into_bytes())
+}

@@ -1,0 +1,295 @@
+//! Reading counts: totals, hits within a window, many objects at once, and
+//! the most viewed. Reads never write (django-hitcount creates rows on
+//! read; an unknown object here simply reads as zero).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::clock::{next_day, next_hour};
+use crate::counter::HitCounter;
+use crate::error::Result;
+use crate::object::ObjectRef;
+use crate::window::Window;
+
+/// Objects per statement in the list queries: far below every backend's
+/// bind-parameter limit.
+const OBJECTS_PER_QUERY: usize = 500;
+
+/// The totals of one object.
+///
+/// ```
+/// let none = hitcount::Counts::default();
+/// assert_eq!((none.pk, none.hits, none.views, none.bot_hits), (None, 0, 0, 0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Counts {
+    /// The pk of the object's hit count row, `None` if it has none yet.
+    pub pk: Option<i64>,
+    /// Unique hits: one per visitor per active window.
+    pub hits: i64,
+    /// Every request by a person that reached the counter, repeats included.
+    pub views: i64,
+    /// Requests by bots (with `bots = "separate"`).
+    pub bot_hits: i64,
+}
+
+/// One object of a "most viewed" list.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+/// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+/// counter.count_hit(&post, &hitcount::Visitor::new("s")?).await?;
+/// let top = counter.most_viewed(Some("blog.post"), None, 10).await?;
+/// assert_eq!((top[0].object.id(), top[0].hits), ("1", 1));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Ranked {
+    /// The pk of the object's hit count row.
+    pub pk: i64,
+    /// The object.
+    pub object: ObjectRef,
+    /// Its hits, in the window asked for or in total.
+    pub hits: i64,
+}
+
+/// The three boundaries of a window ending now: its start, the first full
+/// hour and the first full day in it (see the window SQL in the dialect).
+fn window_bounds(now: DateTime<Utc>, window: Window) -> [DateTime<Utc>; 3] {
+    let from = now - window.as_chrono();
+    [from, next_hour(from), next_day(from)]
+}
+
+/// The row of the list query.
+type ObjectRow = (i64, String, String, i64, i64, i64, i64);
+
+impl HitCounter {
+    /// The totals of an object; zeros (and no pk) for an object never
+    /// counted. Writes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let unknown = hitcount::ObjectRef::new("blog.post", 404)?;
+    /// assert_eq!(counter.counts(&unknown).await?, hitcount::Counts::default());
+    /// # Ok(()) }
+    /// ```
+    pub async fn counts(&self, object: &ObjectRef) -> Result<Counts> {
+        let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+            sqlx::query_as(sql.find_object)
+                .bind(object.kind())
+                .bind(object.id())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(
+            row.map_or_else(Counts::default, |(pk, hits, views, bot_hits)| Counts {
+                pk: Some(pk),
+                hits,
+                views,
+                bot_hits,
+            }),
+        )
+    }
+
+    /// The object with this pk and its totals, if there is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+    /// let pk = counter.register(&post).await?;
+    /// assert_eq!(counter.object_by_pk(pk).await?.unwrap().0, post);
+    /// assert!(counter.object_by_pk(pk + 1).await?.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn object_by_pk(&self, pk: i64) -> Result<Option<(ObjectRef, Counts)>> {
+        let row: Option<(String, String, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+            sqlx::query_as(sql.find_object_by_pk).bind(pk).fetch_optional(pool).await?
+        });
+        row.map(|(kind, id, hits, views, bot_hits)| {
+            let counts = Counts {
+                pk: Some(pk),
+                hits,
+                views,
+                bot_hits,
+            };
+            Ok((ObjectRef::new(kind, id)?, counts))
+        })
+        .transpose()
+    }
+
+    /// The hits of an object within the last `window`
+    /// (django-hitcount's `hits_in_last(days=1)`). Writes nothing.
+    ///
+    /// Exact while the window starts inside the hit log
+    /// (`keep_hit_in_database`); longer windows read the hourly and daily
+    /// buckets that cleanup keeps, exact to the hour at the window's start.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, Visitor, Window};
+    /// let post = ObjectRef::new("blog.post", 1)?;
+    /// counter.count_hit(&post, &Visitor::new("s")?).await?;
+    /// assert_eq!(counter.hits_in_last(&post, "days=1,minutes=30".parse()?).await?, 1);
+    /// assert_eq!(counter.hits_in_last(&ObjectRef::new("blog.post", 2)?, Window::days(1)).await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn hits_in_last(&self, object: &ObjectRef, window: Window) -> Result<i64> {
+        let [from, hour, day] = window_bounds(self.now(), window);
+        let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
+            sqlx::query_scalar(sql.window_hits)
+                .bind(from)
+                .bind(hour)
+                .bind(day)
+                .bind(object.kind())
+                .bind(object.id())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(hits.unwrap_or(0))
+    }
+
+    /// The totals of many objects, in one query (per 500 objects): what a
+    /// list page needs. Every requested object is in the map; unknown ones
+    /// read as zero.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, Visitor};
+    /// let posts: Vec<ObjectRef> = (1..=3).map(|i| ObjectRef::new("blog.post", i)).collect::<Result<_, _>>()?;
+    /// counter.count_hit(&posts[0], &Visitor::new("s")?).await?;
+    /// let counts = counter.counts_many(&posts).await?;
+    /// assert_eq!(counts[&posts[0]].hits, 1);
+    /// assert_eq!(counts[&posts[2]].hits, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn counts_many(&self, objects: &[ObjectRef]) -> Result<HashMap<ObjectRef, Counts>> {
+        let rows = self.list_objects(objects, Window::seconds(0)).await?;
+        Ok(objects
+            .iter()
+            .map(|object| {
+                let counts = rows.get(object).map_or_else(Counts::default, |row| Counts {
+                    pk: Some(row.0),
+                    hits: row.3,
+                    views: row.4,
+                    bot_hits: row.5,
+                });
+                (object.clone(), counts)
+            })
+            .collect())
+    }
+
+    /// The hits within `window` of many objects, in one query (per 500
+    /// objects). Every requested object is in the map.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, Visitor, Window};
+    /// let post = ObjectRef::new("blog.post", 1)?;
+    /// counter.count_hit(&post, &Visitor::new("s")?).await?;
+    /// let week = counter.hits_in_last_many(&[post.clone()], Window::days(7)).await?;
+    /// assert_eq!(week[&post], 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn hits_in_last_many(
+        &self,
+        objects: &[ObjectRef],
+        window: Window,
+    ) -> Result<HashMap<ObjectRef, i64>> {
+        let rows = self.list_objects(objects, window).await?;
+        Ok(objects
+            .iter()
+            .map(|object| (object.clone(), rows.get(object).map_or(0, |row| row.6)))
+            .collect())
+    }
+
+    /// The list query: totals and window hits of the objects that have a
+    /// row, by object.
+    async fn list_objects(
+        &self,
+        objects: &[ObjectRef],
+        window: Window,
+    ) -> Result<HashMap<ObjectRef, ObjectRow>> {
+        let [from, hour, day] = window_bounds(self.now(), window);
+        let mut found = HashMap::with_capacity(objects.len());
+        for chunk in objects.chunks(OBJECTS_PER_QUERY) {
+            let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
+                let pairs: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("({}, {})", sql.param(4 + 2 * i), sql.param(5 + 2 * i)))
+                    .collect();
+                let statement = format!(
+                    "{} WHERE (c.kind, c.object_id) IN (VALUES {})",
+                    sql.list_objects,
+                    pairs.join(", ")
+                );
+                let mut query = sqlx::query_as(&statement).bind(from).bind(hour).bind(day);
+                for object in chunk {
+                    query = query.bind(object.kind()).bind(object.id());
+                }
+                query.fetch_all(pool).await?
+            });
+            for row in rows {
+                found.insert(ObjectRef::new(row.1.clone(), &row.2)?, row);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The `limit` most viewed objects of a kind (or of every kind with
+    /// `None`), by hits within `within` or in total with `None`, in one
+    /// query. Objects without hits are left out; ties go to the older pk.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, Visitor, Window};
+    /// let post = ObjectRef::new("blog.post", 1)?;
+    /// counter.count_hit(&post, &Visitor::new("s")?).await?;
+    /// let week = counter.most_viewed(Some("blog.post"), Some(Window::days(7)), 5).await?;
+    /// assert_eq!(week[0].object, post);
+    /// assert!(counter.most_viewed(Some("wiki.page"), None, 5).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn most_viewed(
+        &self,
+        kind: Option<&str>,
+        within: Option<Window>,
+        limit: u32,
+    ) -> Result<Vec<Ranked>> {
+        let limit = i64::from(limit);
+        let rows: Vec<(i64, String, String, i64)> = dispatch!(self.db(), pool, sql => {
+            match within {
+                Some(window) => {
+                    let [from, hour, day] = window_bounds(self.now(), window);
+                    sqlx::query_as(sql.most_viewed_within)
+                        .bind(from)
+                        .bind(hour)
+                        .bind(day)
+                        .bind(kind)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await?
+                }
+                None => sqlx::query_as(sql.most_viewed_total).bind(kind).bind(limit).fetch_all(pool).await?,
+            }
+        });
+        rows.into_iter()
+            .map(|(pk, kind, id, hits)| {
+                Ok(Ranked {
+                    pk,
+                    object: ObjectRef::new(kind, id)?,
+                    hits,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,79 @@
+//! # hitcount
+//!
+//! The counting rules and storage of rocket-hitcount, a port of
+//! django-hitcount: one hit per visitor per object inside an active window
+//! (7 days by default), a hit log, totals, and "hits within the last N".
+//! This crate has no Rocket dependency; `rocket_hitcount` builds the
+//! fairing, guards, routes and Tera functions on it.
+//!
+//! - **Exactly once**: concurrent requests of one visitor for one object
+//!   count once, on SQLite, PostgreSQL, and across app instances sharing
+//!   one PostgreSQL database.
+//! - **History that survives cleanup**: hourly and daily buckets keep
+//!   `hits_in_last` exact for windows longer than the hit log.
+//! - **Any key**: objects are `(kind, id)` with string ids (integers,
+//!   UUIDs, slugs).
+//! - **No raw IPs by default**, bot counts apart from human ones, raw views
+//!   next to unique hits, blacklists served from memory.
+//!
+//! | backend    | feature    | use it for                           |
+//! |------------|------------|--------------------------------------|
+//! | SQLite     | `sqlite`   | the embedded default, no service      |
+//! | PostgreSQL | `postgres` | many app instances on one database    |
+//!
+//! ## Quickstart
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+//! use hitcount::{Db, HitCounter, ObjectRef, Settings, Visitor, Window};
+//!
+//! let counter = HitCounter::open(Db::connect("sqlite::memory:").await?, Settings::default()).await?;
+//! let post = ObjectRef::new("blog.post", 1)?;
+//! let visitor = Visitor::new("session-key")?
+//!     .with_ip("192.0.2.1".parse().unwrap())
+//!     .with_user_agent("Mozilla/5.0");
+//!
+//! let result = counter.count_hit(&post, &visitor).await?;
+//! assert_eq!(result.hit_message, "Hit counted: session key");
+//! assert_eq!(counter.hits_in_last(&post, Window::parse("days=1")?).await?, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! The user guide in `docs/` explains the settings and the counting rules.
+#![deny(missing_docs)]
+
+#[macro_use]
+mod store;
+
+mod admin;
+mod blacklist;
+mod cleanup;
+mod clock;
+mod counter;
+mod counts;
+mod error;
+mod ip;
+mod object;
+mod rules;
+mod settings;
+mod visitor;
+mod window;
+
+pub use admin::{ActionReport, AdminAction, HitFilter, HitPage, HitRecord, MAX_PER_PAGE};
+pub use blacklist::BlacklistEntry;
+pub use cleanup::{CleanupOptions, CleanupReport};
+pub use clock::Clock;
+pub use counter::{HitCounter, HitResult};
+pub use counts::{Counts, Ranked};
+pub use error::{Error, Result};
+pub use ip::{parse_ip, IpStorage};
+pub use object::{ObjectRef, MAX_ID_LEN, MAX_KIND_LEN};
+pub use rules::Reason;
+pub use settings::{BotPolicy, IpLimitScope, Settings};
+pub use store::Db;
+pub use visitor::{User, Visitor, MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN, MAX_USER_ID_LEN};
+pub use window::{Window, WindowError, WindowErrorKind};
+
+/// The sqlx that rocket_db_pools 0.2 uses, re-exported so that pools
+/// built by the application match the crate's.
+pub use sqlx;

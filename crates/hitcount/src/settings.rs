@@ -1,0 +1,276 @@
+//! The settings of the counter, with django-hitcount's names and defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ip::IpStorage;
+use crate::window::Window;
+
+/// How the counter treats requests whose user agent is a known bot.
+///
+/// ```
+/// let bots: hitcount::BotPolicy = serde_json::from_str("\"separate\"").unwrap();
+/// assert_eq!(bots, hitcount::BotPolicy::default());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BotPolicy {
+    /// Count bot requests in the object's `bot_hits`, never in `hits` or
+    /// `views`. The default: bots are visible, and human counts stay clean.
+    #[default]
+    Separate,
+    /// Treat bots like people (django-hitcount's behaviour).
+    Count,
+    /// Record nothing for bots.
+    Ignore,
+}
+
+/// Whether the per-IP limit counts the active hits of an IP on the whole
+/// site (django-hitcount) or per object.
+///
+/// ```
+/// let scope: hitcount::IpLimitScope = serde_json::from_str("\"object\"").unwrap();
+/// assert_eq!(scope, hitcount::IpLimitScope::Object);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpLimitScope {
+    /// Active hits from the IP on any object count toward the limit.
+    #[default]
+    Site,
+    /// Only active hits from the IP on the same object count.
+    Object,
+}
+
+/// The counter's settings: `[default.hitcount]` in `Rocket.toml`.
+///
+/// Every field has django-hitcount's default; see the guide's "Settings"
+/// chapter for the table of equivalents. Unknown keys are left to the
+/// caller (the Rocket integration reads more keys from the same table).
+///
+/// ```
+/// use hitcount::{Settings, Window};
+///
+/// let settings: Settings = toml::from_str(r#"
+///     keep_hit_active = { days = 1 }
+///     hits_per_ip_limit = 10
+///     keep_hit_in_database = "90 days"
+/// "#).unwrap();
+/// settings.validate().unwrap();
+/// assert_eq!(settings.keep_hit_active, Window::days(1));
+/// assert_eq!(Settings::default().keep_hit_active, Window::days(7));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Settings {
+    /// How long a counted hit blocks another count from the same visitor
+    /// for the same object. `HITCOUNT_KEEP_HIT_ACTIVE`, default 7 days.
+    pub keep_hit_active: Window,
+    /// How many active hits one IP may make before it stops counting; 0
+    /// means no limit. `HITCOUNT_HITS_PER_IP_LIMIT`, default 0.
+    pub hits_per_ip_limit: u32,
+    /// Whether `hits_per_ip_limit` is site-wide (django-hitcount) or per
+    /// object. Default `site`.
+    pub hits_per_ip_scope: IpLimitScope,
+    /// Authenticated users in any of these groups are not counted.
+    /// `HITCOUNT_EXCLUDE_USER_GROUP`, default none.
+    pub exclude_user_groups: Vec<String>,
+    /// How long hit rows stay in the hit log before cleanup removes them.
+    /// Totals and hourly/daily buckets are kept. `HITCOUNT_KEEP_HIT_IN_DATABASE`,
+    /// default 30 days.
+    pub keep_hit_in_database: Window,
+    /// What the hit log keeps of the visitor's IP address. Default `hashed`.
+    pub ip_storage: IpStorage,
+    /// The secret for `ip_storage = "hashed"`. When unset, a random key is
+    /// made once and kept in the database, so every app instance on that
+    /// database hashes alike. Set it to keep the key out of the database.
+    pub ip_hash_key: Option<String>,
+    /// What happens to requests from bots. Default `separate`.
+    pub bots: BotPolicy,
+    /// Leave out visitors who send `DNT: 1` or `Sec-GPC: 1`: their requests
+    /// add to `views` but never to `hits`, and no hit row is written.
+    /// Default `false` (django-hitcount counts everyone).
+    pub respect_do_not_track: bool,
+    /// How many hit rows one cleanup statement deletes. Default 1000.
+    pub cleanup_batch_size: u32,
+    /// How often an instance checks the database for blacklist changes made
+    /// by other instances. Changes made through this instance apply at once.
+    /// Default 10 seconds.
+    pub blacklist_refresh: Window,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            keep_hit_active: Window::days(7),
+            hits_per_ip_limit: 0,
+            hits_per_ip_scope: IpLimitScope::Site,
+            exclude_user_groups: Vec::new(),
+            keep_hit_in_database: Window::days(30),
+            ip_storage: IpStorage::default(),
+            ip_hash_key: None,
+            bots: BotPolicy::Separate,
+            respect_do_not_track: false,
+            cleanup_batch_size: 1000,
+            blacklist_refresh: Window::seconds(10),
+        }
+    }
+}
+
+impl Settings {
+    /// Checks the values that each make sense alone but not together, or
+    /// that no type can rule out. The error names the key and the value.
+    ///
+    /// ```
+    /// use hitcount::{Settings, Window};
+    ///
+    /// let mut settings = Settings::default();
+    /// settings.keep_hit_in_database = Window::days(1);
+    /// let err = settings.validate().unwrap_err();
+    /// assert!(err.to_string().contains("keep_hit_in_database"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let fail = |key, value: String, reason: &str| {
+            Err(Error::Setting {
+                key,
+                value,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.keep_hit_active.as_secs() == 0 {
+            return fail(
+                "keep_hit_active",
+                quoted(self.keep_hit_active),
+                "must be longer than zero, or every request would count",
+            );
+        }
+        if self.keep_hit_in_database < self.keep_hit_active {
+            return fail(
+                "keep_hit_in_database",
+                quoted(self.keep_hit_in_database),
+                &format!(
+                    "must be at least keep_hit_active ({}): cleanup would delete hits that are still active",
+                    self.keep_hit_active
+                ),
+            );
+        }
+        if self.hits_per_ip_limit > 0 && self.ip_storage == IpStorage::None {
+            return fail(
+                "hits_per_ip_limit",
+                self.hits_per_ip_limit.to_string(),
+                "needs the IP in the hit log, but ip_storage is \"none\"",
+            );
+        }
+        if let Some(group) = self.exclude_user_groups.iter().find(|g| g.trim().is_empty()) {
+            return fail(
+                "exclude_user_groups",
+                format!("{group:?}"),
+                "group names must not be empty",
+            );
+        }
+        if matches!(&self.ip_hash_key, Some(key) if key.len() < 16) {
+            return fail(
+                "ip_hash_key",
+                "(hidden)".to_owned(),
+                "must be at least 16 characters long",
+            );
+        }
+        if self.cleanup_batch_size == 0 {
+            return fail("cleanup_batch_size", "0".to_owned(), "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+fn quoted(window: Window) -> String {
+    format!("\"{window}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, String> {
+        let settings: Settings = toml::from_str(text).map_err(|e| e.to_string())?;
+        settings.validate().map_err(|e| e.to_string())?;
+        Ok(settings)
+    }
+
+    #[test]
+    fn defaults_match_django_hitcount() {
+        let s = Settings::default();
+        assert_eq!(s.keep_hit_active, Window::days(7));
+        assert_eq!(s.hits_per_ip_limit, 0);
+        assert_eq!(s.hits_per_ip_scope, IpLimitScope::Site);
+        assert!(s.exclude_user_groups.is_empty());
+        assert_eq!(s.keep_hit_in_database, Window::days(30));
+        assert_eq!(s.ip_storage, IpStorage::Hashed);
+        assert_eq!(s.bots, BotPolicy::Separate);
+        assert!(!s.respect_do_not_track);
+        assert_eq!(parse("").unwrap(), s);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn every_key_reads_from_toml() {
+        let s = parse(
+            r#"
+            keep_hit_active = "1 day"
+            hits_per_ip_limit = 5
+            hits_per_ip_scope = "object"
+            exclude_user_groups = ["Admin", "Staff"]
+            keep_hit_in_database = { days = 60 }
+            ip_storage = "masked"
+            ip_hash_key = "0123456789abcdef0123"
+            bots = "ignore"
+            respect_do_not_track = true
+            cleanup_batch_size = 500
+            blacklist_refresh = "1 minute"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.keep_hit_active, Window::days(1));
+        assert_eq!(s.hits_per_ip_limit, 5);
+        assert_eq!(s.hits_per_ip_scope, IpLimitScope::Object);
+        assert_eq!(s.exclude_user_groups, ["Admin", "Staff"]);
+        assert_eq!(s.keep_hit_in_database, Window::days(60));
+        assert_eq!(s.ip_storage, IpStorage::Masked);
+        assert_eq!(s.ip_hash_key.as_deref(), Some("0123456789abcdef0123"));
+        assert_eq!(s.bots, BotPolicy::Ignore);
+        assert!(s.respect_do_not_track);
+        assert_eq!(s.cleanup_batch_size, 500);
+        assert_eq!(s.blacklist_refresh, Window::minutes(1));
+    }
+
+    /// Each invalid setting fails with a message naming the key and the value.
+    #[test]
+    fn invalid_settings_name_key_and_value() {
+        for (text, key, value) in [
+            ("keep_hit_active = \"7 dayz\"", "keep_hit_active", "7 dayz"),
+            ("keep_hit_active = \"0 days\"", "keep_hit_active", "seconds=0"),
+            (
+                "keep_hit_in_database = \"1 day\"",
+                "keep_hit_in_database",
+                "days=1",
+            ),
+            ("hits_per_ip_limit = -1", "hits_per_ip_limit", "-1"),
+            ("ip_storage = \"partial\"", "ip_storage", "partial"),
+            (
+                "ip_storage = \"none\"\nhits_per_ip_limit = 3",
+                "hits_per_ip_limit",
+                "3",
+            ),
+            ("bots = \"maybe\"", "bots", "maybe"),
+            ("hits_per_ip_scope = \"planet\"", "hits_per_ip_scope", "planet"),
+            ("exclude_user_groups = [\"\"]", "exclude_user_groups", "\"\""),
+            ("ip_hash_key = \"short\"", "ip_hash_key", "hidden"),
+            ("cleanup_batch_size = 0", "cleanup_batch_size", "0"),
+            ("respect_do_not_track = \"yes\"", "respect_do_not_track", "yes"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(key), "{text}: {err}");
+            assert!(err.contains(value), "{text}: {err}");
+        }
+    }
+}

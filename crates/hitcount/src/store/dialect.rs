@@ -1,0 +1,263 @@
+//! The SQL of the crate, in one place. [`STANDARD`] is the SQL that SQLite
+//! and PostgreSQL share (numbered `$n` parameters, `ON CONFLICT`,
+//! `RETURNING`); each backend file takes it and overrides what differs. A
+//! backend without those features (MariaDB) writes its own [`Dialect`].
+
+use super::migrate::Migration;
+
+/// Every statement the crate runs, for one backend.
+pub(crate) struct Dialect {
+    /// The backend's name, for messages.
+    pub name: &'static str,
+    /// The schema, oldest first.
+    pub migrations: &'static [Migration],
+    /// Serialises counting per IP across app instances when the per-IP
+    /// limit is site-wide; `None` where the database lock already does.
+    /// Binds: namespace (i32), key (i32).
+    pub ip_lock: Option<&'static str>,
+    /// Session lock and unlock that keep two app instances from migrating
+    /// at once (PostgreSQL's concurrent `CREATE TABLE IF NOT EXISTS` can
+    /// fail); `None` where the database lock already does. Binds: key (i64).
+    pub migration_lock: Option<(&'static str, &'static str)>,
+
+    /// Creates or updates an object row with `views + 1`: the first write
+    /// of the counting transaction, which locks the object's row until
+    /// commit. Binds: kind, object_id, now. Returns: id, hits.
+    pub upsert_view: &'static str,
+    /// The same with `bot_hits + 1`.
+    pub upsert_bot: &'static str,
+    /// Creates the object row if missing, changing nothing. Binds: kind,
+    /// object_id, now. Returns: id.
+    pub register: &'static str,
+    /// `views + 1` on a known row. Binds: id, now. Returns: hits.
+    pub add_view: &'static str,
+    /// `hits + 1` on a known row. Binds: id. Returns: hits.
+    pub add_hit: &'static str,
+    /// Binds: kind, object_id. Returns: id, hits, views, bot_hits.
+    pub find_object: &'static str,
+    /// Binds: id. Returns: kind, object_id, hits, views, bot_hits.
+    pub find_object_by_pk: &'static str,
+
+    /// A read-only look for an active hit of the session, outside any
+    /// transaction (the fast path of repeat visits). Binds: kind,
+    /// object_id, session_key, active_since. Returns: id, hits, active hit id.
+    pub peek_session: &'static str,
+    /// The same for a user. Binds: kind, object_id, user_id, active_since.
+    pub peek_user: &'static str,
+    /// Binds: hit_count_id, session_key, active_since. Returns: a hit id.
+    pub active_session: &'static str,
+    /// Binds: hit_count_id, user_id, active_since. Returns: a hit id.
+    pub active_user: &'static str,
+    /// Active hits from an IP on the whole site. Binds: ip, active_since.
+    pub ip_hits_site: &'static str,
+    /// Active hits from an IP on one object. Binds: ip, active_since, id.
+    pub ip_hits_object: &'static str,
+    /// Binds: hit_count_id, created_at, ip, session_key, user_agent, user_id.
+    pub insert_hit: &'static str,
+    /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
+    pub add_hourly: &'static str,
+    /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
+    pub add_daily: &'static str,
+
+    /// Hits of one object inside a window (see `window_hits_expr!`). Binds:
+    /// from, first full hour, first full day, kind, object_id.
+    pub window_hits: &'static str,
+    /// The start of the objects query for lists, with the window
+    /// expression: append a `WHERE` on `c`. Binds $1-$3 as `window_hits`.
+    pub list_objects: &'static str,
+    /// The top objects of a kind (or all kinds when the kind is NULL) by
+    /// hits within a window. Binds: from, first full hour, first full day,
+    /// kind, limit. Returns: id, kind, object_id, window hits.
+    pub most_viewed_within: &'static str,
+    /// The same by total hits. Binds: kind, limit.
+    pub most_viewed_total: &'static str,
+
+    /// The hit log, filtered and newest first. Binds: hit_count_id or NULL,
+    /// LIKE pattern, stored ip or NULL, since or NULL, until or NULL,
+    /// limit, offset.
+    pub list_hits: &'static str,
+    /// The number of hits `list_hits` filters, same binds minus the last two.
+    pub count_hits: &'static str,
+    /// Deletes one hit. Binds: id. Returns: hit_count_id, created_at.
+    pub delete_hit: &'static str,
+    /// Binds: id. Returns: ip, user_agent.
+    pub hit_visitor: &'static str,
+    /// Lowers a total, never below zero. Binds: id, n.
+    pub remove_hits: &'static str,
+    /// Lowers an hourly bucket, never below zero. Binds: id, start_at, n.
+    pub remove_hourly: &'static str,
+    /// Lowers a daily bucket, never below zero. Binds: id, start_at, n.
+    pub remove_daily: &'static str,
+
+    /// Binds: ip, now. Inserts unless present.
+    pub add_blacklisted_ip: &'static str,
+    /// Binds: user_agent, now. Inserts unless present.
+    pub add_blacklisted_user_agent: &'static str,
+    /// Binds: ip.
+    pub remove_blacklisted_ip: &'static str,
+    /// Binds: user_agent.
+    pub remove_blacklisted_user_agent: &'static str,
+    /// Returns: ip, created_at, oldest first.
+    pub blacklisted_ips: &'static str,
+    /// Returns: user_agent, created_at, oldest first.
+    pub blacklisted_user_agents: &'static str,
+    /// Marks the blacklists changed, so other instances reload them.
+    pub bump_blacklist_version: &'static str,
+    /// Returns: blacklist_version.
+    pub blacklist_version: &'static str,
+    /// Stores a generated IP hash key unless one exists. Binds: key.
+    pub init_ip_hash_key: &'static str,
+    /// Returns: ip_hash_key.
+    pub ip_hash_key: &'static str,
+
+    /// Deletes at most $2 hit rows created before $1, oldest first.
+    pub cleanup_batch: &'static str,
+    /// Counts the hit rows created before $1.
+    pub count_expired: &'static str,
+}
+
+impl Dialect {
+    /// The `n`th bind parameter (1-based) in this dialect.
+    pub(crate) fn param(&self, n: usize) -> String {
+        format!("${n}")
+    }
+}
+
+/// Hits of object `c` inside a window, exact while the window starts
+/// inside the hit log: hit rows from the window's start to the next full
+/// hour, hourly buckets to the next full day, then daily buckets. Buckets
+/// are complete (written with each hit), so only the first partial hour
+/// reads the hit log, and windows reaching past cleanup stay exact to the
+/// hour. Binds: $1 from, $2 first full hour, $3 first full day.
+macro_rules! window_hits_expr {
+    () => {
+        "CAST(\
+           (SELECT COUNT(*) FROM hitcount_hit h \
+             WHERE h.hit_count_id = c.id AND h.created_at >= $1 AND h.created_at < $2) \
+         + (SELECT COALESCE(SUM(b.hits), 0) FROM hitcount_hourly b \
+             WHERE b.hit_count_id = c.id AND b.start_at >= $2 AND b.start_at < $3) \
+         + (SELECT COALESCE(SUM(d.hits), 0) FROM hitcount_daily d \
+             WHERE d.hit_count_id = c.id AND d.start_at >= $3) \
+         AS BIGINT)"
+    };
+}
+
+/// The filters of the hit log (admin list and its count).
+macro_rules! hit_filters {
+    () => {
+        "FROM hitcount_hit h JOIN hitcount_hit_count c ON c.id = h.hit_count_id \
+         WHERE ($1 IS NULL OR h.hit_count_id = $1) \
+           AND (LOWER(h.user_agent) LIKE $2 ESCAPE '\\' \
+                OR LOWER(COALESCE(h.ip, '')) LIKE $2 ESCAPE '\\' \
+                OR h.ip = $3) \
+           AND ($4 IS NULL OR h.created_at >= $4) \
+           AND ($5 IS NULL OR h.created_at < $5)"
+    };
+}
+
+pub(crate) const STANDARD: Dialect = Dialect {
+    name: "standard",
+    migrations: &[],
+    ip_lock: None,
+    migration_lock: None,
+
+    upsert_view: "INSERT INTO hitcount_hit_count (kind, object_id, views, created_at, modified_at) \
+                  VALUES ($1, $2, 1, $3, $3) \
+                  ON CONFLICT (kind, object_id) DO UPDATE \
+                  SET views = hitcount_hit_count.views + 1, modified_at = excluded.modified_at \
+                  RETURNING id, hits",
+    upsert_bot: "INSERT INTO hitcount_hit_count (kind, object_id, bot_hits, created_at, modified_at) \
+                 VALUES ($1, $2, 1, $3, $3) \
+                 ON CONFLICT (kind, object_id) DO UPDATE \
+                 SET bot_hits = hitcount_hit_count.bot_hits + 1, modified_at = excluded.modified_at \
+                 RETURNING id, hits",
+    register: "INSERT INTO hitcount_hit_count (kind, object_id, created_at, modified_at) \
+               VALUES ($1, $2, $3, $3) \
+               ON CONFLICT (kind, object_id) DO UPDATE SET kind = excluded.kind \
+               RETURNING id",
+    add_view: "UPDATE hitcount_hit_count SET views = views + 1, modified_at = $2 WHERE id = $1 RETURNING hits",
+    add_hit: "UPDATE hitcount_hit_count SET hits = hits + 1 WHERE id = $1 RETURNING hits",
+    find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
+    find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
+
+    peek_session: "SELECT c.id, c.hits, \
+                     (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
+                        AND h.session_key = $3 AND h.created_at >= $4 LIMIT 1) \
+                   FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
+    peek_user: "SELECT c.id, c.hits, \
+                  (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
+                     AND h.user_id = $3 AND h.created_at >= $4 LIMIT 1) \
+                FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
+    active_session: "SELECT id FROM hitcount_hit \
+                     WHERE hit_count_id = $1 AND session_key = $2 AND created_at >= $3 LIMIT 1",
+    active_user: "SELECT id FROM hitcount_hit \
+                  WHERE hit_count_id = $1 AND user_id = $2 AND created_at >= $3 LIMIT 1",
+    ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
+    ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
+    insert_hit: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+    add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
+                 ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
+    add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
+                ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits",
+
+    window_hits: concat!(
+        "SELECT ",
+        window_hits_expr!(),
+        " FROM hitcount_hit_count c WHERE c.kind = $4 AND c.object_id = $5"
+    ),
+    list_objects: concat!(
+        "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, ",
+        window_hits_expr!(),
+        " FROM hitcount_hit_count c"
+    ),
+    most_viewed_within: "SELECT c.id, c.kind, c.object_id, CAST(SUM(w.n) AS BIGINT) AS n FROM ( \
+                           SELECT hit_count_id, COUNT(*) AS n FROM hitcount_hit \
+                            WHERE created_at >= $1 AND created_at < $2 GROUP BY hit_count_id \
+                           UNION ALL \
+                           SELECT hit_count_id, SUM(hits) AS n FROM hitcount_hourly \
+                            WHERE start_at >= $2 AND start_at < $3 GROUP BY hit_count_id \
+                           UNION ALL \
+                           SELECT hit_count_id, SUM(hits) AS n FROM hitcount_daily \
+                            WHERE start_at >= $3 GROUP BY hit_count_id \
+                         ) w JOIN hitcount_hit_count c ON c.id = w.hit_count_id \
+                         WHERE ($4 IS NULL OR c.kind = $4) \
+                         GROUP BY c.id, c.kind, c.object_id \
+                         HAVING SUM(w.n) > 0 \
+                         ORDER BY n DESC, c.id LIMIT $5",
+    most_viewed_total: "SELECT id, kind, object_id, hits FROM hitcount_hit_count \
+                        WHERE ($1 IS NULL OR kind = $1) AND hits > 0 \
+                        ORDER BY hits DESC, id LIMIT $2",
+
+    list_hits: concat!(
+        "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
+                h.user_agent, h.user_id ",
+        hit_filters!(),
+        " ORDER BY h.created_at DESC, h.id DESC LIMIT $6 OFFSET $7"
+    ),
+    count_hits: concat!("SELECT COUNT(*) ", hit_filters!()),
+    delete_hit: "DELETE FROM hitcount_hit WHERE id = $1 RETURNING hit_count_id, created_at",
+    hit_visitor: "SELECT ip, user_agent FROM hitcount_hit WHERE id = $1",
+    remove_hits: "UPDATE hitcount_hit_count SET hits = CASE WHEN hits > $2 THEN hits - $2 ELSE 0 END WHERE id = $1",
+    remove_hourly: "UPDATE hitcount_hourly SET hits = CASE WHEN hits > $3 THEN hits - $3 ELSE 0 END \
+                    WHERE hit_count_id = $1 AND start_at = $2",
+    remove_daily: "UPDATE hitcount_daily SET hits = CASE WHEN hits > $3 THEN hits - $3 ELSE 0 END \
+                   WHERE hit_count_id = $1 AND start_at = $2",
+
+    add_blacklisted_ip: "INSERT INTO hitcount_blacklist_ip (ip, created_at) VALUES ($1, $2) \
+                         ON CONFLICT (ip) DO NOTHING",
+    add_blacklisted_user_agent: "INSERT INTO hitcount_blacklist_user_agent (user_agent, created_at) \
+                                 VALUES ($1, $2) ON CONFLICT (user_agent) DO NOTHING",
+    remove_blacklisted_ip: "DELETE FROM hitcount_blacklist_ip WHERE ip = $1",
+    remove_blacklisted_user_agent: "DELETE FROM hitcount_blacklist_user_agent WHERE user_agent = $1",
+    blacklisted_ips: "SELECT ip, created_at FROM hitcount_blacklist_ip ORDER BY id",
+    blacklisted_user_agents: "SELECT user_agent, created_at FROM hitcount_blacklist_user_agent ORDER BY id",
+    bump_blacklist_version: "UPDATE hitcount_state SET blacklist_version = blacklist_version + 1 WHERE id = 1",
+    blacklist_version: "SELECT blacklist_version FROM hitcount_state WHERE id = 1",
+    init_ip_hash_key: "UPDATE hitcount_state SET ip_hash_key = $1 WHERE id = 1 AND ip_hash_key IS NULL",
+    ip_hash_key: "SELECT ip_hash_key FROM hitcount_state WHERE id = 1",
+
+    cleanup_batch: "DELETE FROM hitcount_hit WHERE id IN \
+                    (SELECT id FROM hitcount_hit WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+    count_expired: "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < $1",
+};

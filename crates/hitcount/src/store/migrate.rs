@@ -1,0 +1,64 @@
+//! Embedded migrations with their own bookkeeping table, so that they never
+//! collide with the application's own `sqlx::migrate!` history.
+
+use chrono::Utc;
+
+use super::Db;
+use crate::error::Result;
+
+/// One schema change.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS hitcount_migrations (\
+    version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+/// Claims a version: the first statement of each migration's transaction is
+/// this write, so concurrent app instances wait for each other and only one
+/// applies each migration.
+const CLAIM: &str = "INSERT INTO hitcount_migrations (version, description, applied_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING";
+
+/// The key of the migration lock ("hitcount" in ASCII).
+const LOCK_KEY: i64 = 0x6869_7463_6f75_6e74;
+
+/// Applies the migrations that are missing, each in its own transaction,
+/// on one connection that holds the migration lock where there is one.
+pub(crate) async fn run(db: &Db) -> Result<()> {
+    dispatch!(db, pool, sql => {
+        let mut conn = pool.acquire().await?;
+        if let Some((lock, _)) = sql.migration_lock {
+            sqlx::query(lock).bind(LOCK_KEY).execute(&mut *conn).await?;
+        }
+        let applied: Result<()> = async {
+            sqlx::query(CREATE_TABLE).execute(&mut *conn).await?;
+            for migration in sql.migrations {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let claimed = sqlx::query(CLAIM)
+                    .bind(migration.version)
+                    .bind(migration.description)
+                    .bind(Utc::now().to_rfc3339())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if claimed == 1 {
+                    sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Some((_, unlock)) = sql.migration_lock {
+            // Unlock even after a failure; if unlocking fails, closing the
+            // connection releases the lock as well.
+            if sqlx::query(unlock).bind(LOCK_KEY).execute(&mut *conn).await.is_err() {
+                conn.detach();
+            }
+        }
+        applied
+    })
+}

@@ -1,0 +1,123 @@
+//! Storage: the database handle and the seam between backends.
+//!
+//! Counting, reading and admin code is written once against sqlx and run on
+//! whichever pool the [`Db`] holds, through `dispatch!`; what differs
+//! between backends is SQL text, kept in one [`dialect::Dialect`] per
+//! backend. Adding a backend is a new variant, a new dialect file and its
+//! migrations.
+
+use std::str::FromStr;
+
+use crate::error::{invalid, Result};
+
+/// Runs `$body` with `$pool` bound to the concrete pool and `$sql` to its
+/// dialect. The body is compiled once per backend, so it is written once
+/// and needs no generic database bounds.
+macro_rules! dispatch {
+    ($db:expr, $pool:ident, $sql:ident => $body:expr) => {
+        match $db {
+            #[cfg(feature = "sqlite")]
+            $crate::store::Db::Sqlite($pool) => {
+                let $sql = &$crate::store::sqlite::SQL;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            $crate::store::Db::Postgres($pool) => {
+                let $sql = &$crate::store::postgres::SQL;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) mod dialect;
+pub(crate) mod migrate;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("enable at least one of the features `sqlite` and `postgres`");
+
+/// A connection pool of one of the supported databases.
+///
+/// Build it from the pool your app already has (for Rocket, the pool of
+/// your `rocket_db_pools::Database`), or from a URL with [`Db::connect`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use hitcount::Db;
+/// use hitcount::sqlx::SqlitePool;
+///
+/// let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+/// let db = Db::from(pool);
+/// assert_eq!(db.backend(), "SQLite");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Db {
+    /// An SQLite pool: the embedded default, no service needed.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL pool: many app instances on one database.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for Db {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        Db::Sqlite(pool)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for Db {
+    fn from(pool: sqlx::PgPool) -> Self {
+        Db::Postgres(pool)
+    }
+}
+
+impl Db {
+    /// Opens a pool from a database URL: `sqlite://path/to/file.db` (the
+    /// file is created if missing), `sqlite::memory:`, or
+    /// `postgres://user@host/db`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let err = hitcount::Db::connect("mysql://localhost/x").await.unwrap_err();
+    /// assert!(err.to_string().contains("mysql://localhost/x"));
+    /// # }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Db> {
+        #[cfg(feature = "sqlite")]
+        if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+            return Ok(Db::Sqlite(sqlx::SqlitePool::connect_with(options).await?));
+        }
+        #[cfg(feature = "postgres")]
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            return Ok(Db::Postgres(sqlx::PgPool::connect_with(options).await?));
+        }
+        Err(invalid(
+            "database URL",
+            url,
+            "expected sqlite:... or postgres://... (with the matching feature enabled)",
+        ))
+    }
+
+    /// The backend's name: `"SQLite"` or `"PostgreSQL"`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let db = hitcount::Db::connect("sqlite::memory:").await.unwrap();
+    /// assert_eq!(db.backend(), "SQLite");
+    /// # }
+    /// ```
+    pub fn backend(&self) -> &'static str {
+        dispatch!(self, _pool, sql => sql.name)
+    }
+}

@@ -1,0 +1,18 @@
+//! PostgreSQL: the standard SQL plus an advisory lock for the site-wide
+//! per-IP limit. The counting transaction's first write locks the object's
+//! row, which serialises counting per object across every app instance.
+
+use super::dialect::{Dialect, STANDARD};
+use super::migrate::Migration;
+
+pub(crate) const SQL: Dialect = Dialect {
+    name: "PostgreSQL",
+    migrations: &[Migration {
+        version: 1,
+        description: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    }],
+    ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
+    migration_lock: Some(("SELECT pg_advisory_lock($1)", "SELECT pg_advisory_unlock($1)")),
+    ..STANDARD
+};

@@ -1,0 +1,165 @@
+//! Cleanup (django-hitcount's test_hitcount_cleanup), batching, and
+//! history that survives it.
+
+use chrono::TimeDelta;
+use hitcount::{CleanupOptions, Window};
+
+use crate::common::TestDb;
+use crate::{post, visitor};
+
+storage_tests!(
+    remove_expired_hits_and_preserve_totals,
+    windows_stay_exact_after_cleanup,
+    cleanup_runs_in_bounded_batches,
+    interrupted_cleanup_continues,
+    dry_run_and_bad_options,
+);
+
+/// 10 hits at 0, 5, ..., 45 days ago on post 1.
+async fn django_fixture(db: &TestDb) -> hitcount::HitCounter {
+    let counter = db.counter(Default::default()).await;
+    let now = db.clock.now();
+    for i in 0..10 {
+        db.clock.set(now - TimeDelta::days(5 * i));
+        assert!(
+            counter
+                .count_hit(&post(1), &visitor(&format!("s{i}")))
+                .await
+                .unwrap()
+                .hit_counted
+        );
+    }
+    db.clock.set(now + TimeDelta::seconds(1));
+    counter
+}
+
+async fn remove_expired_hits_and_preserve_totals(db: &TestDb) {
+    let counter = django_fixture(db).await;
+    let report = counter.cleanup().await.unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 6);
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 10);
+    assert_eq!(report.message(), "Successfully removed 4 Hits");
+    assert!(report.complete);
+    // Running it again finds nothing more.
+    assert_eq!(
+        counter.cleanup().await.unwrap().message(),
+        "Successfully removed 0 Hits"
+    );
+}
+
+async fn windows_stay_exact_after_cleanup(db: &TestDb) {
+    let counter = django_fixture(db).await;
+    let windows = ["days=1", "days=30", "days=31", "days=45", "days=46", "weeks=52"];
+    let mut before = Vec::new();
+    for w in windows {
+        before.push(
+            counter
+                .hits_in_last(&post(1), Window::parse(w).unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    // The 45-day-old hit is a second older than a 45-day window now.
+    assert_eq!(before, [1, 6, 7, 9, 10, 10]);
+    counter.cleanup().await.unwrap();
+    for (w, expected) in windows.iter().zip(&before) {
+        let after = counter
+            .hits_in_last(&post(1), Window::parse(w).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(after, *expected, "within {w} after cleanup");
+    }
+    let top = counter
+        .most_viewed(Some("blog.post"), Some(Window::days(46)), 1)
+        .await
+        .unwrap();
+    assert_eq!(top[0].hits, 10);
+}
+
+/// Inserts `n` expired hit rows for `pk` directly (fast set-up for volume).
+async fn insert_expired_rows(db: &TestDb, pk: i64, n: usize) {
+    let created = (db.clock.now() - TimeDelta::days(60)).to_rfc3339();
+    let cast = if db.is_postgres() {
+        "CAST(? AS TIMESTAMPTZ)"
+    } else {
+        "?"
+    };
+    let mut sql = String::from("BEGIN;");
+    for i in 0..n {
+        sql.push_str(&format!(
+            "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent) VALUES ({pk}, {}, NULL, 'bulk{i}', 'ua');",
+            cast.replace('?', &format!("'{created}'"))
+        ));
+    }
+    sql.push_str("COMMIT;");
+    db.execute(&sql).await;
+}
+
+async fn cleanup_runs_in_bounded_batches(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    counter.count_hit(&post(1), &visitor("fresh")).await.unwrap();
+    insert_expired_rows(db, pk, 2_500).await;
+    let mut options = CleanupOptions::from(counter.settings());
+    options.batch_size = 100;
+    let mut progress = Vec::new();
+    let report = counter
+        .cleanup_with(&options, |n| progress.push(n))
+        .await
+        .unwrap();
+    assert_eq!(report.removed, 2_500);
+    assert!(report.statements >= 25, "{} statements", report.statements);
+    assert_eq!(progress.first(), Some(&100));
+    assert_eq!(progress.last(), Some(&2_500));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        1,
+        "the fresh hit stays"
+    );
+}
+
+async fn interrupted_cleanup_continues(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    insert_expired_rows(db, pk, 500).await;
+    let mut options = CleanupOptions::from(counter.settings());
+    options.batch_size = 100;
+    options.max_batches = Some(2);
+    let first = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    assert_eq!((first.removed, first.complete), (200, false));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 300);
+    options.max_batches = None;
+    let second = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    assert_eq!((second.removed, second.complete), (300, true));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+}
+
+async fn dry_run_and_bad_options(db: &TestDb) {
+    let counter = django_fixture(db).await;
+    let mut options = CleanupOptions::from(counter.settings());
+    options.dry_run = true;
+    assert_eq!(
+        counter.cleanup_with(&options, |_| {}).await.unwrap().message(),
+        "Would remove 4 Hits"
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 10);
+    options.dry_run = false;
+    options.keep = Window::days(1);
+    let err = counter
+        .cleanup_with(&options, |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("keep_hit_in_database") && err.contains("days=1"),
+        "{err}"
+    );
+    options.keep = Window::days(30);
+    options.batch_size = 0;
+    assert!(counter.cleanup_with(&options, |_| {}).await.is_err());
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        10,
+        "nothing deleted"
+    );
+}

@@ -1,0 +1,94 @@
+//! Exactly-once counting under concurrency: django-hitcount counts up to 12
+//! of 50 simultaneous requests of one visitor; here it must be 1.
+
+use futures::future::join_all;
+use hitcount::{HitCounter, Reason};
+
+use crate::common::{settings, TestDb};
+use crate::{post, visitor};
+
+storage_tests!(
+    concurrent_requests_of_one_visitor_count_once,
+    two_app_instances_count_once,
+    concurrent_requests_respect_the_ip_limit,
+);
+
+const REQUESTS: usize = 64;
+
+/// Fires `n` requests of one visitor for post 1 at once, round-robin over
+/// the counters, and returns how many were counted.
+async fn burst(counters: &[HitCounter], n: usize) -> usize {
+    let tasks = (0..n).map(|i| {
+        let counter = counters[i % counters.len()].clone();
+        tokio::spawn(async move { counter.count_hit(&post(1), &visitor("same-session")).await })
+    });
+    let results = join_all(tasks).await;
+    let mut counted = 0;
+    for result in results {
+        let result = result.expect("task ran").expect("count succeeded");
+        assert!(matches!(
+            result.reason,
+            Reason::CountedSession | Reason::SessionHasActiveHit
+        ));
+        counted += usize::from(result.hit_counted);
+    }
+    counted
+}
+
+async fn check_exactly_once(db: &TestDb, counters: &[HitCounter]) {
+    let counted = burst(counters, REQUESTS).await;
+    println!(
+        "{} backend: {counted} of {REQUESTS} concurrent requests counted",
+        counters[0].db().backend()
+    );
+    assert_eq!(counted, 1);
+    let counts = counters[0].counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (1, REQUESTS as i64));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_daily")
+            .await,
+        1
+    );
+}
+
+async fn concurrent_requests_of_one_visitor_count_once(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    check_exactly_once(db, &[counter]).await;
+}
+
+async fn two_app_instances_count_once(db: &TestDb) {
+    let one = db.counter(Default::default()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+        .await
+        .unwrap();
+    check_exactly_once(db, &[one, other]).await;
+}
+
+/// 64 sessions from one IP on 64 objects at once, site-wide limit 5: 5 count.
+async fn concurrent_requests_respect_the_ip_limit(db: &TestDb) {
+    let one = db.counter(settings(|s| s.hits_per_ip_limit = 5)).await;
+    let other = HitCounter::open_with_clock(
+        db.second_pool().await,
+        settings(|s| s.hits_per_ip_limit = 5),
+        db.clock.clock(),
+    )
+    .await
+    .unwrap();
+    let counters = [one, other];
+    let tasks = (0..REQUESTS).map(|i| {
+        let counter = counters[i % 2].clone();
+        tokio::spawn(async move {
+            counter
+                .count_hit(&post(i as i64), &visitor(&format!("s{i}")))
+                .await
+        })
+    });
+    let counted = join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().as_ref().unwrap().hit_counted)
+        .count();
+    assert_eq!(counted, 5);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 5);
+}

@@ -1,0 +1,590 @@
+//! The decision procedure and the totals (django-hitcount's test_views and
+//! test_models).
+
+use chrono::TimeDelta;
+use hitcount::{BotPolicy, Error, IpLimitScope, IpStorage, ObjectRef, Reason, User, Visitor, Window};
+
+use crate::common::{settings, TestDb};
+use crate::{post, visitor};
+
+storage_tests!(
+    anonymous_user_hit,
+    anonymous_user_hit_not_counted,
+    anonymous_user_hit_counted_after_filter_active,
+    registered_user_hit,
+    registered_user_hit_not_counted,
+    registered_user_hit_counted_after_filter_active,
+    hits_per_ip_limit,
+    hits_per_ip_limit_per_object,
+    filter_active_counts_the_last_seven_days,
+    exclude_user_group,
+    blacklist_ip,
+    blacklist_ip_network,
+    blacklist_user_agent,
+    blacklist_user_agent_matches_after_truncation,
+    count_hit_invalid_hitcount_pk,
+    count_hit_incremented_only_once,
+    hit_count_increase,
+    objects_have_their_own_counts,
+    string_and_uuid_ids,
+    repeat_visits_add_views_not_hits,
+    bots_are_counted_apart,
+    bots_ignored_or_counted,
+    do_not_track,
+    user_agents_are_truncated_and_empty_ones_count,
+    ip_storage_modes,
+    visitors_without_ip,
+    failed_transaction_counts_nothing,
+    blacklist_changes_reach_other_instances,
+    migrations_run_once,
+);
+
+async fn anonymous_user_hit(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert!(result.hit_counted);
+    assert_eq!(result.hit_message, "Hit counted: session key");
+}
+
+async fn anonymous_user_hit_not_counted(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let first = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    let second = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!(
+        (first.hit_counted, first.hit_message),
+        (true, "Hit counted: session key")
+    );
+    assert_eq!(
+        (second.hit_counted, second.hit_message),
+        (false, "Not counted: session key has active hit")
+    );
+}
+
+async fn anonymous_user_hit_counted_after_filter_active(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let now = db.clock.now();
+    db.clock.set(now - TimeDelta::days(10));
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("s1"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    db.clock.set(now);
+    let again = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!(
+        (again.hit_counted, again.hit_message),
+        (true, "Hit counted: session key")
+    );
+    assert_eq!(again.total_hits, 2);
+}
+
+fn john() -> Visitor {
+    visitor("s1").with_user(User::new("john").unwrap())
+}
+
+async fn registered_user_hit(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let result = counter.count_hit(&post(1), &john()).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (true, "Hit counted: user authentication")
+    );
+}
+
+async fn registered_user_hit_not_counted(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.count_hit(&post(1), &john()).await.unwrap();
+    // Another session of the same user is still the same user.
+    let other_session = Visitor::new("s2").unwrap().with_user(User::new("john").unwrap());
+    let result = counter.count_hit(&post(1), &other_session).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (false, "Not counted: authenticated user has active hit")
+    );
+}
+
+async fn registered_user_hit_counted_after_filter_active(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let now = db.clock.now();
+    db.clock.set(now - TimeDelta::days(10));
+    assert!(counter.count_hit(&post(1), &john()).await.unwrap().hit_counted);
+    db.clock.set(now);
+    let again = counter.count_hit(&post(1), &john()).await.unwrap();
+    assert_eq!(
+        (again.hit_counted, again.hit_message),
+        (true, "Hit counted: user authentication")
+    );
+}
+
+async fn hits_per_ip_limit(db: &TestDb) {
+    let counter = db.counter(settings(|s| s.hits_per_ip_limit = 2)).await;
+    let mut results = Vec::new();
+    for session in ["a", "b", "c"] {
+        results.push(counter.count_hit(&post(1), &visitor(session)).await.unwrap());
+    }
+    assert_eq!(results[0].hit_message, "Hit counted: session key");
+    assert_eq!(results[1].hit_message, "Hit counted: session key");
+    assert_eq!(
+        (results[2].hit_counted, results[2].hit_message),
+        (false, "Not counted: hits per IP address limit reached")
+    );
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 2);
+    // Site-wide, like django-hitcount: another object is refused too.
+    let other = counter.count_hit(&post(2), &visitor("d")).await.unwrap();
+    assert_eq!(other.reason, Reason::IpLimitReached);
+    // A repeat visit past the limit is reported as the limit (step 4
+    // comes before step 6), also on the read-only fast path.
+    let repeat = counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    assert_eq!(repeat.reason, Reason::IpLimitReached);
+}
+
+async fn hits_per_ip_limit_per_object(db: &TestDb) {
+    let counter = db
+        .counter(settings(|s| {
+            s.hits_per_ip_limit = 1;
+            s.hits_per_ip_scope = IpLimitScope::Object;
+        }))
+        .await;
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("a"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert!(
+        counter
+            .count_hit(&post(2), &visitor("b"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    let third = counter.count_hit(&post(1), &visitor("c")).await.unwrap();
+    assert_eq!(third.reason, Reason::IpLimitReached);
+}
+
+/// django-hitcount's test_filter_active: of hits made 0..9 days ago, the
+/// last 7 days' are active; here they are what the per-IP limit counts.
+async fn filter_active_counts_the_last_seven_days(db: &TestDb) {
+    let now = db.clock.now();
+    let counter = db.counter(settings(|s| s.hits_per_ip_limit = 8)).await;
+    for days in (0..10).rev() {
+        db.clock.set(now - TimeDelta::days(days));
+        let result = counter
+            .count_hit(&post(days), &visitor(&format!("s{days}")))
+            .await
+            .unwrap();
+        assert!(result.hit_counted, "{days} days ago");
+    }
+    db.clock.set(now + TimeDelta::seconds(1));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 10);
+    // Active: the hits of days 0..6 = 7, under the limit of 8.
+    assert!(
+        counter
+            .count_hit(&post(100), &visitor("new"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    // Now 8 active hits: the limit is reached.
+    let refused = counter.count_hit(&post(101), &visitor("newer")).await.unwrap();
+    assert_eq!(refused.reason, Reason::IpLimitReached);
+}
+
+async fn exclude_user_group(db: &TestDb) {
+    let counter = db
+        .counter(settings(|s| s.exclude_user_groups = vec!["Admin".into()]))
+        .await;
+    let admin = visitor("s1").with_user(User::new("john").unwrap().with_groups(["Admin"]));
+    let result = counter.count_hit(&post(1), &admin).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (false, "Not counted: user excluded by group")
+    );
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!(
+        (counts.hits, counts.views),
+        (0, 0),
+        "excluded users leave no trace"
+    );
+}
+
+async fn blacklist_ip(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.blacklist_ip("127.0.0.1").await.unwrap();
+    let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (false, "Not counted: user IP has been blacklisted")
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await,
+        0,
+        "nothing written"
+    );
+    assert_eq!(result.pk, None);
+    // Removing the entry lets the visitor count again.
+    assert!(counter.unblacklist_ip("127.0.0.1").await.unwrap());
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("s1"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+}
+
+async fn blacklist_ip_network(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.blacklist_ip("127.0.0.0/8").await.unwrap();
+    let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!(result.reason, Reason::BlacklistedIp);
+    let outside = visitor("s2").with_ip("192.0.2.1".parse().unwrap());
+    assert!(counter.count_hit(&post(1), &outside).await.unwrap().hit_counted);
+}
+
+async fn blacklist_user_agent(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.blacklist_user_agent("my_clever_agent").await.unwrap();
+    let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (false, "Not counted: user agent has been blacklisted")
+    );
+}
+
+async fn blacklist_user_agent_matches_after_truncation(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let long = format!("Mozilla/5.0 {}", "x".repeat(400));
+    counter.blacklist_user_agent(&long).await.unwrap();
+    let stored = &counter.blacklisted_user_agents().await.unwrap()[0].value;
+    assert_eq!(stored.chars().count(), 255);
+    // A different tail past character 255 is the same agent, as in django-hitcount.
+    let other_tail = format!("{}yyy", &long[..300]);
+    let result = counter
+        .count_hit(&post(1), &visitor("s").with_user_agent(&other_tail))
+        .await
+        .unwrap();
+    assert_eq!(result.reason, Reason::BlacklistedUserAgent);
+}
+
+async fn count_hit_invalid_hitcount_pk(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let err = counter.count_hit_pk(15, &visitor("s1")).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownObject(15)));
+    assert_eq!(err.to_string(), "no hit count with pk 15");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 0);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+    let pk = counter.register(&post(1)).await.unwrap();
+    let counted = counter.count_hit_pk(pk, &visitor("s1")).await.unwrap();
+    assert_eq!(
+        (counted.pk, counted.hit_counted, counted.total_hits),
+        (Some(pk), true, 1)
+    );
+}
+
+/// django-hitcount's UpdateHitCountView tests: total 0 before, 1 after the
+/// counting view, still 1 after the same session's second visit.
+async fn count_hit_incremented_only_once(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 0);
+    let first = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    let second = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
+    assert_eq!((first.total_hits, second.total_hits), (1, 1));
+    assert_eq!(first.pk, second.pk);
+}
+
+/// django-hitcount's test_hit_count_increase.
+async fn hit_count_increase(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
+    counter.count_hit(&post(1), &visitor("b")).await.unwrap();
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 2);
+}
+
+/// django-hitcount's test_get_for_object: each object has its own count.
+async fn objects_have_their_own_counts(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    counter.count_hit(&post(1), &visitor("b")).await.unwrap();
+    counter.count_hit(&post(2), &visitor("a")).await.unwrap();
+    let (one, two) = (
+        counter.counts(&post(1)).await.unwrap(),
+        counter.counts(&post(2)).await.unwrap(),
+    );
+    assert_eq!((one.hits, two.hits), (2, 1));
+    assert_ne!(one.pk, two.pk);
+    let (object, counts) = counter.object_by_pk(two.pk.unwrap()).await.unwrap().unwrap();
+    assert_eq!((object, counts.hits), (post(2), 1));
+}
+
+async fn string_and_uuid_ids(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let uuid = ObjectRef::new("docs.doc", "67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap();
+    let slug = ObjectRef::new("wiki.page", "getting-started").unwrap();
+    let same_id_other_kind = ObjectRef::new("wiki.page", "1").unwrap();
+    for object in [&uuid, &slug, &same_id_other_kind, &post(1)] {
+        assert!(
+            counter
+                .count_hit(object, &visitor("s"))
+                .await
+                .unwrap()
+                .hit_counted,
+            "{object}"
+        );
+    }
+    for object in [&uuid, &slug, &same_id_other_kind, &post(1)] {
+        assert_eq!(counter.counts(object).await.unwrap().hits, 1, "{object}");
+    }
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 4);
+}
+
+async fn repeat_visits_add_views_not_hits(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    for _ in 0..3 {
+        counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    }
+    counter.count_hit(&post(1), &visitor("b")).await.unwrap();
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views, counts.bot_hits), (2, 4, 0));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
+}
+
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+async fn bots_are_counted_apart(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let bot = visitor("bot").with_user_agent(GOOGLEBOT);
+    for _ in 0..2 {
+        let result = counter.count_hit(&post(1), &bot).await.unwrap();
+        assert_eq!(
+            (result.hit_counted, result.hit_message),
+            (false, "Not counted: user agent is a bot")
+        );
+    }
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views, counts.bot_hits), (0, 0, 2));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        0,
+        "bots write no hit rows"
+    );
+}
+
+async fn bots_ignored_or_counted(db: &TestDb) {
+    let bot = visitor("bot").with_user_agent(GOOGLEBOT);
+    let ignoring = db.counter(settings(|s| s.bots = BotPolicy::Ignore)).await;
+    assert_eq!(
+        ignoring.count_hit(&post(1), &bot).await.unwrap().reason,
+        Reason::Bot
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 0);
+    let counting = db.counter(settings(|s| s.bots = BotPolicy::Count)).await;
+    assert!(counting.count_hit(&post(1), &bot).await.unwrap().hit_counted);
+    assert_eq!(counting.counts(&post(1)).await.unwrap().bot_hits, 0);
+}
+
+async fn do_not_track(db: &TestDb) {
+    let dnt = visitor("s1").with_do_not_track(true);
+    let respecting = db.counter(settings(|s| s.respect_do_not_track = true)).await;
+    let result = respecting.count_hit(&post(1), &dnt).await.unwrap();
+    assert_eq!(
+        (result.hit_counted, result.hit_message),
+        (false, "Not counted: visitor asked not to be tracked")
+    );
+    let counts = respecting.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (0, 1));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        0,
+        "no hit row, no IP kept"
+    );
+    let default = db.counter(Default::default()).await;
+    assert!(default.count_hit(&post(1), &dnt).await.unwrap().hit_counted);
+}
+
+async fn user_agents_are_truncated_and_empty_ones_count(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let huge = "z".repeat(100_000);
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("a").with_user_agent(&huge))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("b").with_user_agent(""))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(MAX(LENGTH(user_agent)) AS BIGINT) FROM hitcount_hit")
+            .await,
+        255
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(MIN(LENGTH(user_agent)) AS BIGINT) FROM hitcount_hit")
+            .await,
+        0
+    );
+}
+
+async fn ip_storage_modes(db: &TestDb) {
+    let ip = |s: &str| s.parse().unwrap();
+    let cases = [
+        (IpStorage::Full, "full", 1),
+        (IpStorage::Masked, "masked", 2),
+        (IpStorage::Hashed, "hashed", 3),
+        (IpStorage::None, "none", 4),
+    ];
+    for (storage, session, id) in cases {
+        let counter = db.counter(settings(|s| s.ip_storage = storage)).await;
+        let v = Visitor::new(session).unwrap().with_ip(ip("198.51.100.77"));
+        assert!(counter.count_hit(&post(id), &v).await.unwrap().hit_counted);
+    }
+    let sql = |id: i64| {
+        format!(
+            "SELECT COUNT(*) FROM hitcount_hit h JOIN hitcount_hit_count c ON c.id = h.hit_count_id \
+             WHERE c.object_id = '{id}' AND "
+        )
+    };
+    assert_eq!(db.scalar(&(sql(1) + "h.ip = '198.51.100.77'")).await, 1);
+    assert_eq!(db.scalar(&(sql(2) + "h.ip = '198.51.100.0'")).await, 1);
+    assert_eq!(
+        db.scalar(&(sql(3) + "LENGTH(h.ip) = 32 AND h.ip NOT LIKE '%198%'"))
+            .await,
+        1
+    );
+    assert_eq!(db.scalar(&(sql(4) + "h.ip IS NULL")).await, 1);
+    // No raw address anywhere but under full storage.
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit WHERE ip LIKE '%.77'")
+            .await,
+        1
+    );
+    // Hashing is stable across counters on one database (the key is stored).
+    let again = db.counter(Default::default()).await;
+    let v = Visitor::new("hashed").unwrap().with_ip(ip("198.51.100.77"));
+    assert_eq!(
+        again.count_hit(&post(3), &v).await.unwrap().reason,
+        Reason::SessionHasActiveHit
+    );
+    let limited = db.counter(settings(|s| s.hits_per_ip_limit = 2)).await;
+    let other_session = Visitor::new("x").unwrap().with_ip(ip("198.51.100.77"));
+    // Hashed active hits of this IP: post 3 only (1 < 2), so it counts...
+    assert!(
+        limited
+            .count_hit(&post(9), &other_session)
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    // ...and now 2 hashed hits: the limit holds under hashing.
+    let third = Visitor::new("y").unwrap().with_ip(ip("198.51.100.77"));
+    assert_eq!(
+        limited.count_hit(&post(10), &third).await.unwrap().reason,
+        Reason::IpLimitReached
+    );
+}
+
+async fn visitors_without_ip(db: &TestDb) {
+    let counter = db.counter(settings(|s| s.hits_per_ip_limit = 1)).await;
+    counter.blacklist_ip("127.0.0.1").await.unwrap();
+    // No IP: the IP rules cannot apply, the session rules still do.
+    for session in ["a", "b"] {
+        let v = Visitor::new(session).unwrap();
+        assert!(counter.count_hit(&post(1), &v).await.unwrap().hit_counted);
+    }
+}
+
+/// A failure inside the counting transaction leaves no half-counted hit:
+/// no total, no hit row, no bucket, no view.
+async fn failed_transaction_counts_nothing(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.count_hit(&post(1), &visitor("before")).await.unwrap();
+    if db.is_postgres() {
+        db.execute(
+            "CREATE FUNCTION fail_bucket() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'bucket write failed'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_daily BEFORE INSERT OR UPDATE ON hitcount_daily FOR EACH ROW EXECUTE FUNCTION fail_bucket();",
+        )
+        .await;
+    } else {
+        db.execute(
+            "CREATE TRIGGER fail_daily BEFORE INSERT ON hitcount_daily BEGIN SELECT RAISE(ABORT, 'bucket write failed'); END;
+             CREATE TRIGGER fail_daily_update BEFORE UPDATE ON hitcount_daily BEGIN SELECT RAISE(ABORT, 'bucket write failed'); END;",
+        )
+        .await;
+    }
+    let err = counter.count_hit(&post(1), &visitor("during")).await.unwrap_err();
+    assert!(err.to_string().contains("bucket write failed"), "{err}");
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (1, 1));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_hourly")
+            .await,
+        1
+    );
+    if db.is_postgres() {
+        db.execute("DROP TRIGGER fail_daily ON hitcount_daily").await;
+    } else {
+        db.execute("DROP TRIGGER fail_daily; DROP TRIGGER fail_daily_update;")
+            .await;
+    }
+    let retry = counter.count_hit(&post(1), &visitor("during")).await.unwrap();
+    assert_eq!((retry.hit_counted, retry.total_hits), (true, 2));
+}
+
+async fn blacklist_changes_reach_other_instances(db: &TestDb) {
+    let one = db.counter(Default::default()).await;
+    let other_pool = db.second_pool().await;
+    let refresh_now = hitcount::HitCounter::open_with_clock(
+        other_pool.clone(),
+        settings(|s| s.blacklist_refresh = Window::seconds(0)),
+        db.clock.clock(),
+    )
+    .await
+    .unwrap();
+    let refresh_hourly = hitcount::HitCounter::open_with_clock(
+        other_pool,
+        settings(|s| s.blacklist_refresh = Window::hours(1)),
+        db.clock.clock(),
+    )
+    .await
+    .unwrap();
+    one.blacklist_ip("127.0.0.1").await.unwrap();
+    assert_eq!(
+        one.count_hit(&post(1), &visitor("a")).await.unwrap().reason,
+        Reason::BlacklistedIp
+    );
+    assert_eq!(
+        refresh_now
+            .count_hit(&post(1), &visitor("b"))
+            .await
+            .unwrap()
+            .reason,
+        Reason::BlacklistedIp
+    );
+    // Within its refresh interval an instance serves its snapshot: the
+    // documented staleness, and why the hot path does not query blacklists.
+    assert!(
+        refresh_hourly
+            .count_hit(&post(1), &visitor("c"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+}
+
+async fn migrations_run_once(db: &TestDb) {
+    let (a, b) = tokio::join!(db.counter(Default::default()), db.counter(Default::default()));
+    assert!(a.count_hit(&post(1), &visitor("s")).await.unwrap().hit_counted);
+    assert!(!b.count_hit(&post(1), &visitor("s")).await.unwrap().hit_counted);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 1);
+}

@@ -1,0 +1,2 @@
+//! The Rocket integration of rocket-hitcount; it is built in issue 3.
+pub use hitcount;
