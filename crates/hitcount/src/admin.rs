@@ -382,6 +382,31 @@ impl HitCounter {
         Ok((visitors.len(), added))
     }
 
+    /// Forgets an object: its totals, hit log and buckets (django-hitcount's
+    /// cascade when a HitCount is deleted). Call it when the object itself
+    /// is deleted. Returns whether the object had counts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+    /// counter.count_hit(&post, &hitcount::Visitor::new("s")?).await?;
+    /// assert!(counter.delete_counts(&post).await?);
+    /// assert_eq!(counter.counts(&post).await?.hits, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_counts(&self, object: &ObjectRef) -> Result<bool> {
+        let deleted = dispatch!(self.db(), pool, sql => {
+            sqlx::query(sql.delete_object)
+                .bind(object.kind())
+                .bind(object.id())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+
     /// Deletes the selected hits and lowers their objects' totals and
     /// buckets by as much (never below zero), in one transaction. Returns
     /// how many hits were deleted.

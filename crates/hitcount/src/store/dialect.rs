@@ -78,6 +78,9 @@ pub(crate) struct Dialect {
     pub list_hits: &'static str,
     /// The number of hits `list_hits` filters, same binds minus the last two.
     pub count_hits: &'static str,
+    /// Deletes an object's row; the hit log and buckets go with it
+    /// (ON DELETE CASCADE). Binds: kind, object_id.
+    pub delete_object: &'static str,
     /// Deletes one hit. Binds: id. Returns: hit_count_id, created_at.
     pub delete_hit: &'static str,
     /// Binds: id. Returns: ip, user_agent.
@@ -236,6 +239,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
         " ORDER BY h.created_at DESC, h.id DESC LIMIT $6 OFFSET $7"
     ),
     count_hits: concat!("SELECT COUNT(*) ", hit_filters!()),
+    delete_object: "DELETE FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     delete_hit: "DELETE FROM hitcount_hit WHERE id = $1 RETURNING hit_count_id, created_at",
     hit_visitor: "SELECT ip, user_agent FROM hitcount_hit WHERE id = $1",
     remove_hits: "UPDATE hitcount_hit_count SET hits = CASE WHEN hits > $2 THEN hits - $2 ELSE 0 END WHERE id = $1",

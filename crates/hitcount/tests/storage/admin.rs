@@ -23,6 +23,7 @@ storage_tests!(
     blacklist_and_delete_user_agents,
     blacklisting_a_hashed_ip_blocks_its_visitor,
     bad_admin_input,
+    on_delete_cascade,
 );
 
 /// django-hitcount's admin fixture: 10 hits on one post, hit x from IP
@@ -428,4 +429,22 @@ async fn bad_admin_input(db: &TestDb) {
         ]
     );
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 10);
+}
+
+/// django-hitcount's test_on_delete_cascade: deleting an object's counts
+/// deletes its hit log (and here its buckets), and nothing of other objects.
+async fn on_delete_cascade(db: &TestDb) {
+    let counter = fixture(db, IpStorage::Full).await;
+    counter
+        .count_hit(&post(2), &Visitor::new("other").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 11);
+    assert!(counter.delete_counts(&post(1)).await.unwrap());
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hourly").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_daily").await, 1);
+    assert!(!counter.delete_counts(&post(1)).await.unwrap());
+    assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
 }

@@ -1,8 +1,11 @@
 //! Exactly-once counting under concurrency: django-hitcount counts up to 12
 //! of 50 simultaneous requests of one visitor; here it must be 1.
 
+use std::sync::Arc;
+
 use futures::future::join_all;
 use hitcount::{HitCounter, Reason};
+use tokio::sync::Barrier;
 
 use crate::common::{settings, TestDb};
 use crate::{post, visitor};
@@ -14,17 +17,25 @@ storage_tests!(
 );
 
 const REQUESTS: usize = 64;
+const ROUNDS: i64 = 5;
 
-/// Fires `n` requests of one visitor for post 1 at once, round-robin over
-/// the counters, and returns how many were counted.
-async fn burst(counters: &[HitCounter], n: usize) -> usize {
-    let tasks = (0..n).map(|i| {
+/// Fires `REQUESTS` requests of one visitor for one object, released
+/// together by a barrier, round-robin over the counters; returns how many
+/// were counted.
+async fn burst(counters: &[HitCounter], object: i64) -> usize {
+    let start = Arc::new(Barrier::new(REQUESTS));
+    let tasks = (0..REQUESTS).map(|i| {
         let counter = counters[i % counters.len()].clone();
-        tokio::spawn(async move { counter.count_hit(&post(1), &visitor("same-session")).await })
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            counter
+                .count_hit(&post(object), &visitor(&format!("session-{object}")))
+                .await
+        })
     });
-    let results = join_all(tasks).await;
     let mut counted = 0;
-    for result in results {
+    for result in join_all(tasks).await {
         let result = result.expect("task ran").expect("count succeeded");
         assert!(matches!(
             result.reason,
@@ -35,20 +46,29 @@ async fn burst(counters: &[HitCounter], n: usize) -> usize {
     counted
 }
 
+/// Several rounds, each a fresh visitor and object: every round counts 1.
 async fn check_exactly_once(db: &TestDb, counters: &[HitCounter]) {
-    let counted = burst(counters, REQUESTS).await;
-    println!(
-        "{} backend: {counted} of {REQUESTS} concurrent requests counted",
-        counters[0].db().backend()
-    );
-    assert_eq!(counted, 1);
-    let counts = counters[0].counts(&post(1)).await.unwrap();
-    assert_eq!((counts.hits, counts.views), (1, REQUESTS as i64));
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+    for object in 1..=ROUNDS {
+        let counted = burst(counters, object).await;
+        println!(
+            "{} backend, {} pool(s): {counted} of {REQUESTS} concurrent requests counted",
+            counters[0].db().backend(),
+            counters.len()
+        );
+        assert_eq!(counted, 1);
+        let counts = counters[0].counts(&post(object)).await.unwrap();
+        assert_eq!((counts.hits, counts.views), (1, REQUESTS as i64));
+    }
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, ROUNDS);
     assert_eq!(
         db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_daily")
             .await,
-        1
+        ROUNDS
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_hourly")
+            .await,
+        ROUNDS
     );
 }
 

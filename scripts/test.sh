@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on SQLite and PostgreSQL.
+#
+# Set-up included: makes sure a PostgreSQL server answers on
+# $HITCOUNT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+# installing and starting Debian's PostgreSQL when run as root on a machine
+# without one. Tests create their own databases and drop them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HITCOUNT_TEST_POSTGRES_URL="${HITCOUNT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+postgres_answers() {
+    command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$HITCOUNT_TEST_POSTGRES_URL"
+}
+
+ensure_postgres() {
+    postgres_answers && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "PostgreSQL does not answer at $HITCOUNT_TEST_POSTGRES_URL; start it or set HITCOUNT_TEST_POSTGRES_URL" >&2
+        return 0
+    fi
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+        echo "Installing PostgreSQL..."
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        # Trust local TCP connections, as the development machines do.
+        for hba in /etc/postgresql/*/main/pg_hba.conf; do
+            sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+        done
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do
+        postgres_answers && return 0
+        sleep 1
+    done
+    echo "PostgreSQL did not start" >&2
+}
+
+ensure_postgres
+cargo test --workspace "$@"
