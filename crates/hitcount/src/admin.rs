@@ -27,8 +27,9 @@ pub const MAX_PER_PAGE: u32 = 1000;
 pub struct HitFilter {
     /// Only hits of the object with this pk.
     pub object_pk: Option<i64>,
-    /// Only hits whose user agent or stored IP contains this text (any
-    /// case), or whose IP is this address (also under hashed storage).
+    /// Only hits whose user agent or stored IP contains this text
+    /// (ignoring the case of ASCII letters on every backend), or whose IP
+    /// is this address (also under hashed or masked storage).
     pub search: Option<String>,
     /// Only hits made at or after this time.
     pub since: Option<DateTime<Utc>>,
@@ -263,6 +264,9 @@ impl HitCounter {
             return Err(invalid("page", "0", "pages start at 1"));
         }
         let search = filter.search.as_deref().unwrap_or("");
+        if search.contains('\0') {
+            return Err(invalid("search", search, "must not contain NUL characters"));
+        }
         let pattern = contains_pattern(search);
         // Under hashed or masked storage, an address typed in the search
         // box finds its hits through the stored form.
@@ -360,9 +364,10 @@ impl HitCounter {
     /// hash) or user agents of the selected hits. Returns how many of the
     /// hits exist and how many entries are new.
     async fn blacklist_from_hits(&self, list: List, hit_ids: &[i64]) -> Result<(usize, u64)> {
+        let ids: BTreeSet<i64> = hit_ids.iter().copied().collect();
         let visitors: Vec<(Option<String>, String)> = dispatch!(self.db(), pool, sql => {
-            let mut visitors = Vec::with_capacity(hit_ids.len());
-            for id in hit_ids {
+            let mut visitors = Vec::with_capacity(ids.len());
+            for id in &ids {
                 if let Some(row) = sqlx::query_as(sql.hit_visitor).bind(id).fetch_optional(pool).await? {
                     visitors.push(row);
                 }
@@ -397,13 +402,20 @@ impl HitCounter {
     /// ```
     pub async fn delete_counts(&self, object: &ObjectRef) -> Result<bool> {
         let deleted = dispatch!(self.db(), pool, sql => {
-            sqlx::query(sql.delete_object)
-                .bind(object.kind())
-                .bind(object.id())
-                .execute(pool)
-                .await?
-                .rows_affected()
+            let mut tx = pool.begin().await?;
+            let mut deleted = 0;
+            for statement in sql.delete_object {
+                deleted = sqlx::query(statement)
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            deleted
         });
+        // The last statement deleted the object's own row, or nothing.
         Ok(deleted == 1)
     }
 

@@ -15,7 +15,7 @@ use crate::counter::HitCounter;
 use crate::error::{invalid, Result};
 use crate::ip::parse_ip;
 use crate::store::Db;
-use crate::visitor::truncate_user_agent;
+use crate::visitor::clean_user_agent;
 
 /// A snapshot of both blacklists, ready for matching.
 #[derive(Debug, Default)]
@@ -117,9 +117,20 @@ impl BlacklistCache {
             (version, ips, agents)
         });
         let lists = Blacklists::new(ips.into_iter().map(|r| r.0), agents.into_iter().map(|r| r.0));
-        *self.current.write().expect("not poisoned") = Arc::new(lists);
-        self.version.store(version, Ordering::Release);
+        // Two reloads can overlap (a periodic one and one after a local
+        // change): the older snapshot must not replace the newer.
+        let mut current = self.current.write().expect("not poisoned");
+        if version >= self.version.load(Ordering::Acquire) {
+            *current = Arc::new(lists);
+            self.version.store(version, Ordering::Release);
+        }
         Ok(())
+    }
+
+    /// Makes the next request reload, after a change whose reload failed.
+    fn invalidate(&self) {
+        self.version.store(-1, Ordering::Release);
+        *self.next_check.lock().expect("not poisoned") = Instant::now();
     }
 }
 
@@ -177,7 +188,7 @@ fn normalize_user_agent_entry(text: &str) -> Result<String> {
     if text.is_empty() {
         return Err(invalid("blacklist user agent", text, "must not be empty"));
     }
-    Ok(truncate_user_agent(text).to_owned())
+    Ok(clean_user_agent(text))
 }
 
 impl HitCounter {
@@ -303,7 +314,11 @@ impl HitCounter {
             tx.commit().await?;
             changed
         });
-        self.blacklist_cache().reload(self.db()).await?;
+        // The change is committed: a failed reload must not report it as
+        // failed, only make the next request reload.
+        if self.blacklist_cache().reload(self.db()).await.is_err() {
+            self.blacklist_cache().invalidate();
+        }
         Ok(changed)
     }
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::counter::HitCounter;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::settings::{check_batch_size, check_retention};
 use crate::window::Window;
 
 /// How to run a cleanup. [`CleanupOptions::from`] a counter's settings
@@ -122,21 +123,8 @@ impl HitCounter {
         options: &CleanupOptions,
         mut progress: impl FnMut(u64),
     ) -> Result<CleanupReport> {
-        let active = self.settings().keep_hit_active;
-        if options.keep < active {
-            return Err(Error::Setting {
-                key: "keep_hit_in_database",
-                value: format!("\"{}\"", options.keep),
-                reason: format!("cleanup must keep at least keep_hit_active ({active}) of hits"),
-            });
-        }
-        if options.batch_size == 0 {
-            return Err(Error::Setting {
-                key: "cleanup_batch_size",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
+        check_retention(options.keep, self.settings().keep_hit_active)?;
+        check_batch_size(options.batch_size)?;
         let cutoff = self.now() - options.keep.as_chrono();
         let mut report = CleanupReport {
             removed: 0,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
 use crate::settings::{IpLimitScope, Settings};
-use crate::store::{migrate, Db};
+use crate::store::{migrate, returned, Db};
 use crate::visitor::Visitor;
 
 /// Active hits from an IP, on the whole site or on object `$pk`, as
@@ -57,8 +57,9 @@ const LOCK_NAMESPACE: i32 = 0x6869_7463;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HitResult {
-    /// The pk of the object's hit count row; `None` only when nothing was
-    /// ever written for the object (a blacklisted first visitor).
+    /// The pk of the object's hit count row; `None` when the object has
+    /// none yet and this request wrote nothing (blacklisted, excluded or
+    /// ignored as a bot).
     pub pk: Option<i64>,
     /// The object's unique hits, this one included when it was counted.
     pub total_hits: i64,
@@ -266,7 +267,8 @@ impl HitCounter {
                     None => None,
                 };
                 let reason = rules::decide(settings, visitor, ip_hits, true);
-                let total: i64 = sqlx::query_scalar(sql.add_view).bind(pk).bind(now).fetch_one(pool).await?;
+                let total: i64 =
+                    returned(sqlx::query_scalar(sql.add_view).bind(pk).bind(now).fetch_all(pool).await?)?;
                 return Ok(HitResult::new(Some(pk), total, reason));
             }
 
@@ -275,6 +277,9 @@ impl HitCounter {
             // site-wide limit) until commit; on SQLite it takes the write
             // lock. Every check below therefore sees all earlier hits.
             let mut tx = pool.begin().await?;
+            if let Some(isolation) = sql.counting_isolation {
+                sqlx::query(isolation).execute(&mut *tx).await?;
+            }
             if let (Some(lock), Some(ip), IpLimitScope::Site) = (sql.ip_lock, limited_ip, settings.hits_per_ip_scope) {
                 sqlx::query(lock).bind(LOCK_NAMESPACE).bind(lock_key(ip)).execute(&mut *tx).await?;
             }
@@ -351,14 +356,16 @@ impl HitCounter {
     /// ```
     pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
         let now = self.now();
-        Ok(dispatch!(self.db(), pool, sql => {
-            sqlx::query_scalar(sql.register)
-                .bind(object.kind())
-                .bind(object.id())
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-        }))
+        dispatch!(self.db(), pool, sql => {
+            returned(
+                sqlx::query_scalar(sql.register)
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .bind(now)
+                    .fetch_all(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Writes what a refused request adds (a view, a bot hit, or nothing)
@@ -379,7 +386,7 @@ impl HitCounter {
             };
             match upsert {
                 Some(statement) => {
-                    Some(sqlx::query_as(statement).bind(kind).bind(id).bind(now).fetch_one(pool).await?)
+                    Some(returned(sqlx::query_as(statement).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
                 }
                 None => {
                     let row: Option<(i64, i64, i64, i64)> =
@@ -415,5 +422,10 @@ async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
         sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
         sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
     });
-    Ok(key.unwrap_or(candidate).into_bytes())
+    // A key that is not stored would hash differently on every start.
+    key.map(String::into_bytes).ok_or_else(|| Error::Setting {
+        key: "ip_hash_key",
+        value: "(generated)".into(),
+        reason: "the generated key could not be stored in hitcount_state; set ip_hash_key".into(),
+    })
 }

@@ -36,6 +36,17 @@ pub struct Counts {
     pub bot_hits: i64,
 }
 
+impl Counts {
+    fn of_row(pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
+        Counts {
+            pk: Some(pk),
+            hits,
+            views,
+            bot_hits,
+        }
+    }
+}
+
 /// One object of a "most viewed" list.
 ///
 /// ```
@@ -113,13 +124,10 @@ impl HitCounter {
             sqlx::query_as(sql.find_object_by_pk).bind(pk).fetch_optional(pool).await?
         });
         row.map(|(kind, id, hits, views, bot_hits)| {
-            let counts = Counts {
-                pk: Some(pk),
-                hits,
-                views,
-                bot_hits,
-            };
-            Ok((ObjectRef::new(kind, id)?, counts))
+            Ok((
+                ObjectRef::new(kind, id)?,
+                Counts::of_row(pk, hits, views, bot_hits),
+            ))
         })
         .transpose()
     }
@@ -172,17 +180,14 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn counts_many(&self, objects: &[ObjectRef]) -> Result<HashMap<ObjectRef, Counts>> {
-        let rows = self.list_objects(objects, Window::seconds(0)).await?;
+        let rows = self.list_objects(objects, None).await?;
         Ok(objects
             .iter()
             .map(|object| {
-                let counts = rows.get(object).map_or_else(Counts::default, |row| Counts {
-                    pk: Some(row.0),
-                    hits: row.3,
-                    views: row.4,
-                    bot_hits: row.5,
-                });
-                (object.clone(), counts)
+                (
+                    object.clone(),
+                    rows.get(object).map_or_else(Counts::default, |row| row.0),
+                )
             })
             .collect())
     }
@@ -205,40 +210,46 @@ impl HitCounter {
         objects: &[ObjectRef],
         window: Window,
     ) -> Result<HashMap<ObjectRef, i64>> {
-        let rows = self.list_objects(objects, window).await?;
+        let rows = self.list_objects(objects, Some(window)).await?;
         Ok(objects
             .iter()
-            .map(|object| (object.clone(), rows.get(object).map_or(0, |row| row.6)))
+            .map(|object| (object.clone(), rows.get(object).map_or(0, |row| row.1)))
             .collect())
     }
 
-    /// The list query: totals and window hits of the objects that have a
-    /// row, by object.
+    /// The list query: the totals, and the hits within `window` (0 without
+    /// one), of the objects that have a row.
     async fn list_objects(
         &self,
         objects: &[ObjectRef],
-        window: Window,
-    ) -> Result<HashMap<ObjectRef, ObjectRow>> {
-        let [from, hour, day] = window_bounds(self.now(), window);
+        window: Option<Window>,
+    ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
+        let bounds = window.map(|w| window_bounds(self.now(), w));
         let mut found = HashMap::with_capacity(objects.len());
         for chunk in objects.chunks(OBJECTS_PER_QUERY) {
             let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
+                let (select, first) = match bounds {
+                    Some(_) => (sql.list_objects, 4),
+                    None => (sql.list_totals, 1),
+                };
                 let pairs: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("({}, {})", sql.param(4 + 2 * i), sql.param(5 + 2 * i)))
+                    .map(|i| format!("({}, {})", sql.param(first + 2 * i), sql.param(first + 1 + 2 * i)))
                     .collect();
-                let statement = format!(
-                    "{} WHERE (c.kind, c.object_id) IN (VALUES {})",
-                    sql.list_objects,
-                    pairs.join(", ")
-                );
-                let mut query = sqlx::query_as(&statement).bind(from).bind(hour).bind(day);
+                let statement = format!("{select} WHERE (c.kind, c.object_id) IN (VALUES {})", pairs.join(", "));
+                let mut query = sqlx::query_as(&statement);
+                if let Some([from, hour, day]) = bounds {
+                    query = query.bind(from).bind(hour).bind(day);
+                }
                 for object in chunk {
                     query = query.bind(object.kind()).bind(object.id());
                 }
                 query.fetch_all(pool).await?
             });
-            for row in rows {
-                found.insert(ObjectRef::new(row.1.clone(), &row.2)?, row);
+            for (pk, kind, id, hits, views, bot_hits, within) in rows {
+                found.insert(
+                    ObjectRef::new(kind, id)?,
+                    (Counts::of_row(pk, hits, views, bot_hits), within),
+                );
             }
         }
         Ok(found)

@@ -10,7 +10,8 @@
 //!   count once, on SQLite, PostgreSQL, and across app instances sharing
 //!   one PostgreSQL database.
 //! - **History that survives cleanup**: hourly and daily buckets keep
-//!   `hits_in_last` exact for windows longer than the hit log.
+//!   `hits_in_last` counting hits that cleanup removed from the hit log,
+//!   exact to the hour.
 //! - **Any key**: objects are `(kind, id)` with string ids (integers,
 //!   UUIDs, slugs).
 //! - **No raw IPs by default**, bot counts apart from human ones, raw views
@@ -77,3 +78,40 @@ pub use window::{Window, WindowError, WindowErrorKind};
 /// The sqlx that rocket_db_pools 0.2 uses, re-exported so that pools
 /// built by the application match the crate's.
 pub use sqlx;
+
+/// Rocket runs handlers and fairings on a multi-threaded runtime, so every
+/// future of the public API must be `Send`. This fails to compile if one
+/// is not (a borrowed sqlx executor held across an await can do that).
+#[cfg(test)]
+#[allow(dead_code)]
+mod futures_are_send {
+    use super::*;
+
+    fn is_send<T: Send>(_: T) {}
+
+    fn check(counter: &HitCounter, db: Db, object: &ObjectRef, visitor: &Visitor, filter: &HitFilter) {
+        is_send(HitCounter::open(db, Settings::default()));
+        is_send(Db::connect("sqlite::memory:"));
+        is_send(counter.count_hit(object, visitor));
+        is_send(counter.count_hit_pk(1, visitor));
+        is_send(counter.register(object));
+        is_send(counter.counts(object));
+        is_send(counter.object_by_pk(1));
+        is_send(counter.hits_in_last(object, Window::days(1)));
+        is_send(counter.counts_many(std::slice::from_ref(object)));
+        is_send(counter.hits_in_last_many(std::slice::from_ref(object), Window::days(1)));
+        is_send(counter.most_viewed(None, None, 10));
+        is_send(counter.list_hits(filter));
+        is_send(counter.run_action(AdminAction::DeleteHits, &[1]));
+        is_send(counter.delete_hits(&[1]));
+        is_send(counter.delete_counts(object));
+        is_send(counter.blacklist_ip("192.0.2.1"));
+        is_send(counter.blacklist_user_agent("x"));
+        is_send(counter.unblacklist_ip("192.0.2.1"));
+        is_send(counter.unblacklist_user_agent("x"));
+        is_send(counter.blacklisted_ips());
+        is_send(counter.blacklisted_user_agents());
+        is_send(counter.cleanup());
+        is_send(counter.cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}));
+    }
+}

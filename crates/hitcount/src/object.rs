@@ -66,11 +66,21 @@ impl ObjectRef {
         if kind.chars().any(char::is_whitespace) {
             return Err(invalid("object kind", kind, "must not contain whitespace"));
         }
+        if kind.chars().any(char::is_control) {
+            return Err(invalid(
+                "object kind",
+                kind,
+                "must not contain control characters",
+            ));
+        }
         if id.is_empty() {
             return Err(invalid("object id", id, "must not be empty"));
         }
         if id.chars().count() > MAX_ID_LEN {
             return Err(invalid("object id", id, "must be at most 255 characters"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(invalid("object id", id, "must not contain control characters"));
         }
         Ok(ObjectRef { kind, id })
     }
@@ -111,6 +121,8 @@ mod tests {
         assert!(ObjectRef::new("k", "i".repeat(255)).is_ok());
         assert!(ObjectRef::new("k", "i".repeat(256)).is_err());
         assert!(ObjectRef::new("k\t", 1).is_err());
+        assert!(ObjectRef::new("k", "a\0b").is_err());
+        assert!(ObjectRef::new("k\u{7}", 1).is_err());
         // Ids may hold anything printable, spaces included (slugs, titles).
         assert!(ObjectRef::new("k", "a b/é").is_ok());
     }

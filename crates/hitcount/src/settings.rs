@@ -145,16 +145,7 @@ impl Settings {
                 "must be longer than zero, or every request would count",
             );
         }
-        if self.keep_hit_in_database < self.keep_hit_active {
-            return fail(
-                "keep_hit_in_database",
-                quoted(self.keep_hit_in_database),
-                &format!(
-                    "must be at least keep_hit_active ({}): cleanup would delete hits that are still active",
-                    self.keep_hit_active
-                ),
-            );
-        }
+        check_retention(self.keep_hit_in_database, self.keep_hit_active)?;
         if self.hits_per_ip_limit > 0 && self.ip_storage == IpStorage::None {
             return fail(
                 "hits_per_ip_limit",
@@ -176,11 +167,36 @@ impl Settings {
                 "must be at least 16 characters long",
             );
         }
-        if self.cleanup_batch_size == 0 {
-            return fail("cleanup_batch_size", "0".to_owned(), "must be at least 1");
-        }
-        Ok(())
+        check_batch_size(self.cleanup_batch_size)
     }
+}
+
+/// A hit log must be kept at least as long as hits stay active, or
+/// cleanup would delete hits that still block recounts. Checked for the
+/// setting and for every cleanup run with its own `keep`.
+pub(crate) fn check_retention(keep: Window, active: Window) -> Result<()> {
+    if keep < active {
+        return Err(Error::Setting {
+            key: "keep_hit_in_database",
+            value: quoted(keep),
+            reason: format!(
+                "must be at least keep_hit_active ({active}): cleanup would delete hits that are still active"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Cleanup deletes at least one row per statement.
+pub(crate) fn check_batch_size(batch_size: u32) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::Setting {
+            key: "cleanup_batch_size",
+            value: "0".to_owned(),
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn quoted(window: Window) -> String {
@@ -198,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_django_hitcount() {
+    fn defaults_are_django_hitcounts_plus_privacy() {
         let s = Settings::default();
         assert_eq!(s.keep_hit_active, Window::days(7));
         assert_eq!(s.hits_per_ip_limit, 0);

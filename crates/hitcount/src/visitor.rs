@@ -37,6 +37,9 @@ impl User {
         if id.is_empty() || id.chars().count() > MAX_USER_ID_LEN {
             return Err(invalid("user id", id, "must be 1 to 255 characters"));
         }
+        if id.chars().any(char::is_control) {
+            return Err(invalid("user id", id, "must not contain control characters"));
+        }
         Ok(User {
             id,
             groups: Vec::new(),
@@ -114,6 +117,13 @@ impl Visitor {
         if session_key.is_empty() || session_key.chars().count() > MAX_SESSION_KEY_LEN {
             return Err(invalid("session key", session_key, "must be 1 to 64 characters"));
         }
+        if session_key.chars().any(char::is_control) {
+            return Err(invalid(
+                "session key",
+                session_key,
+                "must not contain control characters",
+            ));
+        }
         Ok(Visitor {
             session_key,
             user: None,
@@ -134,14 +144,15 @@ impl Visitor {
         self
     }
 
-    /// Sets the user agent, cut to 255 characters as django-hitcount does.
+    /// Sets the user agent, cut to 255 characters as django-hitcount does
+    /// (NUL characters, which PostgreSQL cannot store, become U+FFFD).
     ///
     /// ```
     /// let v = hitcount::Visitor::new("s").unwrap().with_user_agent("curl/8.0");
     /// assert_eq!(v.user_agent(), "curl/8.0");
     /// ```
     pub fn with_user_agent(mut self, user_agent: &str) -> Visitor {
-        self.user_agent = truncate_user_agent(user_agent).to_owned();
+        self.user_agent = clean_user_agent(user_agent);
         self
     }
 
@@ -212,12 +223,14 @@ impl Visitor {
     }
 }
 
-/// The first 255 characters of a user agent, cut at a character boundary.
-pub(crate) fn truncate_user_agent(user_agent: &str) -> &str {
-    match user_agent.char_indices().nth(MAX_USER_AGENT_LEN) {
-        Some((end, _)) => &user_agent[..end],
-        None => user_agent,
-    }
+/// A user agent as the counter keeps and compares it: its first 255
+/// characters, with NUL (which PostgreSQL cannot store) as U+FFFD.
+pub(crate) fn clean_user_agent(user_agent: &str) -> String {
+    user_agent
+        .chars()
+        .take(MAX_USER_AGENT_LEN)
+        .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -229,8 +242,9 @@ mod tests {
         let ua = "é".repeat(300);
         let v = Visitor::new("s").unwrap().with_user_agent(&ua);
         assert_eq!(v.user_agent().chars().count(), 255);
-        assert_eq!(truncate_user_agent("short"), "short");
-        assert_eq!(truncate_user_agent(&"a".repeat(255)).len(), 255);
+        assert_eq!(clean_user_agent("short"), "short");
+        assert_eq!(clean_user_agent(&"a".repeat(300)).len(), 255);
+        assert_eq!(clean_user_agent("a\0b"), "a\u{FFFD}b");
     }
 
     #[test]
@@ -238,5 +252,7 @@ mod tests {
         assert!(Visitor::new("k".repeat(64)).is_ok());
         assert!(Visitor::new("k".repeat(65)).is_err());
         assert!(User::new("u".repeat(256)).is_err());
+        assert!(User::new("a\nb").is_err());
+        assert!(Visitor::new("s\0").is_err());
     }
 }

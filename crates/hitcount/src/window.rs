@@ -43,13 +43,14 @@ const MAX_SECONDS: u64 = 100 * 366 * 86_400;
 pub struct Window(u64);
 
 impl Window {
-    /// A window of `n` seconds.
+    /// A window of `n` seconds. Like every constructor, it is cut to the
+    /// longest window, 100 years.
     ///
     /// ```
     /// assert_eq!(hitcount::Window::seconds(90), hitcount::Window::minutes(1).plus(hitcount::Window::seconds(30)));
     /// ```
     pub const fn seconds(n: u64) -> Window {
-        Window(n)
+        Window::of(n, 1)
     }
 
     /// A window of `n` minutes.
@@ -58,7 +59,7 @@ impl Window {
     /// assert_eq!(hitcount::Window::minutes(2).as_secs(), 120);
     /// ```
     pub const fn minutes(n: u64) -> Window {
-        Window(n * 60)
+        Window::of(n, 60)
     }
 
     /// A window of `n` hours.
@@ -67,7 +68,7 @@ impl Window {
     /// assert_eq!(hitcount::Window::hours(1).as_secs(), 3_600);
     /// ```
     pub const fn hours(n: u64) -> Window {
-        Window(n * 3_600)
+        Window::of(n, 3_600)
     }
 
     /// A window of `n` days.
@@ -76,7 +77,7 @@ impl Window {
     /// assert_eq!(hitcount::Window::days(7), hitcount::Window::parse("weeks=1").unwrap());
     /// ```
     pub const fn days(n: u64) -> Window {
-        Window(n * 86_400)
+        Window::of(n, 86_400)
     }
 
     /// The sum of two windows.
@@ -86,7 +87,14 @@ impl Window {
     /// assert_eq!(Window::days(1).plus(Window::hours(2)).to_string(), "days=1,hours=2");
     /// ```
     pub const fn plus(self, other: Window) -> Window {
-        Window(self.0 + other.0)
+        Window::of(self.0.saturating_add(other.0), 1)
+    }
+
+    /// `n` units of `unit` seconds, cut to [`MAX_SECONDS`], so that every
+    /// timestamp computed with a window stays in range.
+    const fn of(n: u64, unit: u64) -> Window {
+        let secs = n.saturating_mul(unit);
+        Window(if secs > MAX_SECONDS { MAX_SECONDS } else { secs })
     }
 
     /// The length in whole seconds.
@@ -108,7 +116,7 @@ impl Window {
     }
 
     pub(crate) fn as_chrono(self) -> chrono::TimeDelta {
-        // MAX_SECONDS keeps this in range.
+        // Every constructor caps at MAX_SECONDS, which keeps this in range.
         chrono::TimeDelta::seconds(self.0 as i64)
     }
 
@@ -464,6 +472,14 @@ mod tests {
         repeated_key: "days=1,days=2" => Fails(RepeatedKey, "days=2");
         huge_number: "seconds=99999999999999999999999" => Fails(TooLong, "seconds=99999999999999999999999");
         too_long: "weeks=99999999" => Fails(TooLong, "weeks=99999999");
+    }
+
+    #[test]
+    fn constructors_are_capped_at_100_years() {
+        let max = Window::days(100 * 366);
+        assert_eq!(Window::days(u64::MAX), max);
+        assert_eq!(Window::seconds(u64::MAX).plus(Window::seconds(u64::MAX)), max);
+        assert_eq!(Window::minutes(10).plus(Window::seconds(5)).as_secs(), 605);
     }
 
     #[test]

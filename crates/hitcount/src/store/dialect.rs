@@ -11,6 +11,11 @@ pub(crate) struct Dialect {
     pub name: &'static str,
     /// The schema, oldest first.
     pub migrations: &'static [Migration],
+    /// The first statement of the counting transaction, where the
+    /// isolation level must be set: the decision relies on each statement
+    /// seeing what committed before it (READ COMMITTED), whatever the
+    /// server's default.
+    pub counting_isolation: Option<&'static str>,
     /// Serialises counting per IP across app instances when the per-IP
     /// limit is site-wide; `None` where the database lock already does.
     /// Binds: namespace (i32), key (i32).
@@ -65,6 +70,9 @@ pub(crate) struct Dialect {
     /// The start of the objects query for lists, with the window
     /// expression: append a `WHERE` on `c`. Binds $1-$3 as `window_hits`.
     pub list_objects: &'static str,
+    /// The same without the window: totals only, and 0. Append a `WHERE`
+    /// on `c`; binds start at $1.
+    pub list_totals: &'static str,
     /// The top objects of a kind (or all kinds when the kind is NULL) by
     /// hits within a window. Binds: from, first full hour, first full day,
     /// kind, limit. Returns: id, kind, object_id, window hits.
@@ -78,9 +86,10 @@ pub(crate) struct Dialect {
     pub list_hits: &'static str,
     /// The number of hits `list_hits` filters, same binds minus the last two.
     pub count_hits: &'static str,
-    /// Deletes an object's row; the hit log and buckets go with it
-    /// (ON DELETE CASCADE). Binds: kind, object_id.
-    pub delete_object: &'static str,
+    /// Deletes an object's hit log, buckets and row, in this order (not
+    /// left to ON DELETE CASCADE: SQLite enforces it only on connections
+    /// with foreign keys on). Binds: kind, object_id.
+    pub delete_object: [&'static str; 4],
     /// Deletes one hit. Binds: id. Returns: hit_count_id, created_at.
     pub delete_hit: &'static str,
     /// Binds: id. Returns: ip, user_agent.
@@ -161,6 +170,7 @@ macro_rules! hit_filters {
 pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
+    counting_isolation: None,
     ip_lock: None,
     migration_lock: None,
 
@@ -214,6 +224,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
         window_hits_expr!(),
         " FROM hitcount_hit_count c"
     ),
+    list_totals: "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, CAST(0 AS BIGINT) \
+                  FROM hitcount_hit_count c",
     most_viewed_within: "SELECT c.id, c.kind, c.object_id, CAST(SUM(w.n) AS BIGINT) AS n FROM ( \
                            SELECT hit_count_id, COUNT(*) AS n FROM hitcount_hit \
                             WHERE created_at >= $1 AND created_at < $2 GROUP BY hit_count_id \
@@ -239,7 +251,15 @@ pub(crate) const STANDARD: Dialect = Dialect {
         " ORDER BY h.created_at DESC, h.id DESC LIMIT $6 OFFSET $7"
     ),
     count_hits: concat!("SELECT COUNT(*) ", hit_filters!()),
-    delete_object: "DELETE FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
+    delete_object: [
+        "DELETE FROM hitcount_hit WHERE hit_count_id IN \
+         (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
+        "DELETE FROM hitcount_hourly WHERE hit_count_id IN \
+         (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
+        "DELETE FROM hitcount_daily WHERE hit_count_id IN \
+         (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
+        "DELETE FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
+    ],
     delete_hit: "DELETE FROM hitcount_hit WHERE id = $1 RETURNING hit_count_id, created_at",
     hit_visitor: "SELECT ip, user_agent FROM hitcount_hit WHERE id = $1",
     remove_hits: "UPDATE hitcount_hit_count SET hits = CASE WHEN hits > $2 THEN hits - $2 ELSE 0 END WHERE id = $1",

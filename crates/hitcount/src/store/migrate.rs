@@ -45,7 +45,7 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
                     .await?
                     .rows_affected();
                 if claimed == 1 {
-                    sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+                    sqlx::Executor::execute(&mut *tx, migration.sql).await?;
                 }
                 tx.commit().await?;
             }

@@ -40,6 +40,16 @@ pub(crate) mod sqlite;
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("enable at least one of the features `sqlite` and `postgres`");
 
+/// The row of a write's `RETURNING` clause, from `fetch_all`. A write run
+/// outside a transaction must be read to its end: SQLite commits it only
+/// when the statement completes, and `fetch_one` answers with the first row
+/// before that, so a read right after it could miss the write.
+pub(crate) fn returned<T>(rows: Vec<T>) -> Result<T> {
+    rows.into_iter()
+        .next()
+        .ok_or(crate::Error::Database(sqlx::Error::RowNotFound))
+}
+
 /// A connection pool of one of the supported databases.
 ///
 /// Build it from the pool your app already has (for Rocket, the pool of

@@ -12,6 +12,7 @@ pub(crate) const SQL: Dialect = Dialect {
         description: "initial",
         sql: include_str!("../../migrations/postgres/0001_initial.sql"),
     }],
+    counting_isolation: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
     migration_lock: Some(("SELECT pg_advisory_lock($1)", "SELECT pg_advisory_unlock($1)")),
     ..STANDARD

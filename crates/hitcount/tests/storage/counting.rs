@@ -2,7 +2,9 @@
 //! test_models).
 
 use chrono::TimeDelta;
-use hitcount::{BotPolicy, Error, IpLimitScope, IpStorage, ObjectRef, Reason, User, Visitor, Window};
+use hitcount::{
+    BotPolicy, Error, HitCounter, IpLimitScope, IpStorage, ObjectRef, Reason, User, Visitor, Window,
+};
 
 use crate::common::{settings, TestDb};
 use crate::{post, visitor};
@@ -468,28 +470,34 @@ async fn ip_storage_modes(db: &TestDb) {
             .await,
         1
     );
-    // Hashing is stable across counters on one database (the key is stored).
+    // Hashing is stable across counters on one database (the key is
+    // stored): another counter stores the same hash for the same address.
     let again = db.counter(Default::default()).await;
-    let v = Visitor::new("hashed").unwrap().with_ip(ip("198.51.100.77"));
+    let v = Visitor::new("hashed-again").unwrap().with_ip(ip("198.51.100.77"));
+    assert!(again.count_hit(&post(11), &v).await.unwrap().hit_counted);
     assert_eq!(
-        again.count_hit(&post(3), &v).await.unwrap().reason,
-        Reason::SessionHasActiveHit
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit WHERE LENGTH(ip) = 32")
+            .await,
+        2
     );
+    assert_eq!(
+        db.scalar("SELECT COUNT(DISTINCT ip) FROM hitcount_hit WHERE LENGTH(ip) = 32")
+            .await,
+        1
+    );
+    // The per-IP limit holds under hashing: this address has 2 active hits
+    // (posts 3 and 11), the limit is 2.
     let limited = db.counter(settings(|s| s.hits_per_ip_limit = 2)).await;
     let other_session = Visitor::new("x").unwrap().with_ip(ip("198.51.100.77"));
-    // Hashed active hits of this IP: post 3 only (1 < 2), so it counts...
+    let refused = limited.count_hit(&post(9), &other_session).await.unwrap();
+    assert_eq!(refused.reason, Reason::IpLimitReached);
+    let other_address = Visitor::new("y").unwrap().with_ip(ip("198.51.100.78"));
     assert!(
         limited
-            .count_hit(&post(9), &other_session)
+            .count_hit(&post(9), &other_address)
             .await
             .unwrap()
             .hit_counted
-    );
-    // ...and now 2 hashed hits: the limit holds under hashing.
-    let third = Visitor::new("y").unwrap().with_ip(ip("198.51.100.77"));
-    assert_eq!(
-        limited.count_hit(&post(10), &third).await.unwrap().reason,
-        Reason::IpLimitReached
     );
 }
 
@@ -582,9 +590,17 @@ async fn blacklist_changes_reach_other_instances(db: &TestDb) {
     );
 }
 
+/// Two app instances starting at once on a fresh database: both open, the
+/// schema is applied once.
 async fn migrations_run_once(db: &TestDb) {
-    let (a, b) = tokio::join!(db.counter(Default::default()), db.counter(Default::default()));
-    assert!(a.count_hit(&post(1), &visitor("s")).await.unwrap().hit_counted);
-    assert!(!b.count_hit(&post(1), &visitor("s")).await.unwrap().hit_counted);
+    let pools = [db.db.clone(), db.second_pool().await];
+    let opens = pools.map(|pool| {
+        let clock = db.clock.clock();
+        tokio::spawn(async move { HitCounter::open_with_clock(pool, Default::default(), clock).await })
+    });
+    for open in opens {
+        open.await.unwrap().expect("both instances open");
+    }
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_state").await, 1);
 }

@@ -131,14 +131,23 @@ async fn hits_in_last_many_matches_single_reads(db: &TestDb) {
     hits_at(db, &counter, &post(1), (0..10).map(|i| TimeDelta::hours(7 * i))).await;
     hits_at(db, &counter, &post(2), (0..4).map(|i| TimeDelta::days(3 * i))).await;
     let objects = [post(1), post(2), post(3)];
-    for window in ["hours=1", "days=1", "days=2,hours=5", "weeks=1", "days=30"] {
+    // post 1: hits 0, 7, ..., 63 hours ago; post 2: 0, 3, 6, 9 days ago.
+    let expected = [
+        ("hours=1", [1, 1, 0]),
+        ("days=1", [4, 1, 0]),
+        ("days=2,hours=5", [8, 1, 0]),
+        ("weeks=1", [10, 3, 0]),
+        ("days=30", [10, 4, 0]),
+    ];
+    for (window, want) in expected {
         let window = Window::parse(window).unwrap();
         let many = counter.hits_in_last_many(&objects, window).await.unwrap();
-        for object in &objects {
+        for (object, want) in objects.iter().zip(want) {
+            assert_eq!(many[object], want, "{object} within {window}");
             assert_eq!(
-                many[object],
                 counter.hits_in_last(object, window).await.unwrap(),
-                "{object} {window}"
+                want,
+                "{object} within {window}"
             );
         }
     }

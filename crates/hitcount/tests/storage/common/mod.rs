@@ -55,6 +55,12 @@ fn unique_name() -> String {
     )
 }
 
+/// Whether this is a CI run (`CI` set to anything but empty, 0 or false),
+/// where an unreachable PostgreSQL fails the tests instead of skipping them.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}
+
 /// A database made for one test.
 pub struct TestDb {
     pub url: String,
@@ -88,8 +94,8 @@ impl TestDb {
             std::env::var("HITCOUNT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
         let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,
-            Err(err) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL is unreachable at {admin_url} and CI=true: {err}")
+            Err(err) if in_ci() => {
+                panic!("PostgreSQL is unreachable at {admin_url} and this is CI (CI is set): {err}")
             }
             Err(err) => {
                 eprintln!(
