@@ -1,2 +1,84 @@
-//! The Rocket integration of rocket-hitcount; it is built in issue 3.
+//! # rocket_hitcount
+//!
+//! django-hitcount for Rocket 0.5: count one hit per visitor per object
+//! inside an active window, with one fairing and one request guard, or
+//! from a page's script through the AJAX endpoint. The counting rules and
+//! storage are the [`hitcount`] crate's; this crate is the Rocket glue:
+//!
+//! - [`HitCount::init`]: the fairing. It reads `[default.hitcount]`
+//!   ([`Config`]), opens the counter on your `rocket_db_pools` database
+//!   (SQLite or PostgreSQL), runs the migrations and mounts the routes
+//!   under `base_path` (default `/hitcount`).
+//! - [`Hits`]: the request guard. `hits.count(&object)` counts and gives
+//!   django-hitcount's template context; `hits.view(&object)` does not count.
+//! - Visitor sessions: a private (or signed) cookie with a random session
+//!   key; clients without cookies get a daily-salted key of IP and user
+//!   agent, so they do not count again on every request.
+//! - Client IPs: the socket peer, or, behind [`Config::trusted_proxies`],
+//!   the right-most untrusted `X-Forwarded-For` address.
+//! - `POST <base>/hit/ajax/`: the AJAX endpoint, with CSRF protection and
+//!   signed page tokens; `GET <base>/static/hitcount.js` and
+//!   `GET <base>/static/jquery.postcsrf.js`: its scripts.
+//!
+//! ## Quickstart
+//!
+//! ```rust,no_run
+//! use rocket::{get, launch, routes, serde::json::Json};
+//! use rocket_db_pools::{sqlx, Database};
+//! use rocket_hitcount::{HitContext, HitCount, Hits};
+//!
+//! #[derive(Database)]
+//! #[database("blog")]
+//! struct Blog(sqlx::SqlitePool);
+//!
+//! #[get("/post/<id>")]
+//! async fn post(id: i64, hits: Hits<'_>) -> Option<Json<HitContext>> {
+//!     let object = hitcount::ObjectRef::new("blog.post", id).ok()?;
+//!     hits.count(&object).await.ok().map(Json)
+//! }
+//!
+//! #[launch]
+//! fn rocket() -> _ {
+//!     rocket::build()
+//!         .attach(Blog::init())
+//!         .attach(HitCount::init::<Blog>())
+//!         .mount("/", routes![post])
+//! }
+//! ```
+//!
+//! with, in `Rocket.toml`:
+//!
+//! ```toml
+//! [default.databases.blog]
+//! url = "sqlite://blog.db"
+//!
+//! [default.hitcount]
+//! keep_hit_active = "7 days"
+//!
+//! [release.hitcount]
+//! secret_key = "a random string of 32 characters or more"
+//! ```
+//!
+//! The guide in `docs/` covers installation, sessions and cookies, proxies
+//! and security.
+#![deny(missing_docs)]
+
+mod client_ip;
+mod config;
+mod csrf;
+mod fairing;
+mod guard;
+mod routes;
+mod secret;
+mod token;
+mod user;
+mod visitor;
+
+pub use config::{Config, CookieMode, VisitorCookie};
+pub use fairing::{HitCount, Initializer};
+pub use guard::{HitContext, Hits, JsContext, ViewContext};
+pub use routes::{AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
+pub use user::HitUser;
+
+/// The core crate, re-exported so that versions match.
 pub use hitcount;

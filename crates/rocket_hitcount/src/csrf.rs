@@ -1,0 +1,83 @@
+//! CSRF protection of the AJAX endpoint: Django's double-submit cookie
+//! (`csrftoken` cookie, `X-CSRFToken` header or `csrfmiddlewaretoken`
+//! field, compared in constant time) plus a same-origin check of `Origin`
+//! or `Sec-Fetch-Site`.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::{Request, Response};
+
+use crate::fairing::HitCount;
+use crate::secret::{random_hex, same};
+
+/// The CSRF cookie lives a year, as Django's does.
+const COOKIE_DAYS: i64 = 365;
+
+/// The request's CSRF cookie value, if it has a plausible one.
+pub(crate) fn cookie_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
+    let name = &state.config().csrf_cookie_name;
+    jar.get_pending(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn cookie(state: &HitCount, token: String) -> Cookie<'static> {
+    Cookie::build((state.config().csrf_cookie_name.clone(), token))
+        .path("/")
+        // Scripts read it to send it back in the header: not HttpOnly.
+        .http_only(false)
+        .same_site(SameSite::Lax)
+        .secure(state.config().cookie.secure)
+        .max_age(rocket::time::Duration::days(COOKIE_DAYS))
+        .build()
+}
+
+/// The CSRF token of this visitor, issuing the cookie if it has none.
+pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
+    cookie_token(state, jar).unwrap_or_else(|| {
+        let token = random_hex::<16>();
+        jar.add(cookie(state, token.clone()));
+        token
+    })
+}
+
+/// Adds the CSRF cookie to a page whose request came without one.
+pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &mut Response<'_>) {
+    if cookie_token(state, request.cookies()).is_none() {
+        response.adjoin_header(cookie(state, random_hex::<16>()));
+    }
+}
+
+/// Checks a POST: same origin, and the token sent (header, else form
+/// field) equals the cookie's. The error says what is wrong.
+pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<&str>) -> Result<(), String> {
+    check_origin(request)?;
+    let name = &state.config().csrf_cookie_name;
+    let Some(expected) = cookie_token(state, request.cookies()) else {
+        return Err(format!("CSRF cookie `{name}` is missing"));
+    };
+    let sent = request.headers().get_one("X-CSRFToken").or(form_token);
+    match sent {
+        None => Err("CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field".into()),
+        Some(sent) if same(sent, &expected) => Ok(()),
+        Some(_) => Err(format!("CSRF token does not match the `{name}` cookie")),
+    }
+}
+
+/// Browsers say where a POST comes from: `Origin` must name this host, or,
+/// without it, `Sec-Fetch-Site` must be `same-origin`. Clients that send
+/// neither (not browsers, so not CSRF victims) pass on to the token check.
+fn check_origin(request: &Request<'_>) -> Result<(), String> {
+    let headers = request.headers();
+    if let Some(origin) = headers.get_one("Origin") {
+        let host = headers.get_one("Host").unwrap_or("");
+        let authority = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+        return match authority {
+            Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => Ok(()),
+            _ => Err(format!("cross-origin request refused: Origin {origin:?} is not this site ({host:?})")),
+        };
+    }
+    match headers.get_one("Sec-Fetch-Site") {
+        None | Some("same-origin") | Some("none") => Ok(()),
+        Some(site) => Err(format!("cross-origin request refused: Sec-Fetch-Site is {site:?}")),
+    }
+}

@@ -1,0 +1,213 @@
+//! The fairing: reads `[hitcount]`, opens the counter on the app's
+//! database, manages it and mounts the routes.
+
+use std::marker::PhantomData;
+
+use hitcount::{Db, HitCounter, ObjectRef};
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::ContentType;
+use rocket::{error, info_, warn_, Build, Phase, Rocket};
+use rocket_db_pools::Database;
+
+use crate::config::Config;
+use crate::csrf;
+use crate::secret::Secret;
+use crate::token;
+use crate::user::{lookup, HitUser, UserLookup};
+
+/// The hit counter of a Rocket app: managed state, set up by the fairing
+/// from [`HitCount::init`].
+///
+/// ```rust,no_run
+/// use rocket_db_pools::{sqlx, Database};
+/// use rocket_hitcount::HitCount;
+///
+/// #[derive(Database)]
+/// #[database("blog")]
+/// struct Blog(sqlx::SqlitePool);
+///
+/// #[rocket::launch]
+/// fn rocket() -> _ {
+///     rocket::build()
+///         .attach(Blog::init())
+///         .attach(HitCount::init::<Blog>())
+/// }
+/// ```
+pub struct HitCount {
+    counter: HitCounter,
+    config: Config,
+    secret: Secret,
+    users: Option<UserLookup>,
+}
+
+impl HitCount {
+    /// The fairing that sets the counter up on database `D` (attach `D`'s
+    /// own fairing, `D::init()`, first). Named and shaped like
+    /// `rocket_db_pools`' `Db::init()`.
+    ///
+    /// ```rust
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # #[derive(Database)] #[database("blog")] struct Blog(sqlx::SqlitePool);
+    /// let fairing = rocket_hitcount::HitCount::init::<Blog>();
+    /// # let _ = fairing;
+    /// ```
+    pub fn init<D>() -> Initializer<D>
+    where
+        D: Database,
+        D::Pool: Clone + Into<Db>,
+    {
+        Initializer {
+            users: None,
+            database: PhantomData,
+        }
+    }
+
+    /// The counter of a launched (or ignited) app, like `Db::fetch`.
+    ///
+    /// ```rust
+    /// # #[rocket::async_test] async fn main() {
+    /// let rocket = rocket::build().ignite().await.unwrap();
+    /// assert!(rocket_hitcount::HitCount::fetch(&rocket).is_none(), "not attached");
+    /// # }
+    /// ```
+    pub fn fetch<P: Phase>(rocket: &Rocket<P>) -> Option<&HitCount> {
+        rocket.state::<HitCount>()
+    }
+
+    /// The core counter, for everything the guards do not cover (lists,
+    /// admin operations, cleanup).
+    pub fn counter(&self) -> &HitCounter {
+        &self.counter
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    pub(crate) fn users(&self) -> Option<UserLookup> {
+        self.users
+    }
+
+    /// A page token for the object with this pk, valid for `token_ttl`:
+    /// what a page hands its script as `hitcountToken`.
+    pub fn issue_token(&self, pk: i64) -> String {
+        let expires = chrono::Utc::now().timestamp() + self.config.token_ttl.as_secs() as i64;
+        token::issue(&self.secret, pk, expires)
+    }
+
+    /// What a page needs to count `object` through the AJAX endpoint:
+    /// its pk (the object's row is created if missing, counting nothing),
+    /// the endpoint's URL, its total hits and a page token.
+    pub async fn js_variables(&self, object: &ObjectRef) -> hitcount::Result<crate::JsContext> {
+        let pk = self.counter.register(object).await?;
+        let hits = self.counter.counts(object).await?.hits;
+        Ok(crate::JsContext {
+            pk,
+            ajax_url: self.config.ajax_url(),
+            hits,
+            token: self.issue_token(pk),
+        })
+    }
+}
+
+/// The fairing of [`HitCount::init`].
+pub struct Initializer<D> {
+    users: Option<UserLookup>,
+    database: PhantomData<fn() -> D>,
+}
+
+impl<D> Initializer<D> {
+    /// Counts authenticated users by user: `U` is the app's user request
+    /// guard, and [`HitUser`] says which user (and groups) it is.
+    ///
+    /// ```rust
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # #[derive(Database)] #[database("blog")] struct Blog(sqlx::SqlitePool);
+    /// # use rocket::request::{self, FromRequest, Request};
+    /// # struct Admin;
+    /// # #[rocket::async_trait] impl<'r> FromRequest<'r> for Admin { type Error = ();
+    /// #   async fn from_request(_: &'r Request<'_>) -> request::Outcome<Self, ()> { request::Outcome::Success(Admin) } }
+    /// # impl rocket_hitcount::HitUser for Admin { fn hit_user(&self) -> Option<hitcount::User> { None } }
+    /// let fairing = rocket_hitcount::HitCount::init::<Blog>().with_users::<Admin>();
+    /// # let _ = fairing;
+    /// ```
+    pub fn with_users<U>(mut self) -> Self
+    where
+        U: for<'a> rocket::request::FromRequest<'a> + HitUser,
+    {
+        self.users = Some(lookup::<U>);
+        self
+    }
+}
+
+#[rocket::async_trait]
+impl<D> Fairing for Initializer<D>
+where
+    D: Database,
+    D::Pool: Clone + Into<Db>,
+{
+    fn info(&self) -> Info {
+        Info {
+            name: "rocket-hitcount",
+            kind: Kind::Ignite | Kind::Response,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let config = match Config::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(message) => {
+                error!("rocket-hitcount: {message}");
+                return Err(rocket);
+            }
+        };
+        let secret = match &config.secret_key {
+            Some(key) => Secret::new(key.as_bytes()),
+            None if rocket.figment().profile() == rocket::Config::RELEASE_PROFILE => {
+                error!("rocket-hitcount: set `hitcount.secret_key` (32 characters or more) in release builds");
+                info_!("It signs page tokens and cookies; generate one with `openssl rand -base64 48`.");
+                return Err(rocket);
+            }
+            None => {
+                warn_!("rocket-hitcount: no `hitcount.secret_key`; using a random one for this run");
+                Secret::random()
+            }
+        };
+        let Some(database) = D::fetch(&rocket) else {
+            error!("rocket-hitcount: database `{}` is not attached", D::NAME);
+            info_!("Attach its fairing first: `.attach({0}::init()).attach(HitCount::init::<{0}>())`.", D::NAME);
+            return Err(rocket);
+        };
+        let pool: D::Pool = (**database).clone();
+        let counter = match HitCounter::open(pool.into(), config.counting.clone()).await {
+            Ok(counter) => counter,
+            Err(e) => {
+                error!("rocket-hitcount: cannot open the hit counter on `{}`: {e}", D::NAME);
+                return Err(rocket);
+            }
+        };
+        let base = config.base_path.clone();
+        let state = HitCount {
+            counter,
+            config,
+            secret,
+            users: self.users,
+        };
+        Ok(rocket.manage(state).mount(base, crate::routes::routes()))
+    }
+
+    async fn on_response<'r>(&self, request: &'r rocket::Request<'_>, response: &mut rocket::Response<'r>) {
+        // Django's ensure_csrf_cookie: every HTML page hands out the CSRF
+        // cookie its script will need.
+        if response.content_type() == Some(ContentType::HTML) {
+            if let Some(state) = HitCount::fetch(request.rocket()) {
+                csrf::ensure_cookie(state, request, response);
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The integration's own secret: it signs page tokens and signed visitor
+//! cookies, and salts the key of visitors who send no cookie. (Rocket does
+//! not expose its `secret_key`, so the crate keeps its own.)
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// Signature length in bytes (128 bits).
+const SIGNATURE_LEN: usize = 16;
+
+/// A secret key and the keyed hashes made with it.
+#[derive(Clone)]
+pub(crate) struct Secret(Arc<[u8]>);
+
+impl Secret {
+    pub(crate) fn new(key: &[u8]) -> Secret {
+        Secret(key.into())
+    }
+
+    /// A random key, for debug runs without `secret_key`.
+    pub(crate) fn random() -> Secret {
+        Secret::new(random_bytes::<32>().as_slice())
+    }
+
+    /// HMAC-SHA-256 of `message` under this key, for one `purpose` (so a
+    /// signature made for one use is never valid for another).
+    pub(crate) fn mac(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A short URL-safe signature of `message`.
+    pub(crate) fn sign(&self, purpose: &str, message: &str) -> String {
+        URL_SAFE_NO_PAD.encode(&self.mac(purpose, message.as_bytes())[..SIGNATURE_LEN])
+    }
+
+    /// Whether `signature` is this key's signature of `message`, compared
+    /// in constant time.
+    pub(crate) fn verify(&self, purpose: &str, message: &str, signature: &str) -> bool {
+        let Ok(given) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let expected = self.mac(purpose, message.as_bytes());
+        given.len() == SIGNATURE_LEN && bool::from(given.ct_eq(&expected[..SIGNATURE_LEN]))
+    }
+}
+
+/// `N` random bytes from the operating system.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}
+
+/// `n` random bytes as lowercase hex.
+pub(crate) fn random_hex<const N: usize>() -> String {
+    hex(&random_bytes::<N>())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time equality of two strings (CSRF tokens).
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_for_their_key_message_and_purpose() {
+        let key = Secret::new(b"0123456789abcdef0123456789abcdef");
+        let sig = key.sign("token", "7.1700000000");
+        assert!(key.verify("token", "7.1700000000", &sig));
+        assert!(!key.verify("token", "8.1700000000", &sig));
+        assert!(!key.verify("cookie", "7.1700000000", &sig));
+        assert!(!Secret::new(b"another key entirely.........").verify("token", "7.1700000000", &sig));
+        assert!(!key.verify("token", "7.1700000000", "not base64!"));
+        assert!(!key.verify("token", "7.1700000000", &sig[..sig.len() - 2]));
+    }
+
+    #[test]
+    fn random_values_differ() {
+        assert_ne!(random_hex::<16>(), random_hex::<16>());
+        assert_eq!(random_hex::<16>().len(), 32);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}
