@@ -165,18 +165,22 @@ impl Config {
     /// ```
     pub fn from_figment(figment: &Figment) -> Result<Config, String> {
         let scoped = figment.focus("hitcount");
-        let keys: BTreeMap<String, rocket::figment::value::Value> =
-            scoped.extract().map_err(|e| format!("invalid [hitcount] settings: {e}"))?;
+        let keys: BTreeMap<String, rocket::figment::value::Value> = scoped
+            .extract()
+            .map_err(|e| format!("invalid [hitcount] settings: {e}"))?;
         if let Some(unknown) = keys.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(format!(
                 "unknown setting `hitcount.{unknown}` (known: {})",
                 KEYS.join(", ")
             ));
         }
-        let config: Config = scoped.extract().map_err(|e| {
-            let key = e.path.join(".");
-            format!("invalid setting `hitcount.{key}`: {}", e.kind)
-        })?;
+        let named = |e: rocket::figment::Error| {
+            format!("invalid setting `hitcount.{}`: {}", e.path.join("."), e.kind)
+        };
+        // The counting settings first, on their own: inside `Config` they
+        // are flattened, and serde then loses the key of an error.
+        scoped.extract::<Settings>().map_err(named)?;
+        let config: Config = scoped.extract().map_err(named)?;
         config.validate()?;
         Ok(config)
     }
@@ -191,32 +195,59 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.counting.validate().map_err(|e| e.to_string())?;
         let fail = |key: &str, value: &str, reason: &str| {
-            Err(format!("invalid value {value:?} for setting `hitcount.{key}`: {reason}"))
+            Err(format!(
+                "invalid value {value:?} for setting `hitcount.{key}`: {reason}"
+            ))
         };
         if !self.base_path.starts_with('/')
             || rocket::http::uri::Origin::parse(&self.base_path).is_err()
             || self.base_path.contains('?')
         {
-            return fail("base_path", &self.base_path, "must be an absolute path such as \"/hitcount\"");
+            return fail(
+                "base_path",
+                &self.base_path,
+                "must be an absolute path such as \"/hitcount\"",
+            );
         }
         if matches!(&self.secret_key, Some(key) if key.len() < 32) {
             return fail("secret_key", "(hidden)", "must be at least 32 characters long");
         }
-        for (key, name) in [("cookie.name", &self.cookie.name), ("csrf_cookie_name", &self.csrf_cookie_name)] {
+        for (key, name) in [
+            ("cookie.name", &self.cookie.name),
+            ("csrf_cookie_name", &self.csrf_cookie_name),
+        ] {
             let token = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !token {
-                return fail(key, name, "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~");
+                return fail(
+                    key,
+                    name,
+                    "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~",
+                );
             }
         }
         if self.cookie.name == self.csrf_cookie_name {
-            return fail("csrf_cookie_name", &self.csrf_cookie_name, "must differ from cookie.name");
+            return fail(
+                "csrf_cookie_name",
+                &self.csrf_cookie_name,
+                "must differ from cookie.name",
+            );
         }
         if self.token_ttl.as_secs() == 0 {
-            return fail("token_ttl", &self.token_ttl.to_string(), "must be longer than zero");
+            return fail(
+                "token_ttl",
+                &self.token_ttl.to_string(),
+                "must be longer than zero",
+            );
         }
         if self.cookie.max_age.as_secs() == 0 && !self.cookie.expire_at_browser_close {
-            return fail("cookie.max_age", &self.cookie.max_age.to_string(), "must be longer than zero");
+            return fail(
+                "cookie.max_age",
+                &self.cookie.max_age.to_string(),
+                "must be longer than zero",
+            );
         }
         Ok(())
     }
@@ -301,15 +332,31 @@ mod tests {
             ("keep_hits_active = \"7 days\"", "keep_hits_active", "unknown"),
             ("hits_per_ip_limit = \"many\"", "hits_per_ip_limit", "many"),
             ("ip_storage = \"partial\"", "ip_storage", "partial"),
-            ("keep_hit_in_database = \"1 day\"", "keep_hit_in_database", "days=1"),
+            (
+                "keep_hit_in_database = \"1 day\"",
+                "keep_hit_in_database",
+                "days=1",
+            ),
             ("base_path = \"stats\"", "base_path", "stats"),
             ("secret_key = \"short\"", "secret_key", "32"),
-            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies", "10.0.0.0/33"),
-            ("trusted_proxies = [\"proxy.local\"]", "trusted_proxies", "proxy.local"),
+            (
+                "trusted_proxies = [\"10.0.0.0/33\"]",
+                "trusted_proxies",
+                "10.0.0.0/33",
+            ),
+            (
+                "trusted_proxies = [\"proxy.local\"]",
+                "trusted_proxies",
+                "proxy.local",
+            ),
             ("cookie = { name = \"a b\" }", "cookie.name", "a b"),
             ("cookie = { nme = \"x\" }", "cookie", "nme"),
             ("cookie = { max_age = \"forever\" }", "cookie.max_age", "forever"),
-            ("csrf_cookie_name = \"hitcount_visitor\"", "csrf_cookie_name", "hitcount_visitor"),
+            (
+                "csrf_cookie_name = \"hitcount_visitor\"",
+                "csrf_cookie_name",
+                "hitcount_visitor",
+            ),
             ("token_ttl = \"0 seconds\"", "token_ttl", "seconds=0"),
         ] {
             let err = read(&format!("[default.hitcount]\n{toml}")).unwrap_err();

@@ -57,7 +57,9 @@ pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<
     };
     let sent = request.headers().get_one("X-CSRFToken").or(form_token);
     match sent {
-        None => Err("CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field".into()),
+        None => {
+            Err("CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field".into())
+        }
         Some(sent) if same(sent, &expected) => Ok(()),
         Some(_) => Err(format!("CSRF token does not match the `{name}` cookie")),
     }
@@ -70,14 +72,20 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
     let headers = request.headers();
     if let Some(origin) = headers.get_one("Origin") {
         let host = headers.get_one("Host").unwrap_or("");
-        let authority = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+        let authority = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'));
         return match authority {
             Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => Ok(()),
-            _ => Err(format!("cross-origin request refused: Origin {origin:?} is not this site ({host:?})")),
+            _ => Err(format!(
+                "cross-origin request refused: Origin {origin:?} is not this site ({host:?})"
+            )),
         };
     }
     match headers.get_one("Sec-Fetch-Site") {
         None | Some("same-origin") | Some("none") => Ok(()),
-        Some(site) => Err(format!("cross-origin request refused: Sec-Fetch-Site is {site:?}")),
+        Some(site) => Err(format!(
+            "cross-origin request refused: Sec-Fetch-Site is {site:?}"
+        )),
     }
 }

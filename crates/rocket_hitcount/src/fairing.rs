@@ -169,7 +169,9 @@ where
         let secret = match &config.secret_key {
             Some(key) => Secret::new(key.as_bytes()),
             None if rocket.figment().profile() == rocket::Config::RELEASE_PROFILE => {
-                error!("rocket-hitcount: set `hitcount.secret_key` (32 characters or more) in release builds");
+                error!(
+                    "rocket-hitcount: set `hitcount.secret_key` (32 characters or more) in release builds"
+                );
                 info_!("It signs page tokens and cookies; generate one with `openssl rand -base64 48`.");
                 return Err(rocket);
             }
@@ -180,14 +182,20 @@ where
         };
         let Some(database) = D::fetch(&rocket) else {
             error!("rocket-hitcount: database `{}` is not attached", D::NAME);
-            info_!("Attach its fairing first: `.attach({0}::init()).attach(HitCount::init::<{0}>())`.", D::NAME);
+            info_!(
+                "Attach its fairing first: `.attach({0}::init()).attach(HitCount::init::<{0}>())`.",
+                D::NAME
+            );
             return Err(rocket);
         };
         let pool: D::Pool = (**database).clone();
         let counter = match HitCounter::open(pool.into(), config.counting.clone()).await {
             Ok(counter) => counter,
             Err(e) => {
-                error!("rocket-hitcount: cannot open the hit counter on `{}`: {e}", D::NAME);
+                error!(
+                    "rocket-hitcount: cannot open the hit counter on `{}`: {e}",
+                    D::NAME
+                );
                 return Err(rocket);
             }
         };

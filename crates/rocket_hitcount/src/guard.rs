@@ -98,7 +98,11 @@ impl<'r> Hits<'r> {
     /// Counts this request's hit on `object` and gives the template
     /// context. `total_hits` includes the hit when it was counted.
     pub async fn count(&self, object: &ObjectRef) -> hitcount::Result<HitContext> {
-        let result = self.state.counter().count_hit(object, &self.identified.visitor).await?;
+        let result = self
+            .state
+            .counter()
+            .count_hit(object, &self.identified.visitor)
+            .await?;
         let visits = record_visit(self.state, self.request, self.identified, result.pk);
         Ok(HitContext {
             pk: result.pk,

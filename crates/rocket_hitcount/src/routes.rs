@@ -60,7 +60,9 @@ impl ApiError {
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let body = Json(json!({ "success": false, "error_message": self.message }));
-        let mut response = Response::build_from(body.respond_to(request)?).status(self.status).finalize();
+        let mut response = Response::build_from(body.respond_to(request)?)
+            .status(self.status)
+            .finalize();
         if self.status == Status::MethodNotAllowed {
             response.set_header(Header::new("Allow", "POST"));
         }
@@ -74,7 +76,11 @@ fn form_fields(body: &str) -> HashMap<String, String> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| rocket::http::RawStr::new(&s.replace('+', " ")).url_decode_lossy().into_owned();
+            let decode = |s: &str| {
+                rocket::http::RawStr::new(&s.replace('+', " "))
+                    .url_decode_lossy()
+                    .into_owned()
+            };
             (decode(key), decode(value))
         })
         .collect()
@@ -102,13 +108,20 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
         ));
     }
     let fields = form_fields(&body);
-    csrf::check(state, request, fields.get("csrfmiddlewaretoken").map(String::as_str))
-        .map_err(|message| ApiError::new(Status::Forbidden, message))?;
+    csrf::check(
+        state,
+        request,
+        fields.get("csrfmiddlewaretoken").map(String::as_str),
+    )
+    .map_err(|message| ApiError::new(Status::Forbidden, message))?;
     let pk_text = fields
         .get("hitcountPK")
         .ok_or_else(|| ApiError::new(Status::BadRequest, "hitcountPK is missing"))?;
     let pk: i64 = pk_text.trim().parse().map_err(|_| {
-        ApiError::new(Status::BadRequest, format!("hitcountPK must be an integer, got {pk_text:?}"))
+        ApiError::new(
+            Status::BadRequest,
+            format!("hitcountPK must be an integer, got {pk_text:?}"),
+        )
     })?;
     if state.config().require_token {
         let token = fields
@@ -121,11 +134,17 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
     let result = match hits.counter().count_hit_pk(pk, &identified.visitor).await {
         Ok(result) => result,
         Err(hitcount::Error::UnknownObject(pk)) => {
-            return Err(ApiError::new(Status::BadRequest, format!("no hit count with pk {pk}")));
+            return Err(ApiError::new(
+                Status::BadRequest,
+                format!("no hit count with pk {pk}"),
+            ));
         }
         Err(e) => {
             error!("rocket-hitcount: counting pk {pk} failed: {e}");
-            return Err(ApiError::new(Status::InternalServerError, "the hit could not be counted"));
+            return Err(ApiError::new(
+                Status::InternalServerError,
+                "the hit could not be counted",
+            ));
         }
     };
     record_visit(state, request, identified, result.pk);

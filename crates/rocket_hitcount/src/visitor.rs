@@ -82,7 +82,10 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
 fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) -> String {
     let day = chrono::Utc::now().date_naive();
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let mac = state.secret().mac("cookieless visitor", format!("{day}|{ip}|{user_agent}").as_bytes());
+    let mac = state.secret().mac(
+        "cookieless visitor",
+        format!("{day}|{ip}|{user_agent}").as_bytes(),
+    );
     hex(&mac[..20])
 }
 
@@ -94,7 +97,10 @@ fn encode(session_key: &str, visits: &[(i64, u32)]) -> String {
 
 fn decode(value: &str) -> Option<(String, Vec<(i64, u32)>)> {
     let (key, visits) = value.split_once('~')?;
-    if key.is_empty() || key.len() > hitcount::MAX_SESSION_KEY_LEN || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if key.is_empty()
+        || key.len() > hitcount::MAX_SESSION_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     let visits = if visits.is_empty() {
@@ -132,7 +138,12 @@ fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<(String, Vec<(
 
 /// Records a view of object `pk` and (re)sets the visitor cookie. Returns
 /// the visitor's views of the object, this one included.
-pub(crate) fn record_visit(state: &HitCount, request: &Request<'_>, identified: &Identified, pk: Option<i64>) -> u32 {
+pub(crate) fn record_visit(
+    state: &HitCount,
+    request: &Request<'_>,
+    identified: &Identified,
+    pk: Option<i64>,
+) -> u32 {
     let mut visits = identified.visits.clone();
     let mut count = 0;
     if let Some(pk) = pk {
@@ -178,7 +189,16 @@ mod tests {
         assert_eq!(value, "abc123~1:3,42:1");
         assert_eq!(decode(&value), Some(("abc123".into(), visits)));
         assert_eq!(decode("abc123~"), Some(("abc123".into(), vec![])));
-        for bad in ["", "~1:1", "abc", "zz~1:1", "abc~1", "abc~x:1", "abc~1:-1", &format!("{}~", "a".repeat(65))] {
+        for bad in [
+            "",
+            "~1:1",
+            "abc",
+            "zz~1:1",
+            "abc~1",
+            "abc~x:1",
+            "abc~1:-1",
+            &format!("{}~", "a".repeat(65)),
+        ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
     }

@@ -1,0 +1,168 @@
+//! A small app with the fairing, on the test database, and helpers to
+//! drive it with Rocket's local client.
+
+use std::net::SocketAddr;
+
+use hitcount::ObjectRef;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::request::{self, FromRequest, Request};
+use rocket::response::content::RawHtml;
+use rocket::serde::json::{json, Json, Value};
+use rocket::{get, routes, Build, Rocket};
+use rocket_db_pools::{sqlx, Database};
+use rocket_hitcount::{HitContext, HitCount, HitUser, Hits, JsContext, ViewContext};
+
+use crate::common::TestDb;
+
+#[derive(Database)]
+#[database("hits")]
+pub struct SqliteHits(sqlx::SqlitePool);
+
+#[derive(Database)]
+#[database("hits")]
+pub struct PgHits(sqlx::PgPool);
+
+/// A test user from the `X-Test-User: id;group,group` header.
+pub struct TestUser(Option<hitcount::User>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for TestUser {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let user = request.headers().get_one("X-Test-User").and_then(|value| {
+            let (id, groups) = value.split_once(';').unwrap_or((value, ""));
+            Some(
+                hitcount::User::new(id)
+                    .ok()?
+                    .with_groups(groups.split(',').filter(|g| !g.is_empty())),
+            )
+        });
+        request::Outcome::Success(TestUser(user))
+    }
+}
+
+impl HitUser for TestUser {
+    fn hit_user(&self) -> Option<hitcount::User> {
+        self.0.clone()
+    }
+}
+
+fn post(id: i64) -> ObjectRef {
+    ObjectRef::new("blog.post", id).unwrap()
+}
+
+#[get("/post/<id>")]
+async fn count(id: i64, hits: Hits<'_>) -> Json<HitContext> {
+    Json(hits.count(&post(id)).await.unwrap())
+}
+
+#[get("/post/<id>/view")]
+async fn view(id: i64, hits: Hits<'_>) -> Json<ViewContext> {
+    Json(hits.view(&post(id)).await.unwrap())
+}
+
+#[get("/post/<id>/js")]
+async fn js(id: i64, hits: Hits<'_>) -> Json<JsContext> {
+    Json(hits.js_variables(&post(id)).await.unwrap())
+}
+
+#[get("/about")]
+fn about(hits: Hits<'_>) -> Json<Value> {
+    Json(json!({
+        "returned_cookie": hits.returned_cookie(),
+        "ip": hits.visitor().ip().map(|ip| ip.to_string()),
+        "session_key": hits.visitor().session_key(),
+    }))
+}
+
+#[get("/page")]
+fn page() -> RawHtml<&'static str> {
+    RawHtml("<html><body>a page</body></html>")
+}
+
+/// The figment of the test app on `db`, with `hitcount` settings merged.
+pub fn figment(db: &TestDb, hitcount: Value) -> Figment {
+    let mut settings = json!({ "secret_key": "test secret key, thirty-two chars long" });
+    settings
+        .as_object_mut()
+        .unwrap()
+        .extend(hitcount.as_object().unwrap().clone());
+    rocket::Config::figment()
+        .merge(("databases.hits.url", db.url.clone()))
+        .merge(("databases.hits.max_connections", 8))
+        .merge(("hitcount", settings))
+        .merge(("log_level", "off"))
+}
+
+/// The test app, not yet ignited.
+pub fn rocket(db: &TestDb, hitcount: Value) -> Rocket<Build> {
+    let app = rocket::custom(figment(db, hitcount)).mount("/", routes![count, view, js, about, page]);
+    if db.is_postgres() {
+        app.attach(PgHits::init())
+            .attach(HitCount::init::<PgHits>().with_users::<TestUser>())
+    } else {
+        app.attach(SqliteHits::init())
+            .attach(HitCount::init::<SqliteHits>().with_users::<TestUser>())
+    }
+}
+
+/// A client that keeps cookies, like a browser.
+pub async fn browser(db: &TestDb, hitcount: Value) -> Client {
+    Client::tracked(rocket(db, hitcount))
+        .await
+        .expect("the app launches")
+}
+
+/// A client that keeps no cookies, like curl.
+pub async fn curl(db: &TestDb, hitcount: Value) -> Client {
+    Client::untracked(rocket(db, hitcount))
+        .await
+        .expect("the app launches")
+}
+
+pub fn addr(ip: &str) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), 40000)
+}
+
+pub async fn json(response: LocalResponse<'_>) -> Value {
+    response.into_json::<Value>().await.expect("a JSON body")
+}
+
+/// What a page's script does: read pk and token, get the CSRF token.
+pub struct Page {
+    pub pk: i64,
+    pub token: String,
+    pub csrf: String,
+}
+
+pub async fn open_page(client: &Client, id: i64) -> Page {
+    let vars = json(client.get(format!("/post/{id}/js")).dispatch().await).await;
+    let csrf = json(client.get("/hitcount/csrf").dispatch().await).await;
+    Page {
+        pk: vars["pk"].as_i64().unwrap(),
+        token: vars["token"].as_str().unwrap().to_owned(),
+        csrf: csrf["csrftoken"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// POSTs a form to the AJAX endpoint with the CSRF header.
+pub async fn post_hit<'c>(client: &'c Client, csrf: &str, form: &str) -> LocalResponse<'c> {
+    client
+        .post("/hitcount/hit/ajax")
+        .header(ContentType::Form)
+        .header(Header::new("X-CSRFToken", csrf.to_owned()))
+        .body(form)
+        .dispatch()
+        .await
+}
+
+/// The status and `error_message` of an error answer.
+pub async fn error_of(response: LocalResponse<'_>) -> (Status, String) {
+    let status = response.status();
+    let body = json(response).await;
+    assert_eq!(body["success"], false, "{body}");
+    (status, body["error_message"].as_str().unwrap().to_owned())
+}

@@ -1,0 +1,287 @@
+//! The counting guard (django-hitcount's HitCountDetailView tests), the
+//! visitor cookie, cookieless clients, client IPs and users.
+
+use rocket::http::{Cookie, Header};
+use rocket::serde::json::json;
+
+use crate::app::{addr, browser, curl, json};
+use crate::common::TestDb;
+
+storage_tests!(
+    counting_view_gives_total_and_message,
+    counting_view_counts_once_per_session,
+    non_counting_view_gives_total_0,
+    cookieless_clients_count_once,
+    visitor_cookie_attributes,
+    browser_session_cookie_and_secure,
+    returned_cookie_and_visits,
+    signed_cookies_and_tampering,
+    forwarded_headers_ignored_without_trusted_proxy,
+    forwarded_headers_used_from_trusted_proxy,
+    users_and_excluded_groups,
+    html_pages_get_the_csrf_cookie,
+);
+
+async fn counting_view_gives_total_and_message(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let context = json(client.get("/post/1").dispatch().await).await;
+    assert_eq!(context["total_hits"], 1);
+    assert_eq!(context["hit_counted"], true);
+    assert_eq!(context["hit_message"], "Hit counted: session key");
+    assert!(context["pk"].as_i64().unwrap() > 0);
+}
+
+async fn counting_view_counts_once_per_session(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let first = json(client.get("/post/1").dispatch().await).await;
+    let second = json(client.get("/post/1").dispatch().await).await;
+    assert_eq!(
+        (first["total_hits"].as_i64(), second["total_hits"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(second["hit_message"], "Not counted: session key has active hit");
+    assert_eq!(first["pk"], second["pk"]);
+}
+
+async fn non_counting_view_gives_total_0(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    assert_eq!(
+        json(client.get("/post/1/view").dispatch().await).await,
+        json!({"pk": null, "total_hits": 0})
+    );
+    json(client.get("/post/1").dispatch().await).await;
+    let view = json(client.get("/post/1/view").dispatch().await).await;
+    assert_eq!(view["total_hits"], 1);
+}
+
+/// 20 requests without cookies from one IP and user agent count 1.
+async fn cookieless_clients_count_once(db: &TestDb) {
+    let client = curl(db, json!({})).await;
+    let mut counted = 0;
+    for _ in 0..20 {
+        let response = client
+            .get("/post/1")
+            .remote(addr("203.0.113.7"))
+            .header(Header::new(
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+            ))
+            .dispatch()
+            .await;
+        counted += usize::from(json(response).await["hit_counted"] == true);
+    }
+    assert_eq!(counted, 1);
+    // Another address, or another user agent, is another visitor.
+    let other = client.get("/post/1").remote(addr("203.0.113.8")).dispatch().await;
+    assert_eq!(json(other).await["hit_counted"], true);
+    // The derived key stands in for the session, never the IP in clear.
+    let about = json(client.get("/about").remote(addr("203.0.113.7")).dispatch().await).await;
+    let key = about["session_key"].as_str().unwrap();
+    assert_eq!(key.len(), 40);
+    assert!(!key.contains("203.0.113.7"));
+    assert_eq!(about["returned_cookie"], false);
+}
+
+async fn visitor_cookie_attributes(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let response = client.get("/post/1").dispatch().await;
+    let cookie = response
+        .cookies()
+        .get("hitcount_visitor")
+        .expect("the visitor cookie is set")
+        .clone();
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.same_site(), Some(rocket::http::SameSite::Lax));
+    assert_eq!(cookie.max_age(), Some(rocket::time::Duration::days(14)));
+    assert_eq!(cookie.path(), Some("/"));
+    assert_ne!(cookie.secure(), Some(true));
+    // Private: the session key is not readable in the cookie.
+    let about = json(client.get("/about").dispatch().await).await;
+    assert!(!cookie.value().contains(about["session_key"].as_str().unwrap()));
+}
+
+async fn browser_session_cookie_and_secure(db: &TestDb) {
+    let client = browser(
+        db,
+        json!({ "cookie": { "name": "visitor", "expire_at_browser_close": true, "secure": true } }),
+    )
+    .await;
+    let response = client.get("/post/1").dispatch().await;
+    let cookie = response
+        .cookies()
+        .get("visitor")
+        .expect("the renamed cookie is set")
+        .clone();
+    assert_eq!(cookie.max_age(), None);
+    assert_eq!(cookie.secure(), Some(true));
+}
+
+/// Django's test cookie, and "You have visited this page N times".
+async fn returned_cookie_and_visits(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    assert_eq!(
+        json(client.get("/about").dispatch().await).await["returned_cookie"],
+        false
+    );
+    let visits: Vec<i64> = {
+        let mut visits = Vec::new();
+        for _ in 0..3 {
+            visits.push(
+                json(client.get("/post/1").dispatch().await).await["visits"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+        visits
+    };
+    assert_eq!(visits, [1, 2, 3]);
+    assert_eq!(json(client.get("/post/2").dispatch().await).await["visits"], 1);
+    assert_eq!(
+        json(client.get("/about").dispatch().await).await["returned_cookie"],
+        true
+    );
+}
+
+async fn signed_cookies_and_tampering(db: &TestDb) {
+    let client = browser(db, json!({ "cookie": { "mode": "signed" } })).await;
+    let first = client.get("/post/1").dispatch().await;
+    let genuine = first
+        .cookies()
+        .get("hitcount_visitor")
+        .expect("a signed cookie")
+        .value()
+        .to_owned();
+    json(first).await;
+    let again = json(client.get("/post/1").dispatch().await).await;
+    assert_eq!(again["hit_message"], "Not counted: session key has active hit");
+    assert_eq!(again["visits"], 2);
+    // Readable but signed: a visitor who edits it (here, claiming 98 more
+    // visits) is not believed, and the cookie counts as absent.
+    assert!(genuine.contains("~1:1."), "{genuine}");
+    let edited = genuine.replace("~1:1.", "~1:99.");
+    let tampered = client
+        .get("/post/1")
+        .cookie(Cookie::new("hitcount_visitor", edited))
+        .dispatch()
+        .await;
+    assert_eq!(json(tampered).await["visits"], 1);
+    let about = client
+        .get("/about")
+        .cookie(Cookie::new("hitcount_visitor", "f".repeat(40) + "~.sig"))
+        .dispatch()
+        .await;
+    assert_eq!(json(about).await["returned_cookie"], false);
+}
+
+async fn forwarded_headers_ignored_without_trusted_proxy(db: &TestDb) {
+    let client = curl(db, json!({ "ip_storage": "full" })).await;
+    let spoofed = client
+        .get("/about")
+        .remote(addr("203.0.113.7"))
+        .header(Header::new("X-Forwarded-For", "198.51.100.1"))
+        .header(Header::new("X-Real-IP", "198.51.100.2"))
+        .dispatch()
+        .await;
+    assert_eq!(json(spoofed).await["ip"], "203.0.113.7");
+    let counted = client
+        .get("/post/1")
+        .remote(addr("203.0.113.7"))
+        .header(Header::new("X-Forwarded-For", "198.51.100.1"))
+        .dispatch()
+        .await;
+    assert_eq!(json(counted).await["hit_counted"], true);
+    let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
+    let hits = state.counter().list_hits(&Default::default()).await.unwrap();
+    assert_eq!(
+        hits.hits[0].ip.as_deref(),
+        Some("203.0.113.7"),
+        "the recorded IP is the peer"
+    );
+}
+
+async fn forwarded_headers_used_from_trusted_proxy(db: &TestDb) {
+    let client = curl(
+        db,
+        json!({ "ip_storage": "full", "trusted_proxies": ["10.0.0.0/8"] }),
+    )
+    .await;
+    let ip_of = |remote: &'static str, xff: &'static str| {
+        let client = &client;
+        async move {
+            let response = client
+                .get("/about")
+                .remote(addr(remote))
+                .header(Header::new("X-Forwarded-For", xff))
+                .dispatch()
+                .await;
+            json(response).await["ip"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(ip_of("10.0.0.2", "1.1.1.1, 198.51.100.1").await, "198.51.100.1");
+    assert_eq!(ip_of("10.0.0.2", "198.51.100.1, 10.0.0.9").await, "198.51.100.1");
+    assert_eq!(ip_of("203.0.113.7", "198.51.100.1").await, "203.0.113.7");
+    let counted = client
+        .get("/post/1")
+        .remote(addr("10.0.0.2"))
+        .header(Header::new("X-Forwarded-For", "2001:db8::7"))
+        .dispatch()
+        .await;
+    assert_eq!(json(counted).await["hit_counted"], true);
+    let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
+    let hits = state.counter().list_hits(&Default::default()).await.unwrap();
+    assert_eq!(hits.hits[0].ip.as_deref(), Some("2001:db8::7"));
+}
+
+async fn users_and_excluded_groups(db: &TestDb) {
+    let client = browser(db, json!({ "exclude_user_groups": ["Admin"] })).await;
+    let admin = client
+        .get("/post/1")
+        .header(Header::new("X-Test-User", "7;Admin,Staff"))
+        .dispatch()
+        .await;
+    assert_eq!(
+        json(admin).await["hit_message"],
+        "Not counted: user excluded by group"
+    );
+    let reader = client
+        .get("/post/1")
+        .header(Header::new("X-Test-User", "8;Readers"))
+        .dispatch()
+        .await;
+    assert_eq!(
+        json(reader).await["hit_message"],
+        "Hit counted: user authentication"
+    );
+    let again = client
+        .get("/post/1")
+        .header(Header::new("X-Test-User", "8;Readers"))
+        .dispatch()
+        .await;
+    assert_eq!(
+        json(again).await["hit_message"],
+        "Not counted: authenticated user has active hit"
+    );
+}
+
+async fn html_pages_get_the_csrf_cookie(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let first = client.get("/page").dispatch().await;
+    let token = first
+        .cookies()
+        .get("csrftoken")
+        .expect("an HTML page hands out the CSRF cookie")
+        .clone();
+    assert_eq!(token.value().len(), 32);
+    assert_ne!(token.http_only(), Some(true), "scripts must read it");
+    let second = client.get("/page").dispatch().await;
+    assert!(
+        second.cookies().get("csrftoken").is_none(),
+        "not handed out again"
+    );
+    // JSON answers do not get it.
+    let json_page = client.get("/post/9/view").dispatch().await;
+    assert!(json_page
+        .headers()
+        .get("Set-Cookie")
+        .all(|c| !c.starts_with("csrftoken")));
+}

@@ -1,0 +1,90 @@
+//! The fairing refuses to launch with a clear message when it cannot work.
+
+use rocket::serde::json::json;
+use rocket_db_pools::Database;
+
+use rocket::error::ErrorKind;
+
+use crate::app::{figment, rocket};
+
+/// Whether igniting failed in the rocket-hitcount fairing.
+fn failed_in_hitcount(result: Result<rocket::Rocket<rocket::Ignite>, rocket::Error>) -> bool {
+    match result {
+        Ok(_) => false,
+        Err(e) => {
+            matches!(e.kind(), ErrorKind::FailedFairings(failed) if failed.iter().any(|f| f.name == "rocket-hitcount"))
+        }
+    }
+}
+use crate::common::TestDb;
+
+storage_tests!(
+    invalid_settings_stop_the_launch,
+    a_missing_database_stops_the_launch,
+    release_builds_need_a_secret,
+    settings_reach_the_counter,
+);
+
+async fn invalid_settings_stop_the_launch(db: &TestDb) {
+    for bad in [
+        json!({ "keep_hit_active": "7 dayz" }),
+        json!({ "keep_hits_active": "7 days" }),
+        json!({ "trusted_proxies": ["not-a-network"] }),
+        json!({ "base_path": "no-slash" }),
+    ] {
+        assert!(
+            failed_in_hitcount(rocket(db, bad.clone()).ignite().await),
+            "{bad}"
+        );
+    }
+}
+
+async fn a_missing_database_stops_the_launch(db: &TestDb) {
+    let app = rocket::custom(figment(db, json!({})));
+    let app = if db.is_postgres() {
+        app.attach(rocket_hitcount::HitCount::init::<crate::app::PgHits>())
+    } else {
+        app.attach(rocket_hitcount::HitCount::init::<crate::app::SqliteHits>())
+    };
+    assert!(failed_in_hitcount(app.ignite().await));
+}
+
+async fn release_builds_need_a_secret(db: &TestDb) {
+    let without_secret = figment(db, json!({})).merge(("hitcount.secret_key", None::<String>));
+    let release = without_secret.clone().select(rocket::Config::RELEASE_PROFILE);
+    let build = |figment| {
+        let app = rocket::custom(figment);
+        if db.is_postgres() {
+            app.attach(crate::app::PgHits::init())
+                .attach(rocket_hitcount::HitCount::init::<crate::app::PgHits>())
+        } else {
+            app.attach(crate::app::SqliteHits::init())
+                .attach(rocket_hitcount::HitCount::init::<crate::app::SqliteHits>())
+        }
+    };
+    assert!(
+        failed_in_hitcount(build(release).ignite().await),
+        "release without secret_key must not launch"
+    );
+    assert!(
+        build(without_secret).ignite().await.is_ok(),
+        "debug makes a random key"
+    );
+}
+
+async fn settings_reach_the_counter(db: &TestDb) {
+    let rocket = rocket(
+        db,
+        json!({ "keep_hit_active": { "days": 1 }, "hits_per_ip_limit": 5 }),
+    )
+    .ignite()
+    .await
+    .unwrap();
+    let state = rocket_hitcount::HitCount::fetch(&rocket).unwrap();
+    assert_eq!(
+        state.counter().settings().keep_hit_active,
+        hitcount::Window::days(1)
+    );
+    assert_eq!(state.counter().settings().hits_per_ip_limit, 5);
+    assert_eq!(state.config().ajax_url(), "/hitcount/hit/ajax/");
+}
