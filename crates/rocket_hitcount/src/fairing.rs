@@ -65,10 +65,10 @@ impl HitCount {
     /// The counter of a launched (or ignited) app, like `Db::fetch`.
     ///
     /// ```rust
-    /// # #[rocket::async_test] async fn main() {
+    /// # rocket::async_test(async {
     /// let rocket = rocket::build().ignite().await.unwrap();
     /// assert!(rocket_hitcount::HitCount::fetch(&rocket).is_none(), "not attached");
-    /// # }
+    /// # });
     /// ```
     pub fn fetch<P: Phase>(rocket: &Rocket<P>) -> Option<&HitCount> {
         rocket.state::<HitCount>()
