@@ -11,8 +11,10 @@ use crate::clock::{day_start, hour_start, Clock};
 use crate::error::{Error, Result};
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
+use crate::salt::SaltCache;
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::{migrate, returned, Db};
+use crate::views::{ViewBuffer, FLUSH_INTERVAL};
 use crate::visitor::Visitor;
 
 /// Active hits from an IP, on the whole site or on object `$pk`, as
@@ -112,6 +114,12 @@ pub struct HitCounter {
 
 struct Inner {
     db: Db,
+    /// Serialises this instance's SQLite writes, so they queue here instead
+    /// of in SQLite's busy handler, which sleeps. `None` on PostgreSQL,
+    /// whose row locks already queue them.
+    sqlite_writes: Option<tokio::sync::Mutex<()>>,
+    views: ViewBuffer,
+    salt: SaltCache,
     settings: Settings,
     ip_key: Vec<u8>,
     bots: isbot::Bots,
@@ -161,16 +169,58 @@ impl HitCounter {
             None => stored_ip_hash_key(&db).await?,
         };
         let blacklists = BlacklistCache::load(&db, settings.blacklist_refresh.as_duration()).await?;
-        Ok(HitCounter {
-            inner: Arc::new(Inner {
-                db,
-                settings,
-                ip_key,
-                bots: isbot::Bots::default(),
-                blacklists,
-                clock,
-            }),
-        })
+        let sqlite_writes = db.is_sqlite().then(|| tokio::sync::Mutex::new(()));
+        let inner = Arc::new(Inner {
+            db,
+            sqlite_writes,
+            views: ViewBuffer::default(),
+            salt: SaltCache::default(),
+            settings,
+            ip_key,
+            bots: isbot::Bots::default(),
+            blacklists,
+            clock,
+        });
+        spawn_view_flusher(Arc::downgrade(&inner));
+        Ok(HitCounter { inner })
+    }
+
+    /// Writes the views of repeat visits that are still in memory (they are
+    /// written every second anyway). Call it before shutting down; the
+    /// Rocket fairing does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// counter.flush_views().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush_views(&self) -> Result<()> {
+        let _writing = self.write_turn().await;
+        self.inner.views.flush(&self.inner.db).await
+    }
+
+    /// This instance's turn to write to SQLite (nothing to wait for on
+    /// PostgreSQL).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.inner.sqlite_writes {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    pub(crate) fn salt_cache(&self) -> &SaltCache {
+        &self.inner.salt
+    }
+
+    /// Views of `pk` counted in memory and not yet written.
+    pub(crate) fn pending_views(&self, pk: i64) -> i64 {
+        self.inner.views.pending(pk)
+    }
+
+    /// Hold while reading totals, so pending views are added exactly once.
+    pub(crate) async fn reading_views(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.inner.views.reading().await
     }
 
     /// The settings in force.
@@ -250,28 +300,35 @@ impl HitCounter {
         let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
         let (kind, id) = (object.kind(), object.id());
         let user_id = visitor.user().map(|u| u.id());
+        // The key a cookieless first request was counted under, so the
+        // visitor's next requests (with a cookie) do not count again.
+        let previous_key = visitor.previous_session_key().unwrap_or(visitor.session_key());
 
         dispatch!(&inner.db, pool, sql => {
             // Fast path: a repeat visit is refused on committed facts, with
             // reads and one single-row update, no transaction or lock.
             let peek: Option<(i64, i64, Option<i64>)> = match user_id {
-                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user),
-                None => sqlx::query_as(sql.peek_session).bind(kind).bind(id).bind(visitor.session_key()),
+                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user).bind(active_since),
+                None => sqlx::query_as(sql.peek_session)
+                    .bind(kind)
+                    .bind(id)
+                    .bind(visitor.session_key())
+                    .bind(active_since)
+                    .bind(previous_key),
             }
-            .bind(active_since)
             .fetch_optional(pool)
             .await?;
-            if let Some((pk, _, Some(_))) = peek {
+            if let Some((pk, hits, Some(_))) = peek {
                 let ip_hits = match limited_ip {
                     Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
                     None => None,
                 };
                 let reason = rules::decide(settings, visitor, ip_hits, true);
-                let total: i64 =
-                    returned(sqlx::query_scalar(sql.add_view).bind(pk).bind(now).fetch_all(pool).await?)?;
-                return Ok(HitResult::new(Some(pk), total, reason));
+                inner.views.add(pk);
+                return Ok(HitResult::new(Some(pk), hits, reason));
             }
 
+            let _writing = self.write_turn().await;
             // The counting transaction. Its first statement writes: on
             // PostgreSQL it locks the object's row (and the IP, for a
             // site-wide limit) until commit; on SQLite it takes the write
@@ -294,10 +351,13 @@ impl HitCounter {
                 None => None,
             };
             let active: Option<i64> = match user_id {
-                Some(user) => sqlx::query_scalar(sql.active_user).bind(pk).bind(user),
-                None => sqlx::query_scalar(sql.active_session).bind(pk).bind(visitor.session_key()),
+                Some(user) => sqlx::query_scalar(sql.active_user).bind(pk).bind(user).bind(active_since),
+                None => sqlx::query_scalar(sql.active_session)
+                    .bind(pk)
+                    .bind(visitor.session_key())
+                    .bind(active_since)
+                    .bind(previous_key),
             }
-            .bind(active_since)
             .fetch_optional(&mut *tx)
             .await?;
             let reason = rules::decide(settings, visitor, ip_hits, active.is_some());
@@ -356,6 +416,7 @@ impl HitCounter {
     /// ```
     pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
         let now = self.now();
+        let _writing = self.write_turn().await;
         dispatch!(self.db(), pool, sql => {
             returned(
                 sqlx::query_scalar(sql.register)
@@ -378,28 +439,49 @@ impl HitCounter {
     ) -> Result<HitResult> {
         let (kind, id) = (object.kind(), object.id());
         let tally = reason.tally(self.inner.settings.bots);
-        let row: Option<(i64, i64)> = dispatch!(self.db(), pool, sql => {
-            let upsert = match tally {
-                Tally::Bot => Some(sql.upsert_bot),
-                Tally::View | Tally::Hit => Some(sql.upsert_view),
-                Tally::Nothing => None,
-            };
-            match upsert {
-                Some(statement) => {
-                    Some(returned(sqlx::query_as(statement).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
-                }
-                None => {
-                    let row: Option<(i64, i64, i64, i64)> =
-                        sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?;
-                    row.map(|(pk, hits, _, _)| (pk, hits))
-                }
+        if tally == Tally::Nothing {
+            let row = self.counts(object).await?;
+            return Ok(HitResult::new(row.pk, row.hits, reason));
+        }
+        // A view of a known object waits in memory; a first view, or a bot
+        // hit, creates or updates the row at once.
+        if tally == Tally::View {
+            let known: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?
+            });
+            if let Some((pk, hits, _, _)) = known {
+                self.inner.views.add(pk);
+                return Ok(HitResult::new(Some(pk), hits, reason));
             }
+        }
+        let _writing = self.write_turn().await;
+        let row: Option<(i64, i64)> = dispatch!(self.db(), pool, sql => {
+            let upsert = if tally == Tally::Bot { sql.upsert_bot } else { sql.upsert_view };
+            Some(returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
         });
         Ok(match row {
             Some((pk, hits)) => HitResult::new(Some(pk), hits, reason),
             None => HitResult::new(None, 0, reason),
         })
     }
+}
+
+/// Writes the view buffer every second while the counter lives.
+fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = counter.upgrade() else { break };
+            let _writing = match &inner.sqlite_writes {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            // A failed flush keeps its views pending for the next tick.
+            let _ = inner.views.flush(&inner.db).await;
+        }
+    });
 }
 
 /// The advisory lock key of an IP: 32 bits of its hash.
@@ -411,13 +493,7 @@ fn lock_key(stored_ip: &str) -> i32 {
 /// The IP hash key kept in the database, made on first use. Concurrent
 /// first starts race on one conditional update; all read the winner's key.
 async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| Error::Setting {
-        key: "ip_hash_key",
-        value: "(generated)".into(),
-        reason: format!("no randomness to generate it: {e}; set ip_hash_key"),
-    })?;
-    let candidate: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let candidate = random_hex_32()?;
     let key: Option<String> = dispatch!(db, pool, sql => {
         sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
         sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
@@ -428,4 +504,15 @@ async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
         value: "(generated)".into(),
         reason: "the generated key could not be stored in hitcount_state; set ip_hash_key".into(),
     })
+}
+
+/// 32 random bytes from the operating system, as hex.
+pub(crate) fn random_hex_32() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::Setting {
+        key: "ip_hash_key",
+        value: "(generated)".into(),
+        reason: format!("the operating system gave no randomness: {e}"),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -47,6 +47,13 @@ impl Counts {
     }
 }
 
+impl HitCounter {
+    /// The totals of a row, with this instance's views not yet written.
+    fn counts_of_row(&self, pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
+        Counts::of_row(pk, hits, views + self.pending_views(pk), bot_hits)
+    }
+}
+
 /// One object of a "most viewed" list.
 ///
 /// ```
@@ -91,6 +98,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn counts(&self, object: &ObjectRef) -> Result<Counts> {
+        let _views = self.reading_views().await;
         let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
             sqlx::query_as(sql.find_object)
                 .bind(object.kind())
@@ -98,14 +106,9 @@ impl HitCounter {
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(
-            row.map_or_else(Counts::default, |(pk, hits, views, bot_hits)| Counts {
-                pk: Some(pk),
-                hits,
-                views,
-                bot_hits,
-            }),
-        )
+        Ok(row.map_or_else(Counts::default, |(pk, hits, views, bot_hits)| {
+            self.counts_of_row(pk, hits, views, bot_hits)
+        }))
     }
 
     /// The object with this pk and its totals, if there is one.
@@ -120,13 +123,14 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn object_by_pk(&self, pk: i64) -> Result<Option<(ObjectRef, Counts)>> {
+        let _views = self.reading_views().await;
         let row: Option<(String, String, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
             sqlx::query_as(sql.find_object_by_pk).bind(pk).fetch_optional(pool).await?
         });
         row.map(|(kind, id, hits, views, bot_hits)| {
             Ok((
                 ObjectRef::new(kind, id)?,
-                Counts::of_row(pk, hits, views, bot_hits),
+                self.counts_of_row(pk, hits, views, bot_hits),
             ))
         })
         .transpose()
@@ -225,6 +229,7 @@ impl HitCounter {
         window: Option<Window>,
     ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
         let bounds = window.map(|w| window_bounds(self.now(), w));
+        let _views = self.reading_views().await;
         let mut found = HashMap::with_capacity(objects.len());
         for chunk in objects.chunks(OBJECTS_PER_QUERY) {
             let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
@@ -248,7 +253,7 @@ impl HitCounter {
             for (pk, kind, id, hits, views, bot_hits, within) in rows {
                 found.insert(
                     ObjectRef::new(kind, id)?,
-                    (Counts::of_row(pk, hits, views, bot_hits), within),
+                    (self.counts_of_row(pk, hits, views, bot_hits), within),
                 );
             }
         }

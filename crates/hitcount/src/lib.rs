@@ -56,7 +56,9 @@ mod error;
 mod ip;
 mod object;
 mod rules;
+mod salt;
 mod settings;
+mod views;
 mod visitor;
 mod window;
 
@@ -112,6 +114,8 @@ mod futures_are_send {
         is_send(counter.blacklisted_ips());
         is_send(counter.blacklisted_user_agents());
         is_send(counter.cleanup());
+        is_send(counter.daily_salt());
+        is_send(counter.flush_views());
         is_send(counter.cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}));
     }
 }

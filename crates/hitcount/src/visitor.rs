@@ -98,6 +98,7 @@ impl User {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Visitor {
     session_key: String,
+    previous_session_key: Option<String>,
     user: Option<User>,
     ip: Option<IpAddr>,
     user_agent: String,
@@ -126,11 +127,37 @@ impl Visitor {
         }
         Ok(Visitor {
             session_key,
+            previous_session_key: None,
             user: None,
             ip: None,
             user_agent: String::new(),
             do_not_track: false,
         })
+    }
+
+    /// Sets the session key the visitor had before this one: its active
+    /// hits count as the visitor's own. The Rocket integration uses it for
+    /// a browser whose first, cookieless request was counted under a key
+    /// derived from its IP and user agent.
+    ///
+    /// ```
+    /// let v = hitcount::Visitor::new("random-key").unwrap().with_previous_session_key("derived-key").unwrap();
+    /// assert_eq!(v.previous_session_key(), Some("derived-key"));
+    /// assert!(hitcount::Visitor::new("k").unwrap().with_previous_session_key("").is_err());
+    /// ```
+    pub fn with_previous_session_key(mut self, key: impl Into<String>) -> Result<Visitor> {
+        let key = Visitor::new(key)?.session_key;
+        self.previous_session_key = Some(key);
+        Ok(self)
+    }
+
+    /// The previous session key, if any.
+    ///
+    /// ```
+    /// assert_eq!(hitcount::Visitor::new("k").unwrap().previous_session_key(), None);
+    /// ```
+    pub fn previous_session_key(&self) -> Option<&str> {
+        self.previous_session_key.as_deref()
     }
 
     /// Sets the client IP address.

@@ -9,13 +9,12 @@
  *                                    ({hitcountPK, hitcountURL, hitcountToken})
  *   HitCount.beacon(vars)         -> navigator.sendBeacon, for page unloads
  *
- * The CSRF token is read from the `csrftoken` cookie; when the page came
- * without it (a page cached by a CDN), it is fetched from <base>/csrf/ first.
+ * The CSRF token is read from the `csrftoken` cookie (set HitCount.csrfCookie
+ * if you renamed it with `csrf_cookie_name`); when the page came without it
+ * (a page cached by a CDN), it is fetched from <base>/csrf/ first.
  */
 (function (global) {
   "use strict";
-
-  var CSRF_COOKIE = "csrftoken";
 
   function readCookie(name) {
     var parts = document.cookie ? document.cookie.split("; ") : [];
@@ -34,7 +33,7 @@
   }
 
   function csrfToken(url) {
-    var token = readCookie(CSRF_COOKIE);
+    var token = readCookie(HitCount.csrfCookie);
     if (token) {
       return Promise.resolve(token);
     }
@@ -89,7 +88,7 @@
   // Returns whether the browser queued the beacon.
   function beacon(vars) {
     var hit = fields(vars);
-    var token = readCookie(CSRF_COOKIE);
+    var token = readCookie(HitCount.csrfCookie);
     if (!navigator.sendBeacon || !token) {
       return false;
     }
@@ -98,6 +97,7 @@
     return navigator.sendBeacon(hit.url, form);
   }
 
-  global.HitCount = { postCSRF: postCSRF, countHit: countHit, beacon: beacon };
+  var HitCount = { postCSRF: postCSRF, countHit: countHit, beacon: beacon, csrfCookie: "csrftoken" };
+  global.HitCount = HitCount;
   global.postCSRF = postCSRF;
 })(window);

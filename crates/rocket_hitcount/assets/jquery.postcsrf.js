@@ -9,6 +9,7 @@
  * the `csrftoken` cookie in the X-CSRFToken header, and calls
  * `callback(data, textStatus, jqXHR)` on success. Returns a promise-like
  * jqXHR (error answers reject it; their JSON is in jqXHR.responseJSON).
+ * Set $.postCSRF.csrfCookie if you renamed the cookie with `csrf_cookie_name`.
  */
 (function ($) {
   "use strict";
@@ -42,7 +43,7 @@
       callback = data;
       data = undefined;
     }
-    var token = readCookie("csrftoken");
+    var token = readCookie($.postCSRF.csrfCookie);
     if (token) {
       return send(url, data, callback, type, token);
     }
@@ -51,4 +52,5 @@
       return send(url, data, callback, type, json.csrftoken);
     });
   };
+  $.postCSRF.csrfCookie = "csrftoken";
 })(jQuery);

@@ -65,18 +65,23 @@ pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<
     }
 }
 
-/// Browsers say where a POST comes from: `Origin` must name this host, or,
-/// without it, `Sec-Fetch-Site` must be `same-origin`. Clients that send
-/// neither (not browsers, so not CSRF victims) pass on to the token check.
+/// Browsers say where a POST comes from: `Origin` must name this host (the
+/// `Host` header, or HTTP/2's `:authority`), or, without it,
+/// `Sec-Fetch-Site` must be `same-origin`. Clients that send neither (not
+/// browsers, so not CSRF victims) pass on to the token check.
 fn check_origin(request: &Request<'_>) -> Result<(), String> {
     let headers = request.headers();
     if let Some(origin) = headers.get_one("Origin") {
-        let host = headers.get_one("Host").unwrap_or("");
+        let host = request
+            .host()
+            .map(|host| host.to_string())
+            .or_else(|| headers.get_one("Host").map(str::to_owned))
+            .unwrap_or_default();
         let authority = origin
             .split_once("://")
             .map(|(_, rest)| rest.trim_end_matches('/'));
         return match authority {
-            Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => Ok(()),
+            Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(&host) => Ok(()),
             _ => Err(format!(
                 "cross-origin request refused: Origin {origin:?} is not this site ({host:?})"
             )),

@@ -154,7 +154,7 @@ where
     fn info(&self) -> Info {
         Info {
             name: "rocket-hitcount",
-            kind: Kind::Ignite | Kind::Response,
+            kind: Kind::Ignite | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -207,6 +207,14 @@ where
             users: self.users,
         };
         Ok(rocket.manage(state).mount(base, crate::routes::routes()))
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
+        if let Some(state) = HitCount::fetch(rocket) {
+            if let Err(e) = state.counter.flush_views().await {
+                error!("rocket-hitcount: could not write the last views: {e}");
+            }
+        }
     }
 
     async fn on_response<'r>(&self, request: &'r rocket::Request<'_>, response: &mut rocket::Response<'r>) {

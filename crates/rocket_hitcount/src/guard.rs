@@ -86,6 +86,11 @@ impl<'r> FromRequest<'r> for Hits<'r> {
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let identified = identify(state, request).await;
+        if !identified.returned_cookie {
+            // Hand out the cookie on any page that uses the guard, so the
+            // next request can return it (Django's test cookie).
+            record_visit(state, request, identified, None);
+        }
         Outcome::Success(Hits {
             state,
             request,

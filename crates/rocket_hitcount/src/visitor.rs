@@ -1,22 +1,25 @@
 //! Visitor sessions. Rocket has none, so the crate keeps its own visitor
-//! cookie: a session key and the visitor's visit counts per object.
+//! cookie: a random session key and the visitor's visit counts per object.
 //!
-//! A client that returns no cookie (curl, a bot, a browser refusing
-//! cookies) gets a session key derived from its IP and user agent with a
-//! secret salt that changes every day (UTC), so repeating requests do not
-//! count again, and neither the IP nor the user agent is kept in clear. The
-//! cookie set on that response carries the same key, so a browser that
-//! does return it keeps its session.
+//! A request without the cookie (a first visit, curl, a bot, a browser
+//! refusing cookies) is counted under a key derived from its IP and user
+//! agent with a random salt of the day (UTC) that the database forgets
+//! after two days: cookieless clients do not count again on every request,
+//! and the key cannot be traced back to the IP once its day is over. The
+//! response sets the cookie with a fresh random key and remembers the
+//! derived one as the previous key, so a browser's next request neither
+//! counts again nor keeps a key that other visitors behind the same address
+//! could share.
 
 use std::net::IpAddr;
 
 use rocket::http::{Cookie, SameSite};
-use rocket::Request;
+use rocket::{warn_, Request};
 
 use crate::client_ip::client_ip;
 use crate::config::CookieMode;
 use crate::fairing::HitCount;
-use crate::secret::hex;
+use crate::secret::{hex, random_hex, Secret};
 
 /// Visit counts kept per visitor: the most recent objects.
 const MAX_VISITS: usize = 32;
@@ -25,16 +28,32 @@ const MAX_VISITS: usize = 32;
 #[derive(Clone, Debug)]
 pub(crate) struct Identified {
     pub visitor: hitcount::Visitor,
+    /// The session in the visitor cookie: the random key, and the derived
+    /// key of its first, cookieless request.
+    pub cookie: CookieSession,
     /// Whether the client sent a valid visitor cookie.
     pub returned_cookie: bool,
-    /// Views per object pk, most recent last.
-    pub visits: Vec<(i64, u32)>,
 }
 
 impl Identified {
     pub(crate) fn visits_of(&self, pk: i64) -> u32 {
-        self.visits.iter().find(|(p, _)| *p == pk).map_or(0, |(_, n)| *n)
+        self.cookie
+            .visits
+            .iter()
+            .find(|(p, _)| *p == pk)
+            .map_or(0, |(_, n)| *n)
     }
+}
+
+/// The content of the visitor cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CookieSession {
+    /// The random session key.
+    pub key: String,
+    /// The key the first, cookieless request was counted under.
+    pub previous: Option<String>,
+    /// Views per object pk, most recent last.
+    pub visits: Vec<(i64, u32)>,
 }
 
 /// Identifies the visitor of a request (once per request: cached).
@@ -49,15 +68,34 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
-            let (session_key, returned_cookie, visits) = match read_cookie(state, request) {
-                Some((key, visits)) => (key, true, visits),
-                None => (cookieless_key(state, ip, user_agent), false, Vec::new()),
+            let (visitor, cookie, returned_cookie) = match read_cookie(state, request) {
+                Some(cookie) => {
+                    let mut visitor = hitcount::Visitor::new(cookie.key.clone()).expect("checked when read");
+                    if let Some(previous) = &cookie.previous {
+                        visitor = visitor
+                            .with_previous_session_key(previous.clone())
+                            .expect("checked when read");
+                    }
+                    (visitor, cookie, true)
+                }
+                None => {
+                    let derived = cookieless_key(state, ip, user_agent).await;
+                    let cookie = CookieSession {
+                        key: random_hex::<20>(),
+                        previous: Some(derived.clone()),
+                        visits: Vec::new(),
+                    };
+                    (
+                        hitcount::Visitor::new(derived).expect("hex keys are valid"),
+                        cookie,
+                        false,
+                    )
+                }
             };
             let do_not_track = ["DNT", "Sec-GPC"]
                 .iter()
                 .any(|h| request.headers().get_one(h).map(str::trim) == Some("1"));
-            let mut visitor = hitcount::Visitor::new(session_key)
-                .expect("session keys made here are valid")
+            let mut visitor = visitor
                 .with_user_agent(user_agent)
                 .with_do_not_track(do_not_track);
             if let Some(ip) = ip {
@@ -70,56 +108,78 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
             }
             Identified {
                 visitor,
+                cookie,
                 returned_cookie,
-                visits,
             }
         })
         .await
 }
 
-/// The session key of a cookieless client: an HMAC of today's date, its IP
-/// and its user agent under the secret; 40 hex characters.
-fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) -> String {
-    let day = chrono::Utc::now().date_naive();
+/// The session key of a request without the cookie: an HMAC of its IP
+/// and user agent under the day's salt; 40 hex characters.
+async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) -> String {
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let mac = state.secret().mac(
-        "cookieless visitor",
-        format!("{day}|{ip}|{user_agent}").as_bytes(),
-    );
+    let message = format!("{ip}|{user_agent}");
+    let mac = match state.counter().daily_salt().await {
+        Ok(salt) => Secret::new(&salt).mac("cookieless visitor", message.as_bytes()),
+        Err(e) => {
+            // Counting goes on with a key of the integration's secret and
+            // the date, which is stable for the day as well.
+            warn_!("rocket-hitcount: no daily salt ({e}); using the secret key");
+            let day = chrono::Utc::now().date_naive();
+            state
+                .secret()
+                .mac("cookieless visitor", format!("{day}|{message}").as_bytes())
+        }
+    };
     hex(&mac[..20])
 }
 
-/// `<session key>~<pk>:<n>,<pk>:<n>`.
-fn encode(session_key: &str, visits: &[(i64, u32)]) -> String {
-    let visits: Vec<String> = visits.iter().map(|(pk, n)| format!("{pk}:{n}")).collect();
-    format!("{session_key}~{}", visits.join(","))
+fn is_key(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= hitcount::MAX_SESSION_KEY_LEN
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn decode(value: &str) -> Option<(String, Vec<(i64, u32)>)> {
-    let (key, visits) = value.split_once('~')?;
-    if key.is_empty()
-        || key.len() > hitcount::MAX_SESSION_KEY_LEN
-        || !key.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+/// `<key>~<pk>:<n>.<pk>:<n>~<previous key>` (dots between visits: commas
+/// are not allowed in cookie values).
+fn encode(session: &CookieSession) -> String {
+    let visits: Vec<String> = session.visits.iter().map(|(pk, n)| format!("{pk}:{n}")).collect();
+    format!(
+        "{}~{}~{}",
+        session.key,
+        visits.join("_"),
+        session.previous.as_deref().unwrap_or("")
+    )
+}
+
+fn decode(value: &str) -> Option<CookieSession> {
+    let mut parts = value.split('~');
+    let (key, visits, previous) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || !is_key(key) || !(previous.is_empty() || is_key(previous)) {
         return None;
     }
     let visits = if visits.is_empty() {
         Vec::new()
     } else {
         visits
-            .split(',')
+            .split('_')
             .map(|pair| {
                 let (pk, n) = pair.split_once(':')?;
                 Some((pk.parse().ok()?, n.parse().ok()?))
             })
             .collect::<Option<Vec<_>>>()?
     };
-    Some((key.to_owned(), visits))
+    Some(CookieSession {
+        key: key.to_owned(),
+        previous: (!previous.is_empty()).then(|| previous.to_owned()),
+        visits,
+    })
 }
 
 const COOKIE_PURPOSE: &str = "visitor cookie";
 
-fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<(String, Vec<(i64, u32)>)> {
+fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<CookieSession> {
     let config = &state.config().cookie;
     let jar = request.cookies();
     let value = match config.mode {
@@ -144,18 +204,18 @@ pub(crate) fn record_visit(
     identified: &Identified,
     pk: Option<i64>,
 ) -> u32 {
-    let mut visits = identified.visits.clone();
+    let mut session = identified.cookie.clone();
     let mut count = 0;
     if let Some(pk) = pk {
         count = identified.visits_of(pk) + 1;
-        visits.retain(|(p, _)| *p != pk);
-        visits.push((pk, count));
-        if visits.len() > MAX_VISITS {
-            visits.remove(0);
+        session.visits.retain(|(p, _)| *p != pk);
+        session.visits.push((pk, count));
+        if session.visits.len() > MAX_VISITS {
+            session.visits.remove(0);
         }
     }
     let config = &state.config().cookie;
-    let payload = encode(identified.visitor.session_key(), &visits);
+    let payload = encode(&session);
     let value = match config.mode {
         CookieMode::Private => payload,
         CookieMode::Signed => {
@@ -184,20 +244,30 @@ mod tests {
 
     #[test]
     fn cookie_values_round_trip() {
-        let visits = vec![(1, 3), (42, 1)];
-        let value = encode("abc123", &visits);
-        assert_eq!(value, "abc123~1:3,42:1");
-        assert_eq!(decode(&value), Some(("abc123".into(), visits)));
-        assert_eq!(decode("abc123~"), Some(("abc123".into(), vec![])));
+        let session = CookieSession {
+            key: "abc123".into(),
+            previous: Some("def456".into()),
+            visits: vec![(1, 3), (42, 1)],
+        };
+        let value = encode(&session);
+        assert_eq!(value, "abc123~1:3_42:1~def456");
+        assert!(!value.contains(','), "commas are not allowed in cookie values");
+        assert_eq!(decode(&value), Some(session));
+        let bare = decode("abc123~~").unwrap();
+        assert_eq!((bare.previous, bare.visits), (None, vec![]));
+        let long = format!("{}~~", "a".repeat(65));
         for bad in [
             "",
-            "~1:1",
+            "~1:1~",
             "abc",
-            "zz~1:1",
-            "abc~1",
-            "abc~x:1",
-            "abc~1:-1",
-            &format!("{}~", "a".repeat(65)),
+            "abc~",
+            "zz~1:1~",
+            "abc~1~",
+            "abc~x:1~",
+            "abc~1:-1~",
+            "abc~~zz",
+            "a~~b~c",
+            &long,
         ] {
             assert_eq!(decode(bad), None, "{bad}");
         }

@@ -34,8 +34,8 @@ pub(crate) struct Dialect {
     /// Creates the object row if missing, changing nothing. Binds: kind,
     /// object_id, now. Returns: id.
     pub register: &'static str,
-    /// `views + 1` on a known row. Binds: id, now. Returns: hits.
-    pub add_view: &'static str,
+    /// Adds buffered views to a known row. Binds: id, n.
+    pub add_views: &'static str,
     /// `hits + 1` on a known row. Binds: id. Returns: hits.
     pub add_hit: &'static str,
     /// Binds: kind, object_id. Returns: id, hits, views, bot_hits.
@@ -45,11 +45,13 @@ pub(crate) struct Dialect {
 
     /// A read-only look for an active hit of the session, outside any
     /// transaction (the fast path of repeat visits). Binds: kind,
-    /// object_id, session_key, active_since. Returns: id, hits, active hit id.
+    /// object_id, session_key, active_since, previous session key (or the
+    /// session key again). Returns: id, hits, active hit id.
     pub peek_session: &'static str,
     /// The same for a user. Binds: kind, object_id, user_id, active_since.
     pub peek_user: &'static str,
-    /// Binds: hit_count_id, session_key, active_since. Returns: a hit id.
+    /// Binds: hit_count_id, session_key, active_since, previous session key
+    /// (or the session key again). Returns: a hit id.
     pub active_session: &'static str,
     /// Binds: hit_count_id, user_id, active_since. Returns: a hit id.
     pub active_user: &'static str,
@@ -122,6 +124,13 @@ pub(crate) struct Dialect {
     /// Returns: ip_hash_key.
     pub ip_hash_key: &'static str,
 
+    /// Stores a day's salt unless one exists. Binds: day, salt.
+    pub insert_salt: &'static str,
+    /// Binds: day. Returns: salt.
+    pub day_salt: &'static str,
+    /// Forgets the salts of days before $1.
+    pub delete_old_salts: &'static str,
+
     /// Deletes at most $2 hit rows created before $1, oldest first.
     pub cleanup_batch: &'static str,
     /// Counts the hit rows created before $1.
@@ -188,21 +197,22 @@ pub(crate) const STANDARD: Dialect = Dialect {
                VALUES ($1, $2, $3, $3) \
                ON CONFLICT (kind, object_id) DO UPDATE SET kind = excluded.kind \
                RETURNING id",
-    add_view: "UPDATE hitcount_hit_count SET views = views + 1, modified_at = $2 WHERE id = $1 RETURNING hits",
+    add_views: "UPDATE hitcount_hit_count SET views = views + $2 WHERE id = $1",
     add_hit: "UPDATE hitcount_hit_count SET hits = hits + 1 WHERE id = $1 RETURNING hits",
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
 
     peek_session: "SELECT c.id, c.hits, \
                      (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
-                        AND h.session_key = $3 AND h.created_at >= $4 LIMIT 1) \
+                        AND (h.session_key = $3 OR h.session_key = $5) AND h.created_at >= $4 LIMIT 1) \
                    FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
     peek_user: "SELECT c.id, c.hits, \
                   (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
                      AND h.user_id = $3 AND h.created_at >= $4 LIMIT 1) \
                 FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
     active_session: "SELECT id FROM hitcount_hit \
-                     WHERE hit_count_id = $1 AND session_key = $2 AND created_at >= $3 LIMIT 1",
+                     WHERE hit_count_id = $1 AND (session_key = $2 OR session_key = $4) \
+                       AND created_at >= $3 LIMIT 1",
     active_user: "SELECT id FROM hitcount_hit \
                   WHERE hit_count_id = $1 AND user_id = $2 AND created_at >= $3 LIMIT 1",
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
@@ -280,6 +290,10 @@ pub(crate) const STANDARD: Dialect = Dialect {
     blacklist_version: "SELECT blacklist_version FROM hitcount_state WHERE id = 1",
     init_ip_hash_key: "UPDATE hitcount_state SET ip_hash_key = $1 WHERE id = 1 AND ip_hash_key IS NULL",
     ip_hash_key: "SELECT ip_hash_key FROM hitcount_state WHERE id = 1",
+
+    insert_salt: "INSERT INTO hitcount_daily_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
+    day_salt: "SELECT salt FROM hitcount_daily_salt WHERE day = $1",
+    delete_old_salts: "DELETE FROM hitcount_daily_salt WHERE day < $1",
 
     cleanup_batch: "DELETE FROM hitcount_hit WHERE id IN \
                     (SELECT id FROM hitcount_hit WHERE created_at < $1 ORDER BY created_at LIMIT $2)",

@@ -119,6 +119,15 @@ impl Db {
         ))
     }
 
+    /// Whether this is an SQLite pool.
+    pub(crate) fn is_sqlite(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if let Db::Sqlite(_) = self {
+            return true;
+        }
+        false
+    }
+
     /// The backend's name: `"SQLite"` or `"PostgreSQL"`.
     ///
     /// ```

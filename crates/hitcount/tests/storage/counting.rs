@@ -30,6 +30,7 @@ storage_tests!(
     objects_have_their_own_counts,
     string_and_uuid_ids,
     repeat_visits_add_views_not_hits,
+    repeat_views_are_written_in_batches,
     bots_are_counted_apart,
     bots_ignored_or_counted,
     do_not_track,
@@ -39,6 +40,8 @@ storage_tests!(
     failed_transaction_counts_nothing,
     blacklist_changes_reach_other_instances,
     migrations_run_once,
+    previous_session_key_keeps_its_hits,
+    daily_salts_are_shared_and_forgotten,
 );
 
 async fn anonymous_user_hit(db: &TestDb) {
@@ -355,6 +358,33 @@ async fn repeat_visits_add_views_not_hits(db: &TestDb) {
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
 }
 
+/// Views of repeat visits wait in memory (read exactly on this instance)
+/// and reach the database with the next flush.
+async fn repeat_views_are_written_in_batches(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    for _ in 0..3 {
+        counter.count_hit(&post(1), &visitor("a")).await.unwrap();
+    }
+    assert_eq!(counter.counts(&post(1)).await.unwrap().views, 4);
+    let written = "SELECT views FROM hitcount_hit_count";
+    // The flusher may have run already: at most 4, at least the first view.
+    assert!((1..=4).contains(&db.scalar(written).await));
+    counter.flush_views().await.unwrap();
+    assert_eq!(db.scalar(written).await, 4);
+    assert_eq!(
+        counter.counts(&post(1)).await.unwrap().views,
+        4,
+        "not counted twice"
+    );
+    let other = db.counter(Default::default()).await;
+    assert_eq!(
+        other.counts(&post(1)).await.unwrap().views,
+        4,
+        "other instances see them"
+    );
+}
+
 const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
 async fn bots_are_counted_apart(db: &TestDb) {
@@ -601,6 +631,60 @@ async fn migrations_run_once(db: &TestDb) {
     for open in opens {
         open.await.unwrap().expect("both instances open");
     }
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 2);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_state").await, 1);
+}
+
+/// A visitor whose first request was counted under another session key
+/// (a cookieless first request) is not counted again under its new key.
+async fn previous_session_key_keeps_its_hits(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("derived"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    let returning = visitor("random").with_previous_session_key("derived").unwrap();
+    let again = counter.count_hit(&post(1), &returning).await.unwrap();
+    assert_eq!(again.reason, Reason::SessionHasActiveHit);
+    // Its new hits are its own.
+    assert!(counter.count_hit(&post(2), &returning).await.unwrap().hit_counted);
+    assert_eq!(
+        counter
+            .count_hit(&post(2), &visitor("random"))
+            .await
+            .unwrap()
+            .reason,
+        Reason::SessionHasActiveHit
+    );
+}
+
+async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {
+    let one = db.counter(Default::default()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+        .await
+        .unwrap();
+    let today = one.daily_salt().await.unwrap();
+    assert_eq!(
+        other.daily_salt().await.unwrap(),
+        today,
+        "one salt for every instance"
+    );
+    db.clock.advance(chrono::TimeDelta::days(1));
+    let tomorrow = one.daily_salt().await.unwrap();
+    assert_ne!(tomorrow, today);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_daily_salt").await,
+        2,
+        "yesterday's is kept"
+    );
+    db.clock.advance(chrono::TimeDelta::days(1));
+    one.daily_salt().await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_daily_salt").await,
+        2,
+        "older ones are deleted"
+    );
 }

@@ -190,7 +190,8 @@ async fn cross_origin_posts_are_403(db: &TestDb) {
     let same = post(Header::new("Origin", "https://blog.example"))
         .dispatch()
         .await;
-    assert_eq!(json(same).await["hit_counted"], true);
+    let answer = json(same).await;
+    assert_eq!(answer["hit_counted"], true, "{answer}");
 }
 
 async fn token_failures_are_403(db: &TestDb) {

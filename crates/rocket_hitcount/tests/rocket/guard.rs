@@ -2,6 +2,7 @@
 //! visitor cookie, cookieless clients, client IPs and users.
 
 use rocket::http::{Cookie, Header};
+use rocket::local::asynchronous::Client;
 use rocket::serde::json::json;
 
 use crate::app::{addr, browser, curl, json};
@@ -12,6 +13,7 @@ storage_tests!(
     counting_view_counts_once_per_session,
     non_counting_view_gives_total_0,
     cookieless_clients_count_once,
+    browsers_behind_one_address_get_their_own_sessions,
     visitor_cookie_attributes,
     browser_session_cookie_and_secure,
     returned_cookie_and_visits,
@@ -80,6 +82,25 @@ async fn cookieless_clients_count_once(db: &TestDb) {
     assert_eq!(key.len(), 40);
     assert!(!key.contains("203.0.113.7"));
     assert_eq!(about["returned_cookie"], false);
+}
+
+/// Two browsers with one user agent behind one address share the derived
+/// key only for their first request: their cookies carry random keys.
+async fn browsers_behind_one_address_get_their_own_sessions(db: &TestDb) {
+    async fn key_of(client: &Client) -> String {
+        let about = client.get("/about").remote(addr("192.0.2.10")).dispatch().await;
+        json(about).await["session_key"].as_str().unwrap().to_owned()
+    }
+    let (alice, bob) = (browser(db, json!({})).await, browser(db, json!({})).await);
+    let (alice_first, bob_first) = (key_of(&alice).await, key_of(&bob).await);
+    assert_eq!(alice_first, bob_first, "no cookie yet: the derived key");
+    let (alice_next, bob_next) = (key_of(&alice).await, key_of(&bob).await);
+    assert_ne!(alice_next, bob_next);
+    assert_ne!(alice_next, alice_first);
+    let first = alice.get("/post/1").remote(addr("192.0.2.10")).dispatch().await;
+    assert_eq!(json(first).await["hit_counted"], true);
+    let second = bob.get("/post/1").remote(addr("192.0.2.10")).dispatch().await;
+    assert_eq!(json(second).await["hit_counted"], true, "Bob is not Alice");
 }
 
 async fn visitor_cookie_attributes(db: &TestDb) {
@@ -157,8 +178,8 @@ async fn signed_cookies_and_tampering(db: &TestDb) {
     assert_eq!(again["visits"], 2);
     // Readable but signed: a visitor who edits it (here, claiming 98 more
     // visits) is not believed, and the cookie counts as absent.
-    assert!(genuine.contains("~1:1."), "{genuine}");
-    let edited = genuine.replace("~1:1.", "~1:99.");
+    assert!(genuine.contains("~1:1~"), "{genuine}");
+    let edited = genuine.replace("~1:1~", "~1:99~");
     let tampered = client
         .get("/post/1")
         .cookie(Cookie::new("hitcount_visitor", edited))
@@ -167,7 +188,7 @@ async fn signed_cookies_and_tampering(db: &TestDb) {
     assert_eq!(json(tampered).await["visits"], 1);
     let about = client
         .get("/about")
-        .cookie(Cookie::new("hitcount_visitor", "f".repeat(40) + "~.sig"))
+        .cookie(Cookie::new("hitcount_visitor", "f".repeat(40) + "~~.sig"))
         .dispatch()
         .await;
     assert_eq!(json(about).await["returned_cookie"], false);

@@ -1,0 +1,51 @@
+//! A random salt per UTC day, shared by every app instance through the
+//! database and forgotten after two days: the Rocket integration derives
+//! the session key of cookieless visitors from it, so such a key cannot be
+//! traced back to an IP address once its day is over.
+
+use std::sync::Mutex;
+
+use crate::counter::HitCounter;
+use crate::error::Result;
+
+/// Today's salt, cached by day.
+#[derive(Default)]
+pub(crate) struct SaltCache(Mutex<Option<(String, Vec<u8>)>>);
+
+impl HitCounter {
+    /// The salt of the current UTC day: 32 random bytes, the same on every
+    /// instance sharing the database. Salts older than yesterday are
+    /// deleted when a new day's salt is made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let salt = counter.daily_salt().await?;
+    /// assert_eq!(salt.len(), 32);
+    /// assert_eq!(counter.daily_salt().await?, salt);
+    /// # Ok(()) }
+    /// ```
+    pub async fn daily_salt(&self) -> Result<Vec<u8>> {
+        let now = self.now();
+        let day = now.date_naive().to_string();
+        if let Some((cached_day, salt)) = &*self.salt_cache().0.lock().expect("not poisoned") {
+            if *cached_day == day {
+                return Ok(salt.clone());
+            }
+        }
+        let candidate: String = crate::counter::random_hex_32()?;
+        let yesterday = (now - chrono::TimeDelta::days(1)).date_naive().to_string();
+        let _writing = self.write_turn().await;
+        let stored: String = dispatch!(self.db(), pool, sql => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(&mut *tx).await?;
+            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(&mut *tx).await?;
+            let stored: String = sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            stored
+        });
+        let salt = stored.into_bytes();
+        *self.salt_cache().0.lock().expect("not poisoned") = Some((day, salt.clone()));
+        Ok(salt)
+    }
+}

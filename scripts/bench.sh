@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Loads a small Rocket app (crates/rocket_hitcount/examples/bench_app.rs) in
+# release mode with wrk, and prints requests/s and p99 latency of each
+# scenario next to the app's bare route, measured in the same run.
+#
+#   bash scripts/bench.sh                     # SQLite
+#   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
+#
+# BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk.
+# Figures on a 2-core machine are noisy: compare the ratios, not the numbers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration="${BENCH_DURATION:-10s}"
+connections="${BENCH_CONNECTIONS:-16}"
+port="${BENCH_PORT:-8765}"
+base="http://127.0.0.1:$port"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release -q -p rocket_hitcount --example bench_app
+
+ROCKET_PORT="$port" ROCKET_ADDRESS=127.0.0.1 target/release/examples/bench_app &
+app=$!
+trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    curl -fs "$base/bare" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# What the AJAX scenario's page would hand its script.
+jar=$(mktemp)
+vars=$(curl -fs -c "$jar" "$base/post/2/js")
+export BENCH_PK BENCH_TOKEN BENCH_CSRF
+BENCH_PK=$(echo "$vars" | sed -E 's/.*"pk":([0-9]+).*/\1/')
+BENCH_TOKEN=$(echo "$vars" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+BENCH_CSRF=$(curl -fs -b "$jar" -c "$jar" "$base/hitcount/csrf" | sed -E 's/.*"csrftoken":"([^"]+)".*/\1/')
+rm -f "$jar"
+
+# run NAME PATH [LUA]: prints "NAME req/s p99_ms".
+run() {
+    local name=$1 path=$2 script=${3:-}
+    local out
+    out=$(wrk -t1 -c"$connections" -d"$duration" --latency ${script:+-s "scripts/bench/$script"} "$base$path")
+    if echo "$out" | grep -q "Non-2xx"; then
+        echo "$name: non-2xx answers; the scenario is broken" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    local rps p99
+    rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+    p99=$(echo "$out" | awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }')
+    echo "$name $rps $p99"
+}
+
+results=$(
+    run bare /bare
+    run counted /post/1 new_visitor.lua
+    run repeat /post/3 repeat_visitor.lua
+    run ajax /hitcount/hit/ajax ajax.lua
+    run list-20-counts /list
+    run bare-again /bare
+)
+echo "$results" | awk '
+    $1 == "bare" || $1 == "bare-again" { base += $2; n++ }
+    { name[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
+    END {
+        base /= n
+        printf "%-16s %12s %10s %10s\n", "scenario", "requests/s", "p99 ms", "vs bare"
+        for (i = 1; i <= NR; i++)
+            printf "%-16s %12.0f %10.2f %9.0f%%\n", name[i], rps[i], p99[i], 100 * rps[i] / base
+    }'
