@@ -401,7 +401,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn delete_counts(&self, object: &ObjectRef) -> Result<bool> {
-        let deleted = dispatch!(self.db(), pool, sql => {
+        let deleted = dispatch!(self.writer(), pool, sql => {
             let mut tx = pool.begin().await?;
             let mut deleted = 0;
             for statement in sql.delete_object {
@@ -431,7 +431,7 @@ impl HitCounter {
     /// ```
     pub async fn delete_hits(&self, hit_ids: &[i64]) -> Result<u64> {
         let ids: BTreeSet<i64> = hit_ids.iter().copied().collect();
-        dispatch!(self.db(), pool, sql => {
+        dispatch!(self.writer(), pool, sql => {
             let mut tx = pool.begin().await?;
             let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
             let mut hours: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();

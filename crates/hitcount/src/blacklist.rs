@@ -296,7 +296,7 @@ impl HitCounter {
     /// Returns how many rows changed.
     pub(crate) async fn change_blacklist(&self, list: List, entries: &[String], add: bool) -> Result<u64> {
         let now = self.now();
-        let changed = dispatch!(self.db(), pool, sql => {
+        let changed = dispatch!(self.writer(), pool, sql => {
             let mut tx = pool.begin().await?;
             sqlx::query(sql.bump_blacklist_version).execute(&mut *tx).await?;
             let statement = match (list, add) {

@@ -133,7 +133,7 @@ impl HitCounter {
             complete: true,
             dry_run: options.dry_run,
         };
-        dispatch!(self.db(), pool, sql => {
+        dispatch!(self.writer(), pool, sql => {
             if options.dry_run {
                 let expired: i64 = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_one(pool).await?;
                 report.removed = expired as u64;

@@ -114,10 +114,12 @@ pub struct HitCounter {
 
 struct Inner {
     db: Db,
-    /// Serialises this instance's SQLite writes, so they queue here instead
-    /// of in SQLite's busy handler, which sleeps. `None` on PostgreSQL,
-    /// whose row locks already queue them.
-    sqlite_writes: Option<tokio::sync::Mutex<()>>,
+    /// Where this instance writes. On SQLite a pool of one connection: the
+    /// writes queue for it here, not in SQLite's busy handler (which
+    /// sleeps), and it commits without waiting for the disk
+    /// (`synchronous = NORMAL`, safe in WAL mode). On PostgreSQL the pool
+    /// itself, whose row locks queue the writes.
+    writer: Db,
     views: ViewBuffer,
     salt: SaltCache,
     settings: Settings,
@@ -169,10 +171,10 @@ impl HitCounter {
             None => stored_ip_hash_key(&db).await?,
         };
         let blacklists = BlacklistCache::load(&db, settings.blacklist_refresh.as_duration()).await?;
-        let sqlite_writes = db.is_sqlite().then(|| tokio::sync::Mutex::new(()));
+        let writer = db.writer(settings.sqlite_wal).await?;
         let inner = Arc::new(Inner {
             db,
-            sqlite_writes,
+            writer,
             views: ViewBuffer::default(),
             salt: SaltCache::default(),
             settings,
@@ -196,17 +198,12 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn flush_views(&self) -> Result<()> {
-        let _writing = self.write_turn().await;
-        self.inner.views.flush(&self.inner.db).await
+        self.inner.views.flush(&self.inner.writer).await
     }
 
-    /// This instance's turn to write to SQLite (nothing to wait for on
-    /// PostgreSQL).
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.inner.sqlite_writes {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        }
+    /// Where this instance writes (see `Inner::writer`).
+    pub(crate) fn writer(&self) -> &Db {
+        &self.inner.writer
     }
 
     pub(crate) fn salt_cache(&self) -> &SaltCache {
@@ -306,7 +303,7 @@ impl HitCounter {
 
         dispatch!(&inner.db, pool, sql => {
             // Fast path: a repeat visit is refused on committed facts, with
-            // reads and one single-row update, no transaction or lock.
+            // reads only (its view waits in memory), no transaction or lock.
             let peek: Option<(i64, i64, Option<i64>)> = match user_id {
                 Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user).bind(active_since),
                 None => sqlx::query_as(sql.peek_session)
@@ -327,8 +324,9 @@ impl HitCounter {
                 inner.views.add(pk);
                 return Ok(HitResult::new(Some(pk), hits, reason));
             }
+        });
 
-            let _writing = self.write_turn().await;
+        dispatch!(&inner.writer, pool, sql => {
             // The counting transaction. Its first statement writes: on
             // PostgreSQL it locks the object's row (and the IP, for a
             // site-wide limit) until commit; on SQLite it takes the write
@@ -416,8 +414,7 @@ impl HitCounter {
     /// ```
     pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
         let now = self.now();
-        let _writing = self.write_turn().await;
-        dispatch!(self.db(), pool, sql => {
+        dispatch!(self.writer(), pool, sql => {
             returned(
                 sqlx::query_scalar(sql.register)
                     .bind(object.kind())
@@ -454,8 +451,7 @@ impl HitCounter {
                 return Ok(HitResult::new(Some(pk), hits, reason));
             }
         }
-        let _writing = self.write_turn().await;
-        let row: Option<(i64, i64)> = dispatch!(self.db(), pool, sql => {
+        let row: Option<(i64, i64)> = dispatch!(self.writer(), pool, sql => {
             let upsert = if tally == Tally::Bot { sql.upsert_bot } else { sql.upsert_view };
             Some(returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
         });
@@ -474,12 +470,8 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
         loop {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
-            let _writing = match &inner.sqlite_writes {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
-            };
             // A failed flush keeps its views pending for the next tick.
-            let _ = inner.views.flush(&inner.db).await;
+            let _ = inner.views.flush(&inner.writer).await;
         }
     });
 }

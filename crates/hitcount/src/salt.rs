@@ -13,15 +13,15 @@ use crate::error::Result;
 pub(crate) struct SaltCache(Mutex<Option<(String, Vec<u8>)>>);
 
 impl HitCounter {
-    /// The salt of the current UTC day: 32 random bytes, the same on every
-    /// instance sharing the database. Salts older than yesterday are
+    /// The salt of the current UTC day: 32 random bytes (as 64 hex
+    /// characters), the same on every instance sharing the database. Salts older than yesterday are
     /// deleted when a new day's salt is made.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
     /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
     /// let salt = counter.daily_salt().await?;
-    /// assert_eq!(salt.len(), 32);
+    /// assert_eq!(salt.len(), 64);
     /// assert_eq!(counter.daily_salt().await?, salt);
     /// # Ok(()) }
     /// ```
@@ -35,8 +35,7 @@ impl HitCounter {
         }
         let candidate: String = crate::counter::random_hex_32()?;
         let yesterday = (now - chrono::TimeDelta::days(1)).date_naive().to_string();
-        let _writing = self.write_turn().await;
-        let stored: String = dispatch!(self.db(), pool, sql => {
+        let stored: String = dispatch!(self.writer(), pool, sql => {
             let mut tx = pool.begin().await?;
             sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(&mut *tx).await?;
             sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(&mut *tx).await?;

@@ -94,6 +94,10 @@ pub struct Settings {
     pub respect_do_not_track: bool,
     /// How many hit rows one cleanup statement deletes. Default 1000.
     pub cleanup_batch_size: u32,
+    /// On SQLite, switch the database to write-ahead logging (a lasting
+    /// property of the file) so that the counter's commits need not wait
+    /// for the disk and readers never wait for writers. Default `true`.
+    pub sqlite_wal: bool,
     /// How often an instance checks the database for blacklist changes made
     /// by other instances. Changes made through this instance apply at once.
     /// Default 10 seconds.
@@ -114,6 +118,7 @@ impl Default for Settings {
             respect_do_not_track: false,
             cleanup_batch_size: 1000,
             blacklist_refresh: Window::seconds(10),
+            sqlite_wal: true,
         }
     }
 }

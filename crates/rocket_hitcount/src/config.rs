@@ -143,6 +143,7 @@ const KEYS: &[&str] = &[
     "respect_do_not_track",
     "cleanup_batch_size",
     "blacklist_refresh",
+    "sqlite_wal",
     "base_path",
     "secret_key",
     "trusted_proxies",

@@ -119,13 +119,29 @@ impl Db {
         ))
     }
 
-    /// Whether this is an SQLite pool.
-    pub(crate) fn is_sqlite(&self) -> bool {
-        #[cfg(feature = "sqlite")]
-        if let Db::Sqlite(_) = self {
-            return true;
+    /// Where a counter writes: on SQLite a pool of one connection to the
+    /// same database, switched to WAL (when `wal`) and committing with
+    /// `synchronous = NORMAL`; on PostgreSQL this pool.
+    pub(crate) async fn writer(&self, wal: bool) -> Result<Db> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(pool) => {
+                use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                let mut options = (*pool.connect_options())
+                    .clone()
+                    .synchronous(SqliteSynchronous::Normal);
+                if wal {
+                    options = options.journal_mode(SqliteJournalMode::Wal);
+                }
+                let writer = sqlx::pool::PoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Sqlite(writer))
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => Ok(Db::Postgres(pool.clone())),
         }
-        false
     }
 
     /// The backend's name: `"SQLite"` or `"PostgreSQL"`.

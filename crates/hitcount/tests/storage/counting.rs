@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 use hitcount::{
-    BotPolicy, Error, HitCounter, IpLimitScope, IpStorage, ObjectRef, Reason, User, Visitor, Window,
+    BotPolicy, Db, Error, HitCounter, IpLimitScope, IpStorage, ObjectRef, Reason, User, Visitor, Window,
 };
 
 use crate::common::{settings, TestDb};
@@ -42,6 +42,7 @@ storage_tests!(
     migrations_run_once,
     previous_session_key_keeps_its_hits,
     daily_salts_are_shared_and_forgotten,
+    sqlite_databases_use_wal,
 );
 
 async fn anonymous_user_hit(db: &TestDb) {
@@ -687,4 +688,27 @@ async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {
         2,
         "older ones are deleted"
     );
+}
+
+/// On SQLite the counter switches the file to WAL (unless told not to), so
+/// its commits need not wait for the disk and readers never wait.
+async fn sqlite_databases_use_wal(db: &TestDb) {
+    if db.is_postgres() {
+        return;
+    }
+    // Asked on a new connection: open ones learn of the change lazily.
+    let mode = || async {
+        let Db::Sqlite(fresh) = Db::connect(&db.url).await.unwrap() else {
+            unreachable!()
+        };
+        hitcount::sqlx::query_scalar::<_, String>("PRAGMA journal_mode")
+            .fetch_one(&fresh)
+            .await
+            .unwrap()
+    };
+    assert_eq!(mode().await, "delete");
+    db.counter(settings(|s| s.sqlite_wal = false)).await;
+    assert_eq!(mode().await, "delete");
+    db.counter(Default::default()).await;
+    assert_eq!(mode().await, "wal");
 }
