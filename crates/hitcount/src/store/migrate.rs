@@ -6,6 +6,25 @@ use chrono::Utc;
 use super::Db;
 use crate::error::Result;
 
+/// The migrations of a backend, from its folder under `migrations/`: the
+/// same versions, in the same order, on every backend.
+macro_rules! migrations {
+    ($backend:literal) => {
+        &[
+            $crate::store::migrate::Migration {
+                version: 1,
+                description: "initial",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
+            },
+            $crate::store::migrate::Migration {
+                version: 2,
+                description: "daily salt",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0002_daily_salt.sql")),
+            },
+        ]
+    };
+}
+
 /// One schema change.
 pub(crate) struct Migration {
     pub version: i64,

@@ -30,8 +30,9 @@ macro_rules! dispatch {
     };
 }
 
-pub(crate) mod dialect;
+#[macro_use]
 pub(crate) mod migrate;
+pub(crate) mod dialect;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]

@@ -3,22 +3,10 @@
 //! row, which serialises counting per object across every app instance.
 
 use super::dialect::{Dialect, STANDARD};
-use super::migrate::Migration;
 
 pub(crate) const SQL: Dialect = Dialect {
     name: "PostgreSQL",
-    migrations: &[
-        Migration {
-            version: 1,
-            description: "initial",
-            sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-        },
-        Migration {
-            version: 2,
-            description: "daily salt",
-            sql: include_str!("../../migrations/postgres/0002_daily_salt.sql"),
-        },
-    ],
+    migrations: migrations!("postgres"),
     counting_isolation: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
     migration_lock: Some(("SELECT pg_advisory_lock($1)", "SELECT pg_advisory_unlock($1)")),
