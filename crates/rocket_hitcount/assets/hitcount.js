@@ -27,9 +27,21 @@
     return null;
   }
 
-  // <base>/hit/ajax/ -> <base>/csrf/
+  // Whether `url` is on this page's origin: the CSRF token goes nowhere else.
+  function sameOrigin(url) {
+    return new URL(url, global.location.href).origin === global.location.origin;
+  }
+
+  // <base>/hit/ajax/ -> <base>/csrf/, unless HitCount.csrfURL says where.
   function csrfURL(url) {
-    return url.replace(/hit\/ajax\/?$/, "csrf/");
+    if (HitCount.csrfURL) {
+      return HitCount.csrfURL;
+    }
+    var path = new URL(url, global.location.href).pathname;
+    if (!/hit\/ajax\/?$/.test(path)) {
+      throw new Error("hitcount.js: no CSRF cookie; set HitCount.csrfURL to <base_path>/csrf/");
+    }
+    return path.replace(/hit\/ajax\/?$/, "csrf/");
   }
 
   function csrfToken(url) {
@@ -38,8 +50,16 @@
       return Promise.resolve(token);
     }
     return fetch(csrfURL(url), { credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
+      .then(answer)
       .then(function (json) { return json.csrftoken; });
+  }
+
+  // The JSON of an answer, error answers included; a body that is not JSON
+  // (a proxy's error page, say) rejects with the HTTP status.
+  function answer(response) {
+    return response.json().catch(function () {
+      throw new Error("hitcount.js: HTTP " + response.status + " without a JSON body");
+    });
   }
 
   function formOf(data) {
@@ -52,20 +72,27 @@
     return form;
   }
 
-  // POSTs `data` as a form with the CSRF token; resolves to the JSON answer
-  // (also for error answers, which carry `error_message`).
+  // POSTs `data` as a form with the CSRF token (to this origin only);
+  // resolves to the JSON answer, also for error answers, which carry
+  // `error_message`.
   function postCSRF(url, data) {
-    return csrfToken(url).then(function (token) {
-      return fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "X-CSRFToken": token,
-          "X-Requested-With": "XMLHttpRequest",
-          "Content-Type": "application/x-www-form-urlencoded"
-        },
-        body: formOf(data).toString()
-      }).then(function (response) { return response.json(); });
+    return Promise.resolve().then(function () {
+      var headers = {
+        "X-Requested-With": "XMLHttpRequest",
+        "Content-Type": "application/x-www-form-urlencoded"
+      };
+      var token = sameOrigin(url) ? csrfToken(url) : Promise.resolve(null);
+      return token.then(function (token) {
+        if (token) {
+          headers["X-CSRFToken"] = token;
+        }
+        return fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: headers,
+          body: formOf(data).toString()
+        }).then(answer);
+      });
     });
   }
 
@@ -89,7 +116,7 @@
   function beacon(vars) {
     var hit = fields(vars);
     var token = readCookie(HitCount.csrfCookie);
-    if (!navigator.sendBeacon || !token) {
+    if (!navigator.sendBeacon || !token || !sameOrigin(hit.url)) {
       return false;
     }
     var form = formOf(hit.data);
@@ -97,7 +124,13 @@
     return navigator.sendBeacon(hit.url, form);
   }
 
-  var HitCount = { postCSRF: postCSRF, countHit: countHit, beacon: beacon, csrfCookie: "csrftoken" };
+  var HitCount = {
+    postCSRF: postCSRF,
+    countHit: countHit,
+    beacon: beacon,
+    csrfCookie: "csrftoken",
+    csrfURL: null
+  };
   global.HitCount = HitCount;
   global.postCSRF = postCSRF;
 })(window);

@@ -25,6 +25,11 @@
     return null;
   }
 
+  // Whether `url` is on this page's origin: the CSRF token goes nowhere else.
+  function sameOrigin(url) {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  }
+
   function send(url, data, callback, type, token) {
     return $.ajax({
       url: url,
@@ -32,7 +37,7 @@
       data: data,
       success: callback,
       dataType: type || "json",
-      headers: { "X-CSRFToken": token }
+      headers: token ? { "X-CSRFToken": token } : {}
     });
   }
 
@@ -43,14 +48,20 @@
       callback = data;
       data = undefined;
     }
+    if (!sameOrigin(url)) {
+      return send(url, data, callback, type, null);
+    }
     var token = readCookie($.postCSRF.csrfCookie);
     if (token) {
       return send(url, data, callback, type, token);
     }
-    // A page cached without its cookie: fetch the token first.
-    return $.getJSON(url.replace(/hit\/ajax\/?$/, "csrf/")).then(function (json) {
+    // A page cached without its cookie: fetch the token first (the answer
+    // is then a promise, not the jqXHR).
+    var csrfURL = $.postCSRF.csrfURL || url.replace(/hit\/ajax\/?$/, "csrf/");
+    return $.getJSON(csrfURL).then(function (json) {
       return send(url, data, callback, type, json.csrftoken);
     });
   };
   $.postCSRF.csrfCookie = "csrftoken";
+  $.postCSRF.csrfURL = null;
 })(jQuery);

@@ -102,6 +102,10 @@ pub struct Config {
     /// Default none: forwarding headers are ignored.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
+    /// The forwarding header that `trusted_proxies` set: `X-Forwarded-For`
+    /// (the default) or, for proxies configured that way, `X-Real-IP`. Only
+    /// this header is read, and only from a trusted proxy.
+    pub proxy_header: String,
     /// How long a page token lets the page's script count a hit. Longer
     /// than the longest time a CDN may cache your pages. Default 1 day.
     pub token_ttl: Window,
@@ -121,6 +125,7 @@ impl Default for Config {
             base_path: "/hitcount".into(),
             secret_key: None,
             trusted_proxies: Vec::new(),
+            proxy_header: "X-Forwarded-For".into(),
             token_ttl: Window::days(1),
             require_token: true,
             cookie: VisitorCookie::default(),
@@ -147,6 +152,7 @@ const KEYS: &[&str] = &[
     "base_path",
     "secret_key",
     "trusted_proxies",
+    "proxy_header",
     "token_ttl",
     "require_token",
     "cookie",
@@ -234,6 +240,18 @@ impl Config {
                 "csrf_cookie_name",
                 &self.csrf_cookie_name,
                 "must differ from cookie.name",
+            );
+        }
+        let header_name = !self.proxy_header.is_empty()
+            && self
+                .proxy_header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !header_name {
+            return fail(
+                "proxy_header",
+                &self.proxy_header,
+                "must be a header name such as \"X-Real-IP\"",
             );
         }
         if self.token_ttl.as_secs() == 0 {
@@ -359,6 +377,7 @@ mod tests {
                 "hitcount_visitor",
             ),
             ("token_ttl = \"0 seconds\"", "token_ttl", "seconds=0"),
+            ("proxy_header = \"X Real IP\"", "proxy_header", "X Real IP"),
         ] {
             let err = read(&format!("[default.hitcount]\n{toml}")).unwrap_err();
             assert!(err.contains(key), "{toml}: {err}");

@@ -15,20 +15,26 @@ const COOKIE_DAYS: i64 = 365;
 /// The request's CSRF cookie value, if it has a plausible one.
 pub(crate) fn cookie_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
     let name = &state.config().csrf_cookie_name;
+    // 16 to 64 letters and digits: ours (32 hex) and Django's (32 or 64),
+    // so a Django app on the same domain keeps its cookie.
     jar.get_pending(name)
         .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|v| (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn cookie(state: &HitCount, token: String) -> Cookie<'static> {
-    Cookie::build((state.config().csrf_cookie_name.clone(), token))
+    let cookie = Cookie::build((state.config().csrf_cookie_name.clone(), token))
         .path("/")
         // Scripts read it to send it back in the header: not HttpOnly.
         .http_only(false)
         .same_site(SameSite::Lax)
-        .secure(state.config().cookie.secure)
-        .max_age(rocket::time::Duration::days(COOKIE_DAYS))
-        .build()
+        .max_age(rocket::time::Duration::days(COOKIE_DAYS));
+    // Only ever switch `Secure` on: left unset, Rocket sets it under TLS.
+    if state.config().cookie.secure {
+        cookie.secure(true).build()
+    } else {
+        cookie.build()
+    }
 }
 
 /// The CSRF token of this visitor, issuing the cookie if it has none.
@@ -40,9 +46,15 @@ pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
     })
 }
 
-/// Adds the CSRF cookie to a page whose request came without one.
+/// Adds the CSRF cookie to a page whose request came without one (unless
+/// the handler already set it).
 pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &mut Response<'_>) {
-    if cookie_token(state, request.cookies()).is_none() {
+    let prefix = format!("{}=", state.config().csrf_cookie_name);
+    let already_set = response
+        .headers()
+        .get("Set-Cookie")
+        .any(|c| c.starts_with(&prefix));
+    if cookie_token(state, request.cookies()).is_none() && !already_set {
         response.adjoin_header(cookie(state, random_hex::<16>()));
     }
 }

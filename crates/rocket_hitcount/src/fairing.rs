@@ -104,8 +104,12 @@ impl HitCount {
     /// its pk (the object's row is created if missing, counting nothing),
     /// the endpoint's URL, its total hits and a page token.
     pub async fn js_variables(&self, object: &ObjectRef) -> hitcount::Result<crate::JsContext> {
-        let pk = self.counter.register(object).await?;
-        let hits = self.counter.counts(object).await?.hits;
+        // Read first: only an object's very first page writes its row.
+        let counts = self.counter.counts(object).await?;
+        let (pk, hits) = match counts.pk {
+            Some(pk) => (pk, counts.hits),
+            None => (self.counter.register(object).await?, 0),
+        };
         Ok(crate::JsContext {
             pk,
             ajax_url: self.config.ajax_url(),
@@ -209,6 +213,11 @@ where
         Ok(rocket.manage(state).mount(base, crate::routes::routes()))
     }
 
+    /// Writes the views still in memory. Rocket calls this as shutdown
+    /// begins; views of requests served during the grace period after it
+    /// are written by the counter's one-second flush while the runtime
+    /// lives (call `HitCount::fetch(&rocket)?.counter().flush_views()` after
+    /// `launch().await` to be sure of the last second).
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
         if let Some(state) = HitCount::fetch(rocket) {
             if let Err(e) = state.counter.flush_views().await {
@@ -218,12 +227,23 @@ where
     }
 
     async fn on_response<'r>(&self, request: &'r rocket::Request<'_>, response: &mut rocket::Response<'r>) {
+        let Some(state) = HitCount::fetch(request.rocket()) else {
+            return;
+        };
         // Django's ensure_csrf_cookie: every HTML page hands out the CSRF
         // cookie its script will need.
         if response.content_type() == Some(ContentType::HTML) {
-            if let Some(state) = HitCount::fetch(request.rocket()) {
-                csrf::ensure_cookie(state, request, response);
-            }
+            csrf::ensure_cookie(state, request, response);
+        }
+        // A page that sets one of our cookies is this visitor's own: a
+        // shared cache must not hand it (and its cookie) to others.
+        let names = [&state.config.cookie.name, &state.config.csrf_cookie_name];
+        let sets_ours = response
+            .headers()
+            .get("Set-Cookie")
+            .any(|c| names.iter().any(|name| c.starts_with(&format!("{name}="))));
+        if sets_ours {
+            response.adjoin_raw_header("Vary", "Cookie");
         }
     }
 }

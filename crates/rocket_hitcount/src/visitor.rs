@@ -63,8 +63,7 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
             let config = state.config();
             let ip = client_ip(
                 request.remote().map(|addr| addr.ip()),
-                request.headers().get("X-Forwarded-For"),
-                request.headers().get_one("X-Real-IP"),
+                request.headers().get(&config.proxy_header),
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
@@ -141,8 +140,8 @@ fn is_key(text: &str) -> bool {
         && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `<key>~<pk>:<n>.<pk>:<n>~<previous key>` (dots between visits: commas
-/// are not allowed in cookie values).
+/// `<key>~<pk>:<n>_<pk>:<n>~<previous key>` (underscores between visits:
+/// commas are not allowed in cookie values).
 fn encode(session: &CookieSession) -> String {
     let visits: Vec<String> = session.visits.iter().map(|(pk, n)| format!("{pk}:{n}")).collect();
     format!(
@@ -226,11 +225,18 @@ pub(crate) fn record_visit(
     let mut cookie = Cookie::build((config.name.clone(), value))
         .path("/")
         .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(config.secure);
-    if !config.expire_at_browser_close {
-        cookie = cookie.max_age(rocket::time::Duration::seconds(config.max_age.as_secs() as i64));
+        .same_site(SameSite::Lax);
+    // Only ever switch `Secure` on: left unset, Rocket sets it under TLS.
+    if config.secure {
+        cookie = cookie.secure(true);
     }
+    cookie = if config.expire_at_browser_close {
+        // A session expiry, said explicitly: left unset, Rocket gives
+        // private cookies a week.
+        cookie.expires(None::<rocket::time::OffsetDateTime>)
+    } else {
+        cookie.max_age(rocket::time::Duration::seconds(config.max_age.as_secs() as i64))
+    };
     match config.mode {
         CookieMode::Private => request.cookies().add_private(cookie),
         CookieMode::Signed => request.cookies().add(cookie),

@@ -99,7 +99,12 @@ pub fn figment(db: &TestDb, hitcount: Value) -> Figment {
 
 /// The test app, not yet ignited.
 pub fn rocket(db: &TestDb, hitcount: Value) -> Rocket<Build> {
-    let app = rocket::custom(figment(db, hitcount)).mount("/", routes![count, view, js, about, page]);
+    rocket_from(db, figment(db, hitcount))
+}
+
+/// The test app with a figment of [`figment`]'s making.
+pub fn rocket_from(db: &TestDb, figment: Figment) -> Rocket<Build> {
+    let app = rocket::custom(figment).mount("/", routes![count, view, js, about, page]);
     if db.is_postgres() {
         app.attach(PgHits::init())
             .attach(HitCount::init::<PgHits>().with_users::<TestUser>())

@@ -20,6 +20,7 @@ storage_tests!(
     signed_cookies_and_tampering,
     forwarded_headers_ignored_without_trusted_proxy,
     forwarded_headers_used_from_trusted_proxy,
+    proxies_that_set_x_real_ip,
     users_and_excluded_groups,
     html_pages_get_the_csrf_cookie,
 );
@@ -116,6 +117,8 @@ async fn visitor_cookie_attributes(db: &TestDb) {
     assert_eq!(cookie.max_age(), Some(rocket::time::Duration::days(14)));
     assert_eq!(cookie.path(), Some("/"));
     assert_ne!(cookie.secure(), Some(true));
+    // A shared cache must not hand this response to other visitors.
+    assert!(response.headers().get("Vary").any(|v| v == "Cookie"));
     // Private: the session key is not readable in the cookie.
     let about = json(client.get("/about").dispatch().await).await;
     assert!(!cookie.value().contains(about["session_key"].as_str().unwrap()));
@@ -134,6 +137,11 @@ async fn browser_session_cookie_and_secure(db: &TestDb) {
         .expect("the renamed cookie is set")
         .clone();
     assert_eq!(cookie.max_age(), None);
+    assert!(
+        cookie.expires().is_none_or(|e| e.is_session()),
+        "{:?}",
+        cookie.expires()
+    );
     assert_eq!(cookie.secure(), Some(true));
 }
 
@@ -253,6 +261,24 @@ async fn forwarded_headers_used_from_trusted_proxy(db: &TestDb) {
     assert_eq!(hits.hits[0].ip.as_deref(), Some("2001:db8::7"));
 }
 
+/// A proxy that sets X-Real-IP passes the client's own X-Forwarded-For
+/// through: with `proxy_header = "X-Real-IP"` only X-Real-IP is believed.
+async fn proxies_that_set_x_real_ip(db: &TestDb) {
+    let client = curl(
+        db,
+        json!({ "trusted_proxies": ["10.0.0.0/8"], "proxy_header": "X-Real-IP" }),
+    )
+    .await;
+    let response = client
+        .get("/about")
+        .remote(addr("10.0.0.2"))
+        .header(Header::new("X-Forwarded-For", "198.51.100.66"))
+        .header(Header::new("X-Real-IP", "203.0.113.5"))
+        .dispatch()
+        .await;
+    assert_eq!(json(response).await["ip"], "203.0.113.5");
+}
+
 async fn users_and_excluded_groups(db: &TestDb) {
     let client = browser(db, json!({ "exclude_user_groups": ["Admin"] })).await;
     let admin = client
@@ -300,7 +326,17 @@ async fn html_pages_get_the_csrf_cookie(db: &TestDb) {
         "not handed out again"
     );
     // JSON answers do not get it.
-    let json_page = client.get("/post/9/view").dispatch().await;
+    let fresh = browser(db, json!({})).await;
+    let django = fresh
+        .get("/page")
+        .cookie(Cookie::new("csrftoken", "AbCdEfGh12345678AbCdEfGh12345678"))
+        .dispatch()
+        .await;
+    assert!(
+        django.cookies().get("csrftoken").is_none(),
+        "a Django app's token on the domain is kept"
+    );
+    let json_page = fresh.get("/post/9/view").dispatch().await;
     assert!(json_page
         .headers()
         .get("Set-Cookie")

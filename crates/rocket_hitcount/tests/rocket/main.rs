@@ -10,3 +10,4 @@ mod ajax;
 mod app;
 mod guard;
 mod launch;
+mod script;

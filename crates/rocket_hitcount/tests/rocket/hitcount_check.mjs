@@ -1,0 +1,26 @@
+// Runs assets/hitcount.js in Node against a running app: a browser-like
+// window (location, document.cookie, fetch keeping cookies and sending
+// Origin), then counts a hit twice through HitCount.countHit() and posts a
+// forged token through HitCount.postCSRF(). Prints the three answers.
+// Usage: node hitcount_check.mjs <base URL> <path of hitcount.js>
+import fs from "node:fs";
+const base = process.argv[2];
+globalThis.window = globalThis;
+globalThis.location = new URL(base + "/post/2");
+const jar = {};
+globalThis.document = { get cookie() { return Object.entries(jar).map(([k, v]) => k + "=" + v).join("; "); } };
+const realFetch = fetch;
+globalThis.fetch = async (url, opts = {}) => {
+  url = new URL(url, location.href);
+  opts.headers = { ...(opts.headers || {}), Cookie: document.cookie, Origin: location.origin, "User-Agent": "Mozilla/5.0 (node check)" };
+  const r = await realFetch(url, opts);
+  for (const c of r.headers.getSetCookie()) { const kv = c.split(";")[0]; const i = kv.indexOf("="); jar[kv.slice(0, i)] = kv.slice(i + 1); }
+  return r;
+};
+(0, eval)(fs.readFileSync(process.argv[3], "utf8"));
+const vars = await (await fetch("/post/2/js")).json();
+window.hitcountJS = { hitcountPK: vars.pk, hitcountURL: vars.ajax_url, hitcountToken: vars.token };
+const first = await HitCount.countHit();
+const second = await HitCount.countHit();
+const forged = await HitCount.postCSRF(vars.ajax_url, { hitcountPK: vars.pk, hitcountToken: "x" });
+console.log(JSON.stringify({ first, second, forged }));
