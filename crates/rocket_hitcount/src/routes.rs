@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 
 use rocket::data::{Data, ToByteUnit};
+use rocket::http::Method;
 use rocket::http::{ContentType, CookieJar, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::route::{self, Handler};
 use rocket::serde::json::{json, Json};
-use rocket::{delete, error, get, patch, post, put, routes, Route, State};
+use rocket::{error, get, post, routes, Route, State};
 use serde::Serialize;
 
 use crate::fairing::HitCount;
@@ -21,16 +23,12 @@ use crate::{csrf, token};
 pub const AJAX_BODY_LIMIT: usize = 4096;
 
 pub(crate) fn routes() -> Vec<Route> {
-    routes![
-        hit_ajax,
-        hit_ajax_get,
-        hit_ajax_put,
-        hit_ajax_delete,
-        hit_ajax_patch,
-        csrf_token,
-        hitcount_js,
-        jquery_postcsrf_js
-    ]
+    let mut routes = routes![hit_ajax, csrf_token, hitcount_js, jquery_postcsrf_js];
+    // Every other method on the endpoint answers 405 (GET also covers HEAD).
+    for method in [Method::Get, Method::Put, Method::Delete, Method::Patch] {
+        routes.push(Route::new(method, "/hit/ajax", PostOnly));
+    }
+    routes
 }
 
 /// django-hitcount's answer, keys in its order.
@@ -154,28 +152,18 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
     }))
 }
 
-fn post_only() -> ApiError {
-    ApiError::new(Status::MethodNotAllowed, "Hits counted via POST only.")
-}
+/// The 405 answer of the endpoint to methods other than POST.
+#[derive(Clone)]
+struct PostOnly;
 
-#[get("/hit/ajax")]
-fn hit_ajax_get() -> ApiError {
-    post_only()
-}
-
-#[put("/hit/ajax")]
-fn hit_ajax_put() -> ApiError {
-    post_only()
-}
-
-#[delete("/hit/ajax")]
-fn hit_ajax_delete() -> ApiError {
-    post_only()
-}
-
-#[patch("/hit/ajax")]
-fn hit_ajax_patch() -> ApiError {
-    post_only()
+#[rocket::async_trait]
+impl Handler for PostOnly {
+    async fn handle<'r>(&self, request: &'r Request<'_>, _: Data<'r>) -> route::Outcome<'r> {
+        route::Outcome::from(
+            request,
+            ApiError::new(Status::MethodNotAllowed, "Hits counted via POST only."),
+        )
+    }
 }
 
 /// A response that must not be cached.
