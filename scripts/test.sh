@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on SQLite and PostgreSQL.
 #
-# Set-up included: makes sure a PostgreSQL server answers on
-# $HITCOUNT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
-# installing and starting Debian's PostgreSQL when run as root on a machine
-# without one. Tests create their own databases and drop them.
+# Set-up included: when run as root, installs what the tests need from
+# Debian's packages (a C compiler, PostgreSQL, Node, Chromium) if missing,
+# and makes sure a PostgreSQL server answers on $HITCOUNT_TEST_POSTGRES_URL
+# (default postgres://postgres@127.0.0.1:5432/postgres). Tests create their
+# own databases and drop them.
+#
+#   bash scripts/test.sh [cargo test arguments]
+#   bash scripts/test.sh --setup      # the set-up only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +16,22 @@ export HITCOUNT_TEST_POSTGRES_URL="${HITCOUNT_TEST_POSTGRES_URL:-postgres://post
 
 postgres_answers() {
     command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$HITCOUNT_TEST_POSTGRES_URL"
+}
+
+# Debian packages for the commands the build and the tests run.
+ensure_packages() {
+    local missing=()
+    command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+    command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    [ ${#missing[@]} -gt 0 ] || return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing: ${missing[*]} (install them, or run as root); tests that need them are skipped" >&2
+        return 0
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 ensure_postgres() {
@@ -39,7 +59,11 @@ ensure_postgres() {
     echo "PostgreSQL did not start" >&2
 }
 
+ensure_packages
 ensure_postgres
+if [ "${1:-}" = "--setup" ]; then
+    exit 0
+fi
 
 # Run the tests, then close with one line that adds up every test binary.
 log=$(mktemp)

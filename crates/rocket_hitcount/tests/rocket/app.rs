@@ -83,6 +83,80 @@ fn page() -> RawHtml<&'static str> {
     RawHtml("<html><body>a page</body></html>")
 }
 
+/// The jQuery versions the browser test runs `jquery.postcsrf.js` with.
+#[get("/vendor/<version>")]
+fn jquery(version: &str) -> Option<(ContentType, &'static str)> {
+    let file = match version {
+        "jquery-3.7.1.min.js" => include_str!("vendor/jquery-3.7.1.min.js"),
+        "jquery-4.0.0.min.js" => include_str!("vendor/jquery-4.0.0.min.js"),
+        _ => return None,
+    };
+    Some((ContentType::JavaScript, file))
+}
+
+/// A page whose script counts post `id` in the browser and writes each
+/// answer into the page: with hitcount.js (`client = "fetch"`, plus a
+/// beacon for post `id + 1`), or with jQuery `client` and `$.postCSRF`.
+#[get("/browser/<client>/<id>")]
+async fn browser_page(client: &str, id: i64, hits: Hits<'_>) -> Option<RawHtml<String>> {
+    let vars = hits.js_variables(&post(id)).await.ok()?;
+    let beacon = hits.js_variables(&post(id + 1)).await.ok()?;
+    let hit = |vars: &JsContext| {
+        format!(
+            "{{hitcountPK: '{}', hitcountURL: '{}', hitcountToken: '{}'}}",
+            vars.pk, vars.ajax_url, vars.token
+        )
+    };
+    let script = match client {
+        "fetch" => format!(
+            r#"<script src="/hitcount/static/hitcount.js"></script>
+<script>
+var hitcountJS = {main};
+var beaconJS = {beacon};
+function show(id, text) {{ document.getElementById(id).textContent = text; }}
+HitCount.countHit().then(function (a) {{
+  show("first", a.hit_message);
+  return HitCount.countHit();
+}}).then(function (b) {{
+  show("second", b.hit_message);
+  show("beacon", String(HitCount.beacon(beaconJS)));
+  return new Promise(function (done) {{ setTimeout(done, 1000); }});
+}}).then(function () {{
+  return HitCount.countHit(beaconJS);
+}}).then(function (c) {{
+  show("after-beacon", c.hit_message);
+}}).catch(function (e) {{ show("first", "error: " + e); }});
+</script>"#,
+            main = hit(&vars),
+            beacon = hit(&beacon)
+        ),
+        "jquery-3.7.1" | "jquery-4.0.0" => format!(
+            r##"<script src="/vendor/{client}.min.js"></script>
+<script src="/hitcount/static/jquery.postcsrf.js"></script>
+<script>
+var hitcountJS = {main};
+var data = {{hitcountPK: hitcountJS.hitcountPK, hitcountToken: hitcountJS.hitcountToken}};
+$.postCSRF(hitcountJS.hitcountURL, data, function (a) {{
+  $("#first").text(a.hit_message);
+  $.postCSRF(hitcountJS.hitcountURL, data).done(function (b) {{
+    $("#second").text(b.hit_message);
+    $("#version").text($.fn.jquery);
+  }});
+}});
+</script>"##,
+            main = hit(&vars)
+        ),
+        _ => return None,
+    };
+    Some(RawHtml(format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"></head><body>
+<p><i id="first">pending</i> <i id="second">pending</i> <i id="beacon">pending</i>
+<i id="after-beacon">pending</i> <i id="version">pending</i></p>
+{script}
+</body></html>"#
+    )))
+}
+
 /// The figment of the test app on `db`, with `hitcount` settings merged.
 pub fn figment(db: &TestDb, hitcount: Value) -> Figment {
     let mut settings = json!({ "secret_key": "test secret key, thirty-two chars long" });
@@ -104,7 +178,7 @@ pub fn rocket(db: &TestDb, hitcount: Value) -> Rocket<Build> {
 
 /// The test app with a figment of [`figment`]'s making.
 pub fn rocket_from(db: &TestDb, figment: Figment) -> Rocket<Build> {
-    let app = rocket::custom(figment).mount("/", routes![count, view, js, about, page]);
+    let app = rocket::custom(figment).mount("/", routes![count, view, js, about, page, jquery, browser_page]);
     if db.is_postgres() {
         app.attach(PgHits::init())
             .attach(HitCount::init::<PgHits>().with_users::<TestUser>())

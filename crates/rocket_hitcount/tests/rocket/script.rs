@@ -1,7 +1,7 @@
-//! The bundled hitcount.js, run in Node against the app on a real port:
-//! the page's variables, the CSRF token fetched for a page without the
-//! cookie, a counted hit, a repeat, and an error answer resolved as JSON.
-//! (Headless browsers come with the example project's tests.)
+//! The bundled scripts against the app on a real port: hitcount.js in Node
+//! (the page's variables, the CSRF token fetched for a page without the
+//! cookie, a counted hit, a repeat, an error answer resolved as JSON), and
+//! both scripts in headless Chromium (fetch, sendBeacon, jQuery 3 and 4).
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -10,6 +10,64 @@ use rocket::serde::json::{json, Value};
 
 use crate::app::{figment, rocket_from};
 use crate::common::TestDb;
+
+/// The test app listening on a free port of 127.0.0.1.
+struct Server {
+    base: String,
+    counter: hitcount::HitCounter,
+    shutdown: rocket::Shutdown,
+    task: tokio::task::JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
+}
+
+impl Server {
+    async fn start(db: &TestDb) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let app = rocket_from(db, figment(db, json!({})).merge(("port", port)))
+            .ignite()
+            .await
+            .unwrap();
+        let counter = rocket_hitcount::HitCount::fetch(&app).unwrap().counter().clone();
+        let shutdown = app.shutdown();
+        let task = tokio::spawn(app.launch());
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Server {
+            base: format!("http://127.0.0.1:{port}"),
+            counter,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.notify();
+        let _ = self.task.await;
+    }
+}
+
+/// Whether a program runs here; in CI it must (.ci/run installs it).
+fn installed(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{program} is required in CI (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: {program} is not installed");
+    }
+    found
+}
 
 fn node_available() -> bool {
     Command::new("node")
@@ -29,24 +87,8 @@ async fn hitcount_js_counts_through_fetch() {
         return;
     }
     let db = TestDb::sqlite().await;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let app = rocket_from(&db, figment(&db, json!({})).merge(("port", port)))
-        .ignite()
-        .await
-        .unwrap();
-    let shutdown = app.shutdown();
-    let server = tokio::spawn(app.launch());
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let server = Server::start(&db).await;
+    let base = server.base.clone();
     let dir = env!("CARGO_MANIFEST_DIR");
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -58,8 +100,7 @@ async fn hitcount_js_counts_through_fetch() {
     })
     .await
     .unwrap();
-    shutdown.notify();
-    let _ = server.await;
+    server.stop().await;
     assert!(
         output.status.success(),
         "{}",
@@ -78,4 +119,91 @@ async fn hitcount_js_counts_through_fetch() {
         answers["forged"],
         json!({"success": false, "error_message": "hitcountToken is malformed"})
     );
+}
+
+/// The page's DOM after its scripts ran, from headless Chromium.
+async fn rendered(url: String) -> String {
+    let profile = std::env::temp_dir().join(format!("hitcount-chromium-{}", rand_suffix()));
+    let output = tokio::task::spawn_blocking(move || {
+        let output = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--virtual-time-budget=10000",
+                // Headless Chromium says "HeadlessChrome", a bot by the
+                // bot list (rightly): be a person's browser.
+                "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--dump-dom")
+            .arg(url)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&profile);
+        output
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+/// The text of `<i id="...">` in a dumped DOM.
+fn text_of<'d>(dom: &'d str, id: &str) -> &'d str {
+    let start = dom
+        .find(&format!("<i id=\"{id}\">"))
+        .map(|i| i + id.len() + 9)
+        .unwrap_or_else(|| panic!("no #{id} in {dom}"));
+    &dom[start..start + dom[start..].find("</i>").unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_run_in_chromium() {
+    if !installed("chromium") {
+        return;
+    }
+    let db = TestDb::sqlite().await;
+    let server = Server::start(&db).await;
+    let dom = rendered(format!("{}/browser/fetch/21", server.base)).await;
+    let jquery3 = rendered(format!("{}/browser/jquery-3.7.1/31", server.base)).await;
+    let jquery4 = rendered(format!("{}/browser/jquery-4.0.0/41", server.base)).await;
+    let beacon_hits = server
+        .counter
+        .counts(&hitcount::ObjectRef::new("blog.post", 22).unwrap())
+        .await
+        .unwrap()
+        .hits;
+    server.stop().await;
+
+    assert_eq!(text_of(&dom, "first"), "Hit counted: session key", "{dom}");
+    assert_eq!(text_of(&dom, "second"), "Not counted: session key has active hit");
+    assert_eq!(text_of(&dom, "beacon"), "true", "the browser queued the beacon");
+    // The beacon counted post 22 for this visitor: a later fetch is a repeat.
+    assert_eq!(
+        text_of(&dom, "after-beacon"),
+        "Not counted: session key has active hit"
+    );
+    assert_eq!(beacon_hits, 1);
+    for (dom, version) in [(&jquery3, "3.7.1"), (&jquery4, "4.0.0")] {
+        assert_eq!(text_of(dom, "first"), "Hit counted: session key", "{dom}");
+        assert_eq!(text_of(dom, "second"), "Not counted: session key has active hit");
+        assert_eq!(text_of(dom, "version"), version);
+    }
 }
