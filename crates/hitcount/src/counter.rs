@@ -171,7 +171,7 @@ impl HitCounter {
             None => stored_ip_hash_key(&db).await?,
         };
         let blacklists = BlacklistCache::load(&db, settings.blacklist_refresh.as_duration()).await?;
-        let writer = db.writer(settings.sqlite_wal).await?;
+        let writer = db.writer(settings.sqlite_wal, settings.fast_commits).await?;
         let inner = Arc::new(Inner {
             db,
             writer,
@@ -334,6 +334,9 @@ impl HitCounter {
             let mut tx = pool.begin().await?;
             if let Some(isolation) = sql.counting_isolation {
                 sqlx::query(isolation).execute(&mut *tx).await?;
+            }
+            if let (Some(fast), true) = (sql.counting_fast_commit, settings.fast_commits) {
+                sqlx::query(fast).execute(&mut *tx).await?;
             }
             if let (Some(lock), Some(ip), IpLimitScope::Site) = (sql.ip_lock, limited_ip, settings.hits_per_ip_scope) {
                 sqlx::query(lock).bind(LOCK_NAMESPACE).bind(lock_key(ip)).execute(&mut *tx).await?;

@@ -149,6 +149,7 @@ const KEYS: &[&str] = &[
     "cleanup_batch_size",
     "blacklist_refresh",
     "sqlite_wal",
+    "fast_commits",
     "base_path",
     "secret_key",
     "trusted_proxies",

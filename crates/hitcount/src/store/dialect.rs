@@ -11,11 +11,13 @@ pub(crate) struct Dialect {
     pub name: &'static str,
     /// The schema, oldest first.
     pub migrations: &'static [Migration],
-    /// The first statement of the counting transaction, where the
-    /// isolation level must be set: the decision relies on each statement
-    /// seeing what committed before it (READ COMMITTED), whatever the
-    /// server's default.
+    /// The first statements of the counting transaction. PostgreSQL: the
+    /// decision relies on each statement seeing what committed before it
+    /// (READ COMMITTED, whatever the server's default); and, with
+    /// `fast_commits`, the commit need not wait for the disk.
     pub counting_isolation: Option<&'static str>,
+    /// See `counting_isolation`; run only with `fast_commits`.
+    pub counting_fast_commit: Option<&'static str>,
     /// Serialises counting per IP across app instances when the per-IP
     /// limit is site-wide; `None` where the database lock already does.
     /// Binds: namespace (i32), key (i32).
@@ -180,6 +182,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
     counting_isolation: None,
+    counting_fast_commit: None,
     ip_lock: None,
     migration_lock: None,
 

@@ -121,16 +121,17 @@ impl Db {
     }
 
     /// Where a counter writes: on SQLite a pool of one connection to the
-    /// same database, switched to WAL (when `wal`) and committing with
-    /// `synchronous = NORMAL`; on PostgreSQL this pool.
-    pub(crate) async fn writer(&self, wal: bool) -> Result<Db> {
+    /// same database, switched to WAL (when `wal`) and, with `fast`,
+    /// committing with `synchronous = NORMAL`; on PostgreSQL this pool.
+    pub(crate) async fn writer(&self, wal: bool, fast: bool) -> Result<Db> {
         match self {
             #[cfg(feature = "sqlite")]
             Db::Sqlite(pool) => {
                 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                let mut options = (*pool.connect_options())
-                    .clone()
-                    .synchronous(SqliteSynchronous::Normal);
+                let mut options = (*pool.connect_options()).clone();
+                if fast {
+                    options = options.synchronous(SqliteSynchronous::Normal);
+                }
                 if wal {
                     options = options.journal_mode(SqliteJournalMode::Wal);
                 }
@@ -140,6 +141,7 @@ impl Db {
                     .await?;
                 Ok(Db::Sqlite(writer))
             }
+            // The counting transaction asks for fast commits itself.
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Ok(Db::Postgres(pool.clone())),
         }

@@ -8,6 +8,7 @@ pub(crate) const SQL: Dialect = Dialect {
     name: "PostgreSQL",
     migrations: migrations!("postgres"),
     counting_isolation: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
+    counting_fast_commit: Some("SET LOCAL synchronous_commit = off"),
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
     migration_lock: Some(("SELECT pg_advisory_lock($1)", "SELECT pg_advisory_unlock($1)")),
     ..STANDARD

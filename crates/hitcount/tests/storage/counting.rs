@@ -43,6 +43,7 @@ storage_tests!(
     previous_session_key_keeps_its_hits,
     daily_salts_are_shared_and_forgotten,
     sqlite_databases_use_wal,
+    durable_commits_count_alike,
 );
 
 async fn anonymous_user_hit(db: &TestDb) {
@@ -711,4 +712,25 @@ async fn sqlite_databases_use_wal(db: &TestDb) {
     assert_eq!(mode().await, "delete");
     db.counter(Default::default()).await;
     assert_eq!(mode().await, "wal");
+}
+
+/// With `fast_commits = false` every commit waits for the disk; counting
+/// behaves the same.
+async fn durable_commits_count_alike(db: &TestDb) {
+    let counter = db.counter(settings(|s| s.fast_commits = false)).await;
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("a"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert!(
+        !counter
+            .count_hit(&post(1), &visitor("a"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
 }
