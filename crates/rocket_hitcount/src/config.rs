@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use hitcount::{Settings, Window};
 use ipnet::IpNet;
 use rocket::figment::Figment;
+use rocket::http::Cookie;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// How the visitor cookie is protected.
@@ -49,6 +50,16 @@ pub struct VisitorCookie {
     pub secure: bool,
     /// Private (encrypted) or signed. Default `private`.
     pub mode: CookieMode,
+}
+
+impl VisitorCookie {
+    /// Switches `Secure` on when `secure` is set, and never off: left
+    /// unset, Rocket sets it by itself under TLS. For both of our cookies.
+    pub(crate) fn mark_secure(&self, cookie: &mut Cookie<'_>) {
+        if self.secure {
+            cookie.set_secure(true);
+        }
+    }
 }
 
 impl Default for VisitorCookie {

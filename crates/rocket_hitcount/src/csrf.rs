@@ -29,12 +29,17 @@ fn cookie(state: &HitCount, token: String) -> Cookie<'static> {
         .http_only(false)
         .same_site(SameSite::Lax)
         .max_age(rocket::time::Duration::days(COOKIE_DAYS));
-    // Only ever switch `Secure` on: left unset, Rocket sets it under TLS.
-    if state.config().cookie.secure {
-        cookie.secure(true).build()
-    } else {
-        cookie.build()
-    }
+    let mut cookie = cookie.build();
+    state.config().cookie.mark_secure(&mut cookie);
+    cookie
+}
+
+/// Whether the response already sets the cookie called `name`.
+pub(crate) fn sets_cookie(response: &Response<'_>, name: &str) -> bool {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .any(|c| c.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')))
 }
 
 /// The CSRF token of this visitor, issuing the cookie if it has none.
@@ -49,11 +54,7 @@ pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
 /// Adds the CSRF cookie to a page whose request came without one (unless
 /// the handler already set it).
 pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &mut Response<'_>) {
-    let prefix = format!("{}=", state.config().csrf_cookie_name);
-    let already_set = response
-        .headers()
-        .get("Set-Cookie")
-        .any(|c| c.starts_with(&prefix));
+    let already_set = sets_cookie(response, &state.config().csrf_cookie_name);
     if cookie_token(state, request.cookies()).is_none() && !already_set {
         response.adjoin_header(cookie(state, random_hex::<16>()));
     }

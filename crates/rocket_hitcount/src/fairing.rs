@@ -237,12 +237,10 @@ where
         }
         // A page that sets one of our cookies is this visitor's own: a
         // shared cache must not hand it (and its cookie) to others.
-        let names = [&state.config.cookie.name, &state.config.csrf_cookie_name];
-        let sets_ours = response
-            .headers()
-            .get("Set-Cookie")
-            .any(|c| names.iter().any(|name| c.starts_with(&format!("{name}="))));
-        if sets_ours {
+        let config = &state.config;
+        if csrf::sets_cookie(response, &config.cookie.name)
+            || csrf::sets_cookie(response, &config.csrf_cookie_name)
+        {
             response.adjoin_raw_header("Vary", "Cookie");
         }
     }

@@ -222,21 +222,19 @@ pub(crate) fn record_visit(
             format!("{payload}.{signature}")
         }
     };
-    let mut cookie = Cookie::build((config.name.clone(), value))
+    let cookie = Cookie::build((config.name.clone(), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax);
-    // Only ever switch `Secure` on: left unset, Rocket sets it under TLS.
-    if config.secure {
-        cookie = cookie.secure(true);
-    }
-    cookie = if config.expire_at_browser_close {
+    let mut cookie = if config.expire_at_browser_close {
         // A session expiry, said explicitly: left unset, Rocket gives
         // private cookies a week.
         cookie.expires(None::<rocket::time::OffsetDateTime>)
     } else {
         cookie.max_age(rocket::time::Duration::seconds(config.max_age.as_secs() as i64))
-    };
+    }
+    .build();
+    config.mark_secure(&mut cookie);
     match config.mode {
         CookieMode::Private => request.cookies().add_private(cookie),
         CookieMode::Signed => request.cookies().add(cookie),
