@@ -7,6 +7,8 @@
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
 #
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk.
+# BENCH_APP runs another build of the app (say, a copy of main's, for a
+# baseline in the same session) instead of building this checkout's.
 # Figures on a 2-core machine are noisy: compare the ratios, not the numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +21,13 @@ base="http://127.0.0.1:$port"
 if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -q -p rocket_hitcount --example bench_app
+app_bin="${BENCH_APP:-}"
+if [ -z "$app_bin" ]; then
+    cargo build --release -q -p rocket_hitcount --example bench_app
+    app_bin=target/release/examples/bench_app
+fi
 
-ROCKET_PORT="$port" ROCKET_ADDRESS=127.0.0.1 target/release/examples/bench_app &
+ROCKET_PORT="$port" ROCKET_ADDRESS=127.0.0.1 "$app_bin" &
 app=$!
 trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

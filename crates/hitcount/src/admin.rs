@@ -415,6 +415,7 @@ impl HitCounter {
             tx.commit().await?;
             deleted
         });
+        self.read_cache().clear();
         // The last statement deleted the object's own row, or nothing.
         Ok(deleted == 1)
     }
@@ -454,6 +455,7 @@ impl HitCounter {
                 }
             }
             tx.commit().await?;
+            self.read_cache().clear();
             Ok(totals.values().map(|n| *n as u64).sum())
         })
     }

@@ -4,40 +4,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::blacklist::BlacklistCache;
-use crate::clock::{day_start, hour_start, Clock};
+use crate::cache::ReadCache;
+use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::group_commit::{register_object, CountingQueue, Job};
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
-use crate::settings::{IpLimitScope, Settings};
+use crate::settings::Settings;
 use crate::store::{migrate, returned, Db};
 use crate::views::{ViewBuffer, FLUSH_INTERVAL};
 use crate::visitor::Visitor;
-
-/// Active hits from an IP, on the whole site or on object `$pk`, as
-/// `hits_per_ip_scope` says. A macro, because it runs on a pool or inside
-/// the counting transaction of either backend.
-macro_rules! ip_hits {
-    ($sql:expr, $executor:expr, $ip:expr, $since:expr, $pk:expr, $scope:expr) => {{
-        let query = match $scope {
-            IpLimitScope::Site => sqlx::query_scalar::<_, i64>($sql.ip_hits_site)
-                .bind($ip)
-                .bind($since),
-            IpLimitScope::Object => sqlx::query_scalar::<_, i64>($sql.ip_hits_object)
-                .bind($ip)
-                .bind($since)
-                .bind($pk),
-        };
-        query.fetch_one($executor).await?
-    }};
-}
-
-/// The namespace of the counter's PostgreSQL advisory locks ("hitc"), so
-/// they do not meet the application's own.
-const LOCK_NAMESPACE: i32 = 0x6869_7463;
 
 /// What counting one request did: django-hitcount's `{hit_counted,
 /// hit_message}` plus the object's pk and its total after this request.
@@ -75,7 +54,7 @@ pub struct HitResult {
 }
 
 impl HitResult {
-    fn new(pk: Option<i64>, total_hits: i64, reason: Reason) -> HitResult {
+    pub(crate) fn new(pk: Option<i64>, total_hits: i64, reason: Reason) -> HitResult {
         HitResult {
             pk,
             total_hits,
@@ -121,6 +100,10 @@ struct Inner {
     /// itself, whose row locks queue the writes.
     writer: Db,
     views: ViewBuffer,
+    /// What this instance read or wrote lately (see `cache`).
+    cache: Arc<ReadCache>,
+    /// Requests that must be decided in the database (see `group_commit`).
+    queue: CountingQueue,
     salt: SaltCache,
     settings: Settings,
     ip_key: Vec<u8>,
@@ -172,10 +155,14 @@ impl HitCounter {
         };
         let blacklists = BlacklistCache::load(&db, settings.blacklist_refresh.as_duration()).await?;
         let writer = db.writer(settings.sqlite_wal, settings.fast_commits).await?;
+        let cache = Arc::new(ReadCache::new(settings.counts_refresh.as_duration()));
+        let queue = CountingQueue::start(writer.clone(), settings.clone(), cache.clone());
         let inner = Arc::new(Inner {
             db,
             writer,
             views: ViewBuffer::default(),
+            cache,
+            queue,
             salt: SaltCache::default(),
             settings,
             ip_key,
@@ -204,6 +191,10 @@ impl HitCounter {
     /// Where this instance writes (see `Inner::writer`).
     pub(crate) fn writer(&self) -> &Db {
         &self.inner.writer
+    }
+
+    pub(crate) fn read_cache(&self) -> &ReadCache {
+        &self.inner.cache
     }
 
     pub(crate) fn salt_cache(&self) -> &SaltCache {
@@ -293,96 +284,61 @@ impl HitCounter {
             return self.record_refusal(object, reason, now).await;
         }
 
-        let active_since = now - settings.keep_hit_active.as_chrono();
         let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
+        // A repeat visit is refused on facts already known, with no write
+        // (its view waits in memory): from the cache when this instance
+        // saw the active hit lately, else from one read. The per-IP limit
+        // needs a fresh count, so it always reads.
+        let active_since = now - settings.keep_hit_active.as_chrono();
+        if limited_ip.is_none() {
+            if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
+                if let Some(total) = inner.cache.total(pk) {
+                    inner.views.add(pk);
+                    return Ok(HitResult::new(
+                        Some(pk),
+                        total,
+                        rules::decide(settings, visitor, None, true),
+                    ));
+                }
+            }
+        }
+        let read_start = inner.cache.read_start();
         let (kind, id) = (object.kind(), object.id());
-        let user_id = visitor.user().map(|u| u.id());
-        // The key a cookieless first request was counted under, so the
-        // visitor's next requests (with a cookie) do not count again.
-        let previous_key = visitor.previous_session_key().unwrap_or(visitor.session_key());
-
         dispatch!(&inner.db, pool, sql => {
-            // Fast path: a repeat visit is refused on committed facts, with
-            // reads only (its view waits in memory), no transaction or lock.
-            let peek: Option<(i64, i64, Option<i64>)> = match user_id {
-                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user).bind(active_since),
+            let peek: Option<(i64, i64, Option<DateTime<Utc>>)> = match visitor.user() {
+                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user.id()).bind(active_since),
                 None => sqlx::query_as(sql.peek_session)
                     .bind(kind)
                     .bind(id)
                     .bind(visitor.session_key())
                     .bind(active_since)
-                    .bind(previous_key),
+                    .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
             }
             .fetch_optional(pool)
             .await?;
-            if let Some((pk, hits, Some(_))) = peek {
-                let ip_hits = match limited_ip {
-                    Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
-                    None => None,
-                };
-                let reason = rules::decide(settings, visitor, ip_hits, true);
-                inner.views.add(pk);
-                return Ok(HitResult::new(Some(pk), hits, reason));
+            if let Some((pk, hits, active)) = peek {
+                inner.cache.remember(read_start, object, pk, hits, active.map(|hit_at| (visitor, hit_at)));
+                if active.is_some() {
+                    let ip_hits = match limited_ip {
+                        Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
+                        None => None,
+                    };
+                    inner.views.add(pk);
+                    return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
+                }
             }
         });
-
-        dispatch!(&inner.writer, pool, sql => {
-            // The counting transaction. Its first statement writes: on
-            // PostgreSQL it locks the object's row (and the IP, for a
-            // site-wide limit) until commit; on SQLite it takes the write
-            // lock. Every check below therefore sees all earlier hits.
-            let mut tx = pool.begin().await?;
-            if let Some(isolation) = sql.counting_isolation {
-                sqlx::query(isolation).execute(&mut *tx).await?;
-            }
-            if let (Some(fast), true) = (sql.counting_fast_commit, settings.fast_commits) {
-                sqlx::query(fast).execute(&mut *tx).await?;
-            }
-            if let (Some(lock), Some(ip), IpLimitScope::Site) = (sql.ip_lock, limited_ip, settings.hits_per_ip_scope) {
-                sqlx::query(lock).bind(LOCK_NAMESPACE).bind(lock_key(ip)).execute(&mut *tx).await?;
-            }
-            let (pk, hits): (i64, i64) = sqlx::query_as(sql.upsert_view)
-                .bind(kind)
-                .bind(id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            let ip_hits = match limited_ip {
-                Some(ip) => Some(ip_hits!(sql, &mut *tx, ip, active_since, pk, settings.hits_per_ip_scope)),
-                None => None,
-            };
-            let active: Option<i64> = match user_id {
-                Some(user) => sqlx::query_scalar(sql.active_user).bind(pk).bind(user).bind(active_since),
-                None => sqlx::query_scalar(sql.active_session)
-                    .bind(pk)
-                    .bind(visitor.session_key())
-                    .bind(active_since)
-                    .bind(previous_key),
-            }
-            .fetch_optional(&mut *tx)
-            .await?;
-            let reason = rules::decide(settings, visitor, ip_hits, active.is_some());
-            let total = if reason.counted() {
-                sqlx::query(sql.insert_hit)
-                    .bind(pk)
-                    .bind(now)
-                    .bind(stored_ip.as_deref())
-                    .bind(visitor.session_key())
-                    .bind(visitor.user_agent())
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let total: i64 = sqlx::query_scalar(sql.add_hit).bind(pk).fetch_one(&mut *tx).await?;
-                for (statement, start) in [(sql.add_hourly, hour_start(now)), (sql.add_daily, day_start(now))] {
-                    sqlx::query(statement).bind(pk).bind(start).bind(1_i64).execute(&mut *tx).await?;
-                }
-                total
-            } else {
-                hits
-            };
-            tx.commit().await?;
-            Ok(HitResult::new(Some(pk), total, reason))
-        })
+        // Deciding needs the database's word under its locks: queue for
+        // the writer (see `group_commit`).
+        inner
+            .queue
+            .count(Job {
+                object: object.clone(),
+                visitor: visitor.clone(),
+                stored_ip,
+                now,
+            })
+            .await
     }
 
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
@@ -416,17 +372,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
-        let now = self.now();
-        dispatch!(self.writer(), pool, sql => {
-            returned(
-                sqlx::query_scalar(sql.register)
-                    .bind(object.kind())
-                    .bind(object.id())
-                    .bind(now)
-                    .fetch_all(pool)
-                    .await?,
-            )
-        })
+        register_object(self.writer(), object, self.now()).await
     }
 
     /// Writes what a refused request adds (a view, a bot hit, or nothing)
@@ -479,12 +425,6 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
     });
 }
 
-/// The advisory lock key of an IP: 32 bits of its hash.
-fn lock_key(stored_ip: &str) -> i32 {
-    let digest = Sha256::digest(stored_ip.as_bytes());
-    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
-}
-
 /// The IP hash key kept in the database, made on first use. Concurrent
 /// first starts race on one conditional update; all read the winner's key.
 async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
@@ -509,5 +449,5 @@ pub(crate) fn random_hex_32() -> Result<String> {
         value: "(generated)".into(),
         reason: format!("the operating system gave no randomness: {e}"),
     })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }

@@ -63,7 +63,7 @@ impl IpStorage {
                 let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
                 mac.update(ip.to_string().as_bytes());
                 let digest = mac.finalize().into_bytes();
-                Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+                Some(hex::encode(&digest[..16]))
             }
             IpStorage::None => None,
         }

@@ -48,11 +48,13 @@ mod store;
 
 mod admin;
 mod blacklist;
+mod cache;
 mod cleanup;
 mod clock;
 mod counter;
 mod counts;
 mod error;
+mod group_commit;
 mod ip;
 mod object;
 mod rules;

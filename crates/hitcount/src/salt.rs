@@ -5,12 +5,14 @@
 
 use std::sync::Mutex;
 
+use chrono::NaiveDate;
+
 use crate::counter::HitCounter;
 use crate::error::Result;
 
 /// Today's salt, cached by day.
 #[derive(Default)]
-pub(crate) struct SaltCache(Mutex<Option<(String, Vec<u8>)>>);
+pub(crate) struct SaltCache(Mutex<Option<(NaiveDate, Vec<u8>)>>);
 
 impl HitCounter {
     /// The salt of the current UTC day: 32 random bytes (as 64 hex
@@ -27,12 +29,13 @@ impl HitCounter {
     /// ```
     pub async fn daily_salt(&self) -> Result<Vec<u8>> {
         let now = self.now();
-        let day = now.date_naive().to_string();
+        let today = now.date_naive();
         if let Some((cached_day, salt)) = &*self.salt_cache().0.lock().expect("not poisoned") {
-            if *cached_day == day {
+            if *cached_day == today {
                 return Ok(salt.clone());
             }
         }
+        let day = today.to_string();
         let candidate: String = crate::counter::random_hex_32()?;
         let yesterday = (now - chrono::TimeDelta::days(1)).date_naive().to_string();
         let stored: String = dispatch!(self.writer(), pool, sql => {
@@ -44,7 +47,7 @@ impl HitCounter {
             stored
         });
         let salt = stored.into_bytes();
-        *self.salt_cache().0.lock().expect("not poisoned") = Some((day, salt.clone()));
+        *self.salt_cache().0.lock().expect("not poisoned") = Some((today, salt.clone()));
         Ok(salt)
     }
 }

@@ -110,6 +110,13 @@ pub struct Settings {
     /// by other instances. Changes made through this instance apply at once.
     /// Default 10 seconds.
     pub blacklist_refresh: Window,
+    /// How long an instance reuses what it read from the database for
+    /// counting: an object's pk and total, and that a visitor has an active
+    /// hit on it. A repeat visit inside that time costs no query. Hits
+    /// counted through this instance show at once; hits counted by other
+    /// instances show in its answers at most this late. `0 seconds` reads
+    /// every time. Default 1 second.
+    pub counts_refresh: Window,
 }
 
 impl Default for Settings {
@@ -126,6 +133,7 @@ impl Default for Settings {
             respect_do_not_track: false,
             cleanup_batch_size: 1000,
             blacklist_refresh: Window::seconds(10),
+            counts_refresh: Window::seconds(1),
             sqlite_wal: true,
             fast_commits: true,
         }

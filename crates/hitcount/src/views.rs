@@ -4,7 +4,7 @@
 //! see views at most one flush interval late, and a crash loses at most
 //! that interval's views (never hits, which are always written at once).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -47,7 +47,14 @@ impl ViewBuffer {
     /// the buffer; on failure they stay pending for the next flush.
     pub(crate) async fn flush(&self, db: &Db) -> Result<()> {
         let _flushing = self.flushing.write().await;
-        let batch = self.pending.lock().expect("not poisoned").clone();
+        // In pk order, the order the counting transactions lock rows in.
+        let batch: BTreeMap<i64, i64> = self
+            .pending
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .into_iter()
+            .collect();
         if batch.is_empty() {
             return Ok(());
         }

@@ -159,6 +159,7 @@ const KEYS: &[&str] = &[
     "respect_do_not_track",
     "cleanup_batch_size",
     "blacklist_refresh",
+    "counts_refresh",
     "sqlite_wal",
     "fast_commits",
     "base_path",

@@ -62,11 +62,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// `n` random bytes as lowercase hex.
 pub(crate) fn random_hex<const N: usize>() -> String {
-    hex(&random_bytes::<N>())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(random_bytes::<N>())
 }
 
 /// Constant-time equality of two strings (CSRF tokens).

@@ -19,7 +19,7 @@ use rocket::{warn_, Request};
 use crate::client_ip::client_ip;
 use crate::config::CookieMode;
 use crate::fairing::HitCount;
-use crate::secret::{hex, random_hex, Secret};
+use crate::secret::{random_hex, Secret};
 
 /// Visit counts kept per visitor: the most recent objects.
 const MAX_VISITS: usize = 32;
@@ -131,7 +131,7 @@ async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) 
                 .mac("cookieless visitor", format!("{day}|{message}").as_bytes())
         }
     };
-    hex(&mac[..20])
+    hex::encode(&mac[..20])
 }
 
 fn is_key(text: &str) -> bool {

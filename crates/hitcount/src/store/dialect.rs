@@ -27,9 +27,8 @@ pub(crate) struct Dialect {
     /// fail); `None` where the database lock already does. Binds: key (i64).
     pub migration_lock: Option<(&'static str, &'static str)>,
 
-    /// Creates or updates an object row with `views + 1`: the first write
-    /// of the counting transaction, which locks the object's row until
-    /// commit. Binds: kind, object_id, now. Returns: id, hits.
+    /// Creates or updates an object row with `views + 1`: a refused
+    /// request's first view. Binds: kind, object_id, now. Returns: id, hits.
     pub upsert_view: &'static str,
     /// The same with `bot_hits + 1`.
     pub upsert_bot: &'static str,
@@ -38,8 +37,12 @@ pub(crate) struct Dialect {
     pub register: &'static str,
     /// Adds buffered views to a known row. Binds: id, n.
     pub add_views: &'static str,
-    /// `hits + 1` on a known row. Binds: id. Returns: hits.
-    pub add_hit: &'static str,
+    /// Adds a batch's views to a known row: the first write of the
+    /// counting transaction, which locks the row until commit. Binds: id,
+    /// n, now. Returns: hits.
+    pub add_views_locking: &'static str,
+    /// Adds hits to a known row. Binds: id, n. Returns: hits.
+    pub add_hits: &'static str,
     /// Binds: kind, object_id. Returns: id, hits, views, bot_hits.
     pub find_object: &'static str,
     /// Binds: id. Returns: kind, object_id, hits, views, bot_hits.
@@ -48,14 +51,15 @@ pub(crate) struct Dialect {
     /// A read-only look for an active hit of the session, outside any
     /// transaction (the fast path of repeat visits). Binds: kind,
     /// object_id, session_key, active_since, previous session key (or the
-    /// session key again). Returns: id, hits, active hit id.
+    /// session key again). Returns: id, hits, the time of an active hit.
     pub peek_session: &'static str,
     /// The same for a user. Binds: kind, object_id, user_id, active_since.
     pub peek_user: &'static str,
     /// Binds: hit_count_id, session_key, active_since, previous session key
-    /// (or the session key again). Returns: a hit id.
+    /// (or the session key again). Returns: the time of an active hit.
     pub active_session: &'static str,
-    /// Binds: hit_count_id, user_id, active_since. Returns: a hit id.
+    /// Binds: hit_count_id, user_id, active_since. Returns: the time of an
+    /// active hit.
     pub active_user: &'static str,
     /// Active hits from an IP on the whole site. Binds: ip, active_since.
     pub ip_hits_site: &'static str,
@@ -201,22 +205,24 @@ pub(crate) const STANDARD: Dialect = Dialect {
                ON CONFLICT (kind, object_id) DO UPDATE SET kind = excluded.kind \
                RETURNING id",
     add_views: "UPDATE hitcount_hit_count SET views = views + $2 WHERE id = $1",
-    add_hit: "UPDATE hitcount_hit_count SET hits = hits + 1 WHERE id = $1 RETURNING hits",
+    add_views_locking: "UPDATE hitcount_hit_count SET views = views + $2, modified_at = $3 \
+                        WHERE id = $1 RETURNING hits",
+    add_hits: "UPDATE hitcount_hit_count SET hits = hits + $2 WHERE id = $1 RETURNING hits",
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
 
     peek_session: "SELECT c.id, c.hits, \
-                     (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
+                     (SELECT h.created_at FROM hitcount_hit h WHERE h.hit_count_id = c.id \
                         AND (h.session_key = $3 OR h.session_key = $5) AND h.created_at >= $4 LIMIT 1) \
                    FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
     peek_user: "SELECT c.id, c.hits, \
-                  (SELECT h.id FROM hitcount_hit h WHERE h.hit_count_id = c.id \
+                  (SELECT h.created_at FROM hitcount_hit h WHERE h.hit_count_id = c.id \
                      AND h.user_id = $3 AND h.created_at >= $4 LIMIT 1) \
                 FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
-    active_session: "SELECT id FROM hitcount_hit \
+    active_session: "SELECT created_at FROM hitcount_hit \
                      WHERE hit_count_id = $1 AND (session_key = $2 OR session_key = $4) \
                        AND created_at >= $3 LIMIT 1",
-    active_user: "SELECT id FROM hitcount_hit \
+    active_user: "SELECT created_at FROM hitcount_hit \
                   WHERE hit_count_id = $1 AND user_id = $2 AND created_at >= $3 LIMIT 1",
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",

@@ -30,6 +30,24 @@ macro_rules! dispatch {
     };
 }
 
+/// Active hits from an IP, on the whole site or on object `$pk`, as
+/// `hits_per_ip_scope` says. A macro, because it runs on a pool or inside
+/// the counting transaction of either backend.
+macro_rules! ip_hits {
+    ($sql:expr, $executor:expr, $ip:expr, $since:expr, $pk:expr, $scope:expr) => {{
+        let query = match $scope {
+            $crate::settings::IpLimitScope::Site => sqlx::query_scalar::<_, i64>($sql.ip_hits_site)
+                .bind($ip)
+                .bind($since),
+            $crate::settings::IpLimitScope::Object => sqlx::query_scalar::<_, i64>($sql.ip_hits_object)
+                .bind($ip)
+                .bind($since)
+                .bind($pk),
+        };
+        query.fetch_one($executor).await?
+    }};
+}
+
 #[macro_use]
 pub(crate) mod migrate;
 pub(crate) mod dialect;

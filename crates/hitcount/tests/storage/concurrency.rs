@@ -14,6 +14,7 @@ storage_tests!(
     concurrent_requests_of_one_visitor_count_once,
     two_app_instances_count_once,
     concurrent_requests_respect_the_ip_limit,
+    concurrent_new_visitors_get_running_totals,
 );
 
 const REQUESTS: usize = 64;
@@ -116,4 +117,55 @@ async fn concurrent_requests_respect_the_ip_limit(db: &TestDb) {
         .count();
     assert_eq!(counted, 5);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 5);
+}
+
+/// 120 new visitors at once on 3 objects, over two instances: requests are
+/// decided in batches, yet each object's answers carry the totals 1 to 40,
+/// each once, and totals, views and buckets add up.
+async fn concurrent_new_visitors_get_running_totals(db: &TestDb) {
+    const OBJECTS: i64 = 3;
+    const VISITORS: usize = 120;
+    let one = db.counter(Default::default()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+        .await
+        .unwrap();
+    let counters = [one, other];
+    let start = Arc::new(Barrier::new(VISITORS));
+    let tasks = (0..VISITORS).map(|i| {
+        let counter = counters[i % 2].clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            let object = 1 + (i as i64) % OBJECTS;
+            let result = counter
+                .count_hit(&post(object), &visitor(&format!("new-{i}")))
+                .await;
+            (object, result.expect("count succeeded"))
+        })
+    });
+    let mut totals: Vec<Vec<i64>> = vec![Vec::new(); OBJECTS as usize];
+    for task in join_all(tasks).await {
+        let (object, result) = task.expect("task ran");
+        assert!(result.hit_counted, "{result:?}");
+        totals[(object - 1) as usize].push(result.total_hits);
+    }
+    let per_object = (VISITORS as i64) / OBJECTS;
+    for (object, mut seen) in (1..=OBJECTS).zip(totals) {
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=per_object).collect::<Vec<_>>(), "post {object}");
+        let counts = counters[0].counts(&post(object)).await.unwrap();
+        assert_eq!((counts.hits, counts.views), (per_object, per_object));
+    }
+    let expected = VISITORS as i64;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, expected);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_hourly")
+            .await,
+        expected
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_daily")
+            .await,
+        expected
+    );
 }

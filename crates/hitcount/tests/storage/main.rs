@@ -9,6 +9,7 @@ mod admin;
 mod cleanup;
 mod concurrency;
 mod counting;
+mod read_cache;
 mod reads;
 
 use hitcount::{ObjectRef, Visitor};
