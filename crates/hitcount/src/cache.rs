@@ -88,6 +88,9 @@ impl<K: Eq + Hash, V: Copy> Recent<K, V> {
 pub(crate) struct ReadCache {
     /// Object → pk.
     objects: Recent<ObjectRef, i64>,
+    /// Objects read to have no row (never counted). A pk in `objects`
+    /// wins: this instance's first hit of an object puts it there.
+    unknown: Recent<ObjectRef, ()>,
     /// pk → total hits.
     totals: Recent<i64, i64>,
     /// Visitor and object (see [`active_key`]) → pk and the time of an
@@ -107,6 +110,7 @@ impl ReadCache {
     pub(crate) fn new(ttl: Duration) -> ReadCache {
         ReadCache {
             objects: Recent::new(ttl),
+            unknown: Recent::new(ttl),
             totals: Recent::new(ttl),
             active: Recent::new(ttl),
             generation: AtomicU64::new(0),
@@ -120,6 +124,19 @@ impl ReadCache {
 
     pub(crate) fn pk(&self, object: &ObjectRef) -> Option<i64> {
         self.objects.get(object)
+    }
+
+    /// Whether a read found no row for `object` lately (and none has
+    /// been seen since).
+    pub(crate) fn is_unknown(&self, object: &ObjectRef) -> bool {
+        self.objects.get(object).is_none() && self.unknown.get(object).is_some()
+    }
+
+    /// Stores that a read found no row for `object`.
+    pub(crate) fn remember_unknown(&self, start: ReadStart, object: &ObjectRef) {
+        if self.generation.load(Ordering::Acquire) == start.0 {
+            self.unknown.put(object.clone(), (), |_, new| new);
+        }
     }
 
     pub(crate) fn total(&self, pk: i64) -> Option<i64> {
@@ -172,6 +189,7 @@ impl ReadCache {
     pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.objects.clear();
+        self.unknown.clear();
         self.totals.clear();
         self.active.clear();
     }
@@ -234,6 +252,16 @@ mod tests {
         assert_eq!(cache.pk(&post(1)), None);
         cache.remember(cache.read_start(), &post(1), 7, 3, None);
         assert_eq!(cache.total(7), Some(3), "after a clear, lower totals are right");
+    }
+
+    #[test]
+    fn an_unknown_object_stays_unknown_until_its_pk_is_seen() {
+        let cache = ReadCache::new(Duration::from_secs(60));
+        cache.remember_unknown(cache.read_start(), &post(1));
+        assert!(cache.is_unknown(&post(1)));
+        assert!(!cache.is_unknown(&post(2)));
+        cache.remember_pk(cache.read_start(), &post(1), 7);
+        assert!(!cache.is_unknown(&post(1)), "a row seen since wins");
     }
 
     #[test]

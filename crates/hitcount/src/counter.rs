@@ -89,6 +89,9 @@ impl HitResult {
 #[derive(Clone)]
 pub struct HitCounter {
     inner: Arc<Inner>,
+    /// A pool of the same database owned by another runtime, which this
+    /// handle reads and registers objects through (see `blocking`).
+    local: Option<Db>,
 }
 
 struct Inner {
@@ -171,7 +174,7 @@ impl HitCounter {
             clock,
         });
         spawn_view_flusher(Arc::downgrade(&inner));
-        Ok(HitCounter { inner })
+        Ok(HitCounter { inner, local: None })
     }
 
     /// Writes the views of repeat visits that are still in memory (they are
@@ -190,7 +193,17 @@ impl HitCounter {
 
     /// Where this instance writes (see `Inner::writer`).
     pub(crate) fn writer(&self) -> &Db {
-        &self.inner.writer
+        self.local.as_ref().unwrap_or(&self.inner.writer)
+    }
+
+    /// This counter, reading and registering through `pool` (a pool of the
+    /// same database): everything else (settings, caches, pending views)
+    /// stays shared.
+    pub(crate) fn through(&self, pool: Db) -> HitCounter {
+        HitCounter {
+            inner: self.inner.clone(),
+            local: Some(pool),
+        }
     }
 
     pub(crate) fn read_cache(&self) -> &ReadCache {
@@ -207,8 +220,14 @@ impl HitCounter {
     }
 
     /// Hold while reading totals, so pending views are added exactly once.
-    pub(crate) async fn reading_views(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.inner.views.reading().await
+    /// A handle reading for another runtime (see `blocking`) does not wait
+    /// for a flush in progress: the flush may need the very runtime its
+    /// caller blocks, so its views may be missing from that one answer.
+    pub(crate) async fn reading_views(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        match self.local {
+            None => Some(self.inner.views.reading().await),
+            Some(_) => self.inner.views.try_reading(),
+        }
     }
 
     /// The settings in force.
@@ -232,7 +251,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        self.local.as_ref().unwrap_or(&self.inner.db)
     }
 
     /// The counter's current time.

@@ -99,6 +99,7 @@ impl HitCounter {
     /// ```
     pub async fn counts(&self, object: &ObjectRef) -> Result<Counts> {
         let _views = self.reading_views().await;
+        let read_start = self.read_cache().read_start();
         let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
             sqlx::query_as(sql.find_object)
                 .bind(object.kind())
@@ -106,9 +107,53 @@ impl HitCounter {
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map_or_else(Counts::default, |(pk, hits, views, bot_hits)| {
-            self.counts_of_row(pk, hits, views, bot_hits)
-        }))
+        Ok(match row {
+            Some((pk, hits, views, bot_hits)) => {
+                self.read_cache().remember(read_start, object, pk, hits, None);
+                self.counts_of_row(pk, hits, views, bot_hits)
+            }
+            None => {
+                self.read_cache().remember_unknown(read_start, object);
+                Counts::default()
+            }
+        })
+    }
+
+    /// The object's total hits if this instance read or counted them within
+    /// `counts_refresh` (0 for an object read to have no row).
+    pub(crate) fn cached_hits(&self, object: &ObjectRef) -> Option<i64> {
+        match self.cached_pk_and_hits(object) {
+            Some((_, hits)) => Some(hits),
+            None => self.read_cache().is_unknown(object).then_some(0),
+        }
+    }
+
+    /// The object's pk and total hits if this instance read or counted
+    /// them within `counts_refresh`.
+    pub(crate) fn cached_pk_and_hits(&self, object: &ObjectRef) -> Option<(i64, i64)> {
+        let cache = self.read_cache();
+        let pk = cache.pk(object)?;
+        Some((pk, cache.total(pk)?))
+    }
+
+    /// The object's pk and total hits, giving it a row (counting nothing)
+    /// when it has none: what a page's script needs to count through the
+    /// AJAX endpoint. Only an object's very first page writes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+    /// let (pk, hits) = counter.pk_and_hits(&post).await?;
+    /// assert_eq!((counter.counts(&post).await?.pk, hits), (Some(pk), 0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn pk_and_hits(&self, object: &ObjectRef) -> Result<(i64, i64)> {
+        let counts = self.counts(object).await?;
+        Ok(match counts.pk {
+            Some(pk) => (pk, counts.hits),
+            None => (self.register(object).await?, 0),
+        })
     }
 
     /// The object with this pk and its totals, if there is one.
@@ -221,6 +266,33 @@ impl HitCounter {
             .collect())
     }
 
+    /// The totals of many objects and their hits within `window`, together
+    /// in one query (per 500 objects): a list page that shows both. Every
+    /// requested object is in the map.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, Visitor, Window};
+    /// let posts = [ObjectRef::new("blog.post", 1)?, ObjectRef::new("blog.post", 2)?];
+    /// counter.count_hit(&posts[0], &Visitor::new("s")?).await?;
+    /// let both = counter.counts_and_hits_in_last_many(&posts, Window::days(7)).await?;
+    /// assert_eq!((both[&posts[0]].0.hits, both[&posts[0]].1), (1, 1));
+    /// assert_eq!((both[&posts[1]].0.hits, both[&posts[1]].1), (0, 0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn counts_and_hits_in_last_many(
+        &self,
+        objects: &[ObjectRef],
+        window: Window,
+    ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
+        let rows = self.list_objects(objects, Some(window)).await?;
+        Ok(objects
+            .iter()
+            .map(|object| (object.clone(), rows.get(object).copied().unwrap_or_default()))
+            .collect())
+    }
+
     /// The list query: the totals, and the hits within `window` (0 without
     /// one), of the objects that have a row.
     async fn list_objects(
@@ -230,6 +302,7 @@ impl HitCounter {
     ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
         let bounds = window.map(|w| window_bounds(self.now(), w));
         let _views = self.reading_views().await;
+        let read_start = self.read_cache().read_start();
         let mut found = HashMap::with_capacity(objects.len());
         for chunk in objects.chunks(OBJECTS_PER_QUERY) {
             let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
@@ -251,10 +324,12 @@ impl HitCounter {
                 query.fetch_all(pool).await?
             });
             for (pk, kind, id, hits, views, bot_hits, within) in rows {
-                found.insert(
-                    ObjectRef::new(kind, id)?,
-                    (self.counts_of_row(pk, hits, views, bot_hits), within),
-                );
+                let object = ObjectRef::new(kind, id)?;
+                self.read_cache().remember(read_start, &object, pk, hits, None);
+                found.insert(object, (self.counts_of_row(pk, hits, views, bot_hits), within));
+            }
+            for object in chunk.iter().filter(|object| !found.contains_key(*object)) {
+                self.read_cache().remember_unknown(read_start, object);
             }
         }
         Ok(found)

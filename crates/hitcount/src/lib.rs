@@ -48,6 +48,7 @@ mod store;
 
 mod admin;
 mod blacklist;
+mod blocking;
 mod cache;
 mod cleanup;
 mod clock;
@@ -66,6 +67,7 @@ mod window;
 
 pub use admin::{ActionReport, AdminAction, HitFilter, HitPage, HitRecord, MAX_PER_PAGE};
 pub use blacklist::BlacklistEntry;
+pub use blocking::BlockingCounter;
 pub use cleanup::{CleanupOptions, CleanupReport};
 pub use clock::Clock;
 pub use counter::{HitCounter, HitResult};

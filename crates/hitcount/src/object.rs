@@ -48,7 +48,7 @@ impl TryFrom<RawObject> for ObjectRef {
 
 impl ObjectRef {
     /// Names an object. The kind must be 1 to 100 characters without
-    /// whitespace; the id 1 to 255 characters.
+    /// whitespace or `:`; the id 1 to 255 characters.
     ///
     /// ```
     /// let err = hitcount::ObjectRef::new("blog post", 1).unwrap_err();
@@ -65,6 +65,10 @@ impl ObjectRef {
         }
         if kind.chars().any(char::is_whitespace) {
             return Err(invalid("object kind", kind, "must not contain whitespace"));
+        }
+        if kind.contains(':') {
+            // `kind:id` must split back into the two.
+            return Err(invalid("object kind", kind, "must not contain ':'"));
         }
         if kind.chars().any(char::is_control) {
             return Err(invalid(
@@ -104,6 +108,30 @@ impl ObjectRef {
     }
 }
 
+/// `kind:id`, as [`ObjectRef`]'s `Display` writes it: the form templates
+/// and URLs can carry.
+///
+/// ```
+/// let post: hitcount::ObjectRef = "blog.post:hello:world".parse().unwrap();
+/// assert_eq!((post.kind(), post.id()), ("blog.post", "hello:world"));
+/// let err = "blog.post".parse::<hitcount::ObjectRef>().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid object key \"blog.post\": expected kind:id, as in \"blog.post:1\"");
+/// ```
+impl std::str::FromStr for ObjectRef {
+    type Err = crate::Error;
+
+    fn from_str(key: &str) -> Result<ObjectRef> {
+        match key.split_once(':') {
+            Some((kind, id)) => ObjectRef::new(kind, id),
+            None => Err(invalid(
+                "object key",
+                key,
+                "expected kind:id, as in \"blog.post:1\"",
+            )),
+        }
+    }
+}
+
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind, self.id)
@@ -121,6 +149,7 @@ mod tests {
         assert!(ObjectRef::new("k", "i".repeat(255)).is_ok());
         assert!(ObjectRef::new("k", "i".repeat(256)).is_err());
         assert!(ObjectRef::new("k\t", 1).is_err());
+        assert!(ObjectRef::new("k:k", 1).is_err());
         assert!(ObjectRef::new("k", "a\0b").is_err());
         assert!(ObjectRef::new("k\u{7}", 1).is_err());
         // Ids may hold anything printable, spaces included (slugs, titles).

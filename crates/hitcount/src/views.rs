@@ -34,6 +34,11 @@ impl ViewBuffer {
         self.flushing.read().await
     }
 
+    /// [`ViewBuffer::reading`], unless a flush holds the lock now.
+    pub(crate) fn try_reading(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        self.flushing.try_read().ok()
+    }
+
     pub(crate) fn pending(&self, pk: i64) -> i64 {
         self.pending
             .lock()

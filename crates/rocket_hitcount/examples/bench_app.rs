@@ -7,7 +7,8 @@ use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{get, launch, routes};
 use rocket_db_pools::{sqlx, Database};
-use rocket_hitcount::{HitCount, Hits, JsContext};
+use rocket_dyn_templates::Template;
+use rocket_hitcount::{HitCount, Hits, JsContext, TemplateFunctions};
 
 #[derive(Database)]
 #[database("bench")]
@@ -43,16 +44,11 @@ async fn js(id: i64, hits: Hits<'_>) -> Option<Json<JsContext>> {
     hits.js_variables(&post(id)).await.ok().map(Json)
 }
 
-/// A list page that shows 20 counts, one read each (as 20 template calls do).
+/// A list page whose template shows 20 counts with 20 `get_hit_count`
+/// calls (`examples/templates/list.html.tera`): the drop-in way.
 #[get("/list")]
-async fn list(hits: Hits<'_>) -> Option<RawHtml<String>> {
-    let mut html = String::from("<ul>");
-    for id in 1..=20 {
-        let counts = hits.counter().counts(&post(id)).await.ok()?;
-        html.push_str(&format!("<li>{id}: {}</li>", counts.hits));
-    }
-    html.push_str("</ul>");
-    Some(RawHtml(html))
+fn list() -> Template {
+    Template::render("list", rocket_dyn_templates::context! {})
 }
 
 #[launch]
@@ -64,7 +60,14 @@ fn rocket() -> _ {
     });
     let figment = rocket::Config::figment()
         .merge(("databases.bench.url", url.clone()))
-        .merge(("log_level", "off"))
+        .merge((
+            "log_level",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "off".into()),
+        ))
+        .merge((
+            "template_dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates"),
+        ))
         // Release builds need Rocket's key for private cookies; a fixed
         // one is fine for a benchmark, never for a site.
         .merge((
@@ -76,10 +79,19 @@ fn rocket() -> _ {
             "benchmark secret key, 32 characters or more",
         ));
     let app = rocket::custom(figment).mount("/", routes![bare, count, js, list]);
+    let templates =
+        |functions: TemplateFunctions| Template::custom(move |engines| functions.register(&mut engines.tera));
     if url.starts_with("postgres") {
-        app.attach(PgBench::init()).attach(HitCount::init::<PgBench>())
+        let hitcount = HitCount::init::<PgBench>();
+        let functions = hitcount.template_functions();
+        app.attach(PgBench::init())
+            .attach(hitcount)
+            .attach(templates(functions))
     } else {
+        let hitcount = HitCount::init::<SqliteBench>();
+        let functions = hitcount.template_functions();
         app.attach(SqliteBench::init())
-            .attach(HitCount::init::<SqliteBench>())
+            .attach(hitcount)
+            .attach(templates(functions))
     }
 }

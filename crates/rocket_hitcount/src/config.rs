@@ -292,6 +292,15 @@ impl Config {
     pub fn ajax_url(&self) -> String {
         format!("{}/hit/ajax/", self.base_path.trim_end_matches('/'))
     }
+
+    /// Where the fairing serves `hitcount.js`.
+    ///
+    /// ```
+    /// assert_eq!(rocket_hitcount::Config::default().script_url(), "/hitcount/static/hitcount.js");
+    /// ```
+    pub fn script_url(&self) -> String {
+        format!("{}/static/hitcount.js", self.base_path.trim_end_matches('/'))
+    }
 }
 
 /// Proxies as CIDRs (`10.0.0.0/8`) or single addresses (`10.0.0.1`).

@@ -12,6 +12,7 @@ use rocket_db_pools::Database;
 use crate::config::Config;
 use crate::csrf;
 use crate::secret::Secret;
+use crate::templates::TemplateFunctions;
 use crate::token;
 use crate::user::{lookup, HitUser, UserLookup};
 
@@ -33,6 +34,7 @@ use crate::user::{lookup, HitUser, UserLookup};
 ///         .attach(HitCount::init::<Blog>())
 /// }
 /// ```
+#[derive(Clone)]
 pub struct HitCount {
     counter: HitCounter,
     config: Config,
@@ -58,6 +60,7 @@ impl HitCount {
     {
         Initializer {
             users: None,
+            templates: TemplateFunctions::default(),
             database: PhantomData,
         }
     }
@@ -104,28 +107,45 @@ impl HitCount {
     /// its pk (the object's row is created if missing, counting nothing),
     /// the endpoint's URL, its total hits and a page token.
     pub async fn js_variables(&self, object: &ObjectRef) -> hitcount::Result<crate::JsContext> {
-        // Read first: only an object's very first page writes its row.
-        let counts = self.counter.counts(object).await?;
-        let (pk, hits) = match counts.pk {
-            Some(pk) => (pk, counts.hits),
-            None => (self.counter.register(object).await?, 0),
-        };
-        Ok(crate::JsContext {
+        let (pk, hits) = self.counter.pk_and_hits(object).await?;
+        Ok(self.js_context(pk, hits))
+    }
+
+    /// The script variables of the object with this pk and total.
+    pub(crate) fn js_context(&self, pk: i64, hits: i64) -> crate::JsContext {
+        crate::JsContext {
             pk,
             ajax_url: self.config.ajax_url(),
             hits,
             token: self.issue_token(pk),
-        })
+        }
     }
 }
 
 /// The fairing of [`HitCount::init`].
 pub struct Initializer<D> {
     users: Option<UserLookup>,
+    templates: TemplateFunctions,
     database: PhantomData<fn() -> D>,
 }
 
 impl<D> Initializer<D> {
+    /// The Tera functions of this app's counter, to register in
+    /// `Template::custom` (see [`TemplateFunctions`]). They work once this
+    /// fairing has ignited.
+    ///
+    /// ```rust
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # #[derive(Database)] #[database("blog")] struct Blog(sqlx::SqlitePool);
+    /// let hitcount = rocket_hitcount::HitCount::init::<Blog>();
+    /// let functions = hitcount.template_functions();
+    /// let templates = rocket_dyn_templates::Template::custom(move |engines| functions.register(&mut engines.tera));
+    /// # let _ = templates;
+    /// ```
+    pub fn template_functions(&self) -> TemplateFunctions {
+        self.templates.clone()
+    }
+
     /// Counts authenticated users by user: `U` is the app's user request
     /// guard, and [`HitUser`] says which user (and groups) it is.
     ///
@@ -210,6 +230,7 @@ where
             secret,
             users: self.users,
         };
+        self.templates.bind(state.clone());
         Ok(rocket.manage(state).mount(base, crate::routes::routes()))
     }
 

@@ -70,6 +70,7 @@ mod fairing;
 mod guard;
 mod routes;
 mod secret;
+mod templates;
 mod token;
 mod user;
 mod visitor;
@@ -78,6 +79,7 @@ pub use config::{Config, CookieMode, VisitorCookie};
 pub use fairing::{HitCount, Initializer};
 pub use guard::{HitContext, Hits, JsContext, ViewContext};
 pub use routes::{AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
+pub use templates::TemplateFunctions;
 pub use user::HitUser;
 
 /// The core crate, re-exported so that versions match.

@@ -138,6 +138,25 @@ impl Db {
         ))
     }
 
+    /// A new pool of at most `max` connections to the same database. It
+    /// connects on first use, in the runtime that uses it.
+    pub(crate) fn lazy_pool(&self, max: u32) -> Db {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(pool) => Db::Sqlite(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(max)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => Db::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(max)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
+    }
+
     /// Where a counter writes: on SQLite a pool of one connection to the
     /// same database, switched to WAL (when `wal`) and, with `fast`,
     /// committing with `synchronous = NORMAL`; on PostgreSQL this pool.

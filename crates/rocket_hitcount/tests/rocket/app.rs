@@ -12,6 +12,8 @@ use rocket::response::content::RawHtml;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
 use rocket_db_pools::{sqlx, Database};
+use rocket_dyn_templates::Template;
+use rocket_hitcount::TemplateFunctions;
 use rocket_hitcount::{HitContext, HitCount, HitUser, Hits, JsContext, ViewContext};
 
 use crate::common::TestDb;
@@ -178,13 +180,20 @@ pub fn rocket(db: &TestDb, hitcount: Value) -> Rocket<Build> {
 
 /// The test app with a figment of [`figment`]'s making.
 pub fn rocket_from(db: &TestDb, figment: Figment) -> Rocket<Build> {
+    rocket_and_functions(db, figment).0
+}
+
+/// The test app and the template functions of its fairing.
+pub fn rocket_and_functions(db: &TestDb, figment: Figment) -> (Rocket<Build>, TemplateFunctions) {
     let app = rocket::custom(figment).mount("/", routes![count, view, js, about, page, jquery, browser_page]);
     if db.is_postgres() {
-        app.attach(PgHits::init())
-            .attach(HitCount::init::<PgHits>().with_users::<TestUser>())
+        let hitcount = HitCount::init::<PgHits>().with_users::<TestUser>();
+        let functions = hitcount.template_functions();
+        (app.attach(PgHits::init()).attach(hitcount), functions)
     } else {
-        app.attach(SqliteHits::init())
-            .attach(HitCount::init::<SqliteHits>().with_users::<TestUser>())
+        let hitcount = HitCount::init::<SqliteHits>().with_users::<TestUser>();
+        let functions = hitcount.template_functions();
+        (app.attach(SqliteHits::init()).attach(hitcount), functions)
     }
 }
 
@@ -244,4 +253,67 @@ pub async fn error_of(response: LocalResponse<'_>) -> (Status, String) {
     let body = json(response).await;
     assert_eq!(body["success"], false, "{body}");
     (status, body["error_message"].as_str().unwrap().to_owned())
+}
+
+/// The context of the template tests: a post with its key in a `hitcount`
+/// field, a post never counted, a post without a key, 50 posts with only
+/// ids, and a window as a map.
+pub fn context() -> Value {
+    let posts: Vec<Value> = (1..=50)
+        .map(|id| json!({ "id": id, "title": format!("Post {id}") }))
+        .collect();
+    json!({
+        "post": { "id": 1, "title": "Hello World", "hitcount": "blog.post:1" },
+        "new_post": { "id": 99, "title": "Never read", "hitcount": "blog.post:99" },
+        "bare_post": { "title": "No key" },
+        "posts": posts,
+        "window": { "hours": 1, "minutes": 30 },
+    })
+}
+
+/// Templates by name, added raw to the app's Tera.
+type Sources = &'static [(&'static str, &'static str)];
+
+/// `/render/<name>`: template `name` with [`context`].
+#[get("/render/<name>")]
+fn render_template(name: &str, sources: &rocket::State<Sources>) -> Option<Template> {
+    sources
+        .iter()
+        .any(|(n, _)| *n == name)
+        .then(|| Template::render(name.to_owned(), context()))
+}
+
+/// The test app with `templates` and rocket-hitcount's functions
+/// registered; and the functions, to register in a plain Tera as well.
+pub async fn template_app(db: &TestDb, hitcount: Value, templates: Sources) -> (Client, TemplateFunctions) {
+    // Rocket needs a template folder; the tests' templates are added raw.
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rocket/tera");
+    let (rocket, functions) = rocket_and_functions(db, figment(db, hitcount).merge(("template_dir", folder)));
+    let registered = functions.clone();
+    let engines = Template::custom(move |engines| {
+        registered.register(&mut engines.tera);
+        engines
+            .tera
+            .add_raw_templates(templates.to_vec())
+            .expect("test templates parse");
+    });
+    let rocket = rocket
+        .attach(engines)
+        .mount("/", routes![render_template])
+        .manage(templates);
+    let client = Client::untracked(rocket).await.expect("the app launches");
+    (client, functions)
+}
+
+/// Renders template `name` of `templates` in the app of [`template_app`].
+pub async fn render(client: &Client, templates: Sources, name: &str) -> (Status, String) {
+    assert!(
+        templates.iter().any(|(n, _)| *n == name),
+        "no test template {name}"
+    );
+    let response = client.get(format!("/render/{name}")).dispatch().await;
+    (
+        response.status(),
+        response.into_string().await.unwrap_or_default(),
+    )
 }

@@ -11,3 +11,4 @@ mod app;
 mod guard;
 mod launch;
 mod script;
+mod templates;
