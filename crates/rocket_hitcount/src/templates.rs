@@ -141,7 +141,7 @@ impl tera::Function for Function {
         let blocking = match bound.blocking.get() {
             Some(blocking) => blocking,
             None => {
-                let started = bound.state.counter().blocking().map_err(|e| call.failed(e))?;
+                let started = bound.state.counter().blocking().map_err(|e| call.error(e))?;
                 bound.blocking.get_or_init(|| started)
             }
         };
@@ -173,10 +173,6 @@ impl tera::Function for Function {
 impl Call<'_> {
     fn error(&self, problem: impl std::fmt::Display) -> tera::Error {
         tera::Error::msg(format!("{}: {problem}", self.name.as_str()))
-    }
-
-    fn failed(&self, error: hitcount::Error) -> tera::Error {
-        self.error(error)
     }
 
     fn flag(&self, key: &str) -> tera::Result<bool> {
@@ -240,7 +236,7 @@ impl Call<'_> {
                 blocking.run(move |counter| async move { counter.hits_in_last(&object, window).await })
             }
         };
-        Ok(json!(hits.map_err(|e| self.failed(e))?))
+        Ok(json!(hits.map_err(|e| self.error(e))?))
     }
 
     /// `get_hit_counts(for=posts, kind="blog.post")`: each element of the
@@ -273,7 +269,7 @@ impl Call<'_> {
                         .collect()),
                 }
             })
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.error(e))?;
         Ok(Value::Array(
             items
                 .iter()
@@ -293,9 +289,7 @@ impl Call<'_> {
     }
 
     fn js_variables(&self, state: &HitCount, blocking: &BlockingCounter) -> tera::Result<crate::JsContext> {
-        let (pk, hits) = blocking
-            .pk_and_hits(&self.object()?)
-            .map_err(|e| self.failed(e))?;
+        let (pk, hits) = blocking.pk_and_hits(&self.object()?).map_err(|e| self.error(e))?;
         Ok(state.js_context(pk, hits))
     }
 
@@ -315,7 +309,7 @@ impl Call<'_> {
         };
         let ranked = blocking
             .run(move |counter| async move { counter.most_viewed(kind.as_deref(), window, limit).await })
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.error(e))?;
         Ok(Value::Array(
             ranked
                 .into_iter()
