@@ -72,4 +72,6 @@ status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+# The failures again at the end, where a long log is read first.
+grep -E '^test .* FAILED$|panicked at' "$log" | sed 's/^/failed: /' || true
 exit "$status"
