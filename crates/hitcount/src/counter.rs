@@ -9,7 +9,7 @@ use crate::blacklist::BlacklistCache;
 use crate::cache::ReadCache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::group_commit::{register_object, CountingQueue, Job};
+use crate::group_commit::{CountingQueue, Job};
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
@@ -306,8 +306,9 @@ impl HitCounter {
         let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
         // A repeat visit is refused on facts already known, with no write
         // (its view waits in memory): from the cache when this instance
-        // saw the active hit lately, else from one read. The per-IP limit
-        // needs a fresh count, so it always reads.
+        // saw the active hit lately, else from one read where the backend
+        // wants it (`Dialect::peek_before_queue`). The per-IP limit needs a
+        // fresh count, so it never trusts the cache.
         let active_since = now - settings.keep_hit_active.as_chrono();
         if limited_ip.is_none() {
             if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
@@ -324,26 +325,28 @@ impl HitCounter {
         let read_start = inner.cache.read_start();
         let (kind, id) = (object.kind(), object.id());
         dispatch!(&inner.db, pool, sql => {
-            let peek: Option<(i64, i64, Option<DateTime<Utc>>)> = match visitor.user() {
-                Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user.id()).bind(active_since),
-                None => sqlx::query_as(sql.peek_session)
-                    .bind(kind)
-                    .bind(id)
-                    .bind(visitor.session_key())
-                    .bind(active_since)
-                    .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
-            }
-            .fetch_optional(pool)
-            .await?;
-            if let Some((pk, hits, active)) = peek {
-                inner.cache.remember(read_start, object, pk, hits, active.map(|hit_at| (visitor, hit_at)));
-                if active.is_some() {
-                    let ip_hits = match limited_ip {
-                        Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
-                        None => None,
-                    };
-                    inner.views.add(pk);
-                    return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
+            if sql.peek_before_queue {
+                let peek: Option<(i64, i64, Option<DateTime<Utc>>)> = match visitor.user() {
+                    Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user.id()).bind(active_since),
+                    None => sqlx::query_as(sql.peek_session)
+                        .bind(kind)
+                        .bind(id)
+                        .bind(visitor.session_key())
+                        .bind(active_since)
+                        .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
+                }
+                .fetch_optional(pool)
+                .await?;
+                if let Some((pk, hits, active)) = peek {
+                    inner.cache.remember(read_start, object, pk, hits, active.map(|hit_at| (visitor, hit_at)));
+                    if active.is_some() {
+                        let ip_hits = match limited_ip {
+                            Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
+                            None => None,
+                        };
+                        inner.views.add(pk);
+                        return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
+                    }
                 }
             }
         });
@@ -391,7 +394,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
-        register_object(self.writer(), object, self.now()).await
+        Ok(dispatch!(self.writer(), pool, sql => register_object!(sql, pool, object, self.now())))
     }
 
     /// Writes what a refused request adds (a view, a bot hit, or nothing)

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::object::ObjectRef;
 use crate::rules;
 use crate::settings::{IpLimitScope, Settings};
-use crate::store::{returned, Db};
+use crate::store::{json_time, Connection, Db};
 use crate::visitor::Visitor;
 
 /// The most requests one transaction decides: bounds how long one commit
@@ -76,9 +76,11 @@ async fn write_batches(
     mut receiver: mpsc::Receiver<Queued>,
 ) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
+    // Kept from batch to batch; dropped after an error, as it may be broken.
+    let mut connection = None;
     while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
         let (jobs, replies): (Vec<Job>, Vec<_>) = queued.drain(..).unzip();
-        let results = match count_batch(&writer, &settings, &cache, &jobs).await {
+        let results = match count_batch(&writer, &mut connection, &settings, &cache, &jobs).await {
             Ok(results) => results.into_iter().map(Ok).collect(),
             // Nothing of the batch was written. A pk deleted by another
             // instance, or one request's trouble, must not fail the rest:
@@ -87,7 +89,8 @@ async fn write_batches(
                 cache.clear();
                 let mut results = Vec::with_capacity(jobs.len());
                 for job in &jobs {
-                    let alone = count_batch(&writer, &settings, &cache, std::slice::from_ref(job)).await;
+                    let alone = std::slice::from_ref(job);
+                    let alone = count_batch(&writer, &mut connection, &settings, &cache, alone).await;
                     results.push(alone.map(|mut result| result.remove(0)));
                 }
                 results
@@ -102,13 +105,18 @@ async fn write_batches(
 }
 
 /// Decides and writes `jobs` in one transaction, in order.
-async fn count_batch(
+async fn count_batch<'a>(
     writer: &Db,
+    connection: &mut Option<Connection>,
     settings: &Settings,
     cache: &ReadCache,
-    jobs: &[Job],
+    jobs: &'a [Job],
 ) -> Result<Vec<HitResult>> {
     let read_start = cache.read_start();
+    let conn = match connection {
+        Some(conn) => conn,
+        None => connection.insert(open_connection(writer, settings).await?),
+    };
     // Each object's pk, before the transaction: creating a row is a lasting
     // fact even when counting fails, and the transaction can then lock the
     // rows in pk order, the order every multi-row write of the crate uses,
@@ -118,7 +126,17 @@ async fn count_batch(
         let pk = match cache.pk(&job.object) {
             Some(pk) => pk,
             None => {
-                let pk = register_object(writer, &job.object, job.now).await?;
+                let registered = dispatch_connection!(&mut *conn, conn, sql => async {
+                    Ok::<_, Error>(register_object!(sql, &mut *conn, &job.object, job.now))
+                }
+                .await);
+                let pk = match registered {
+                    Ok(pk) => pk,
+                    Err(error) => {
+                        *connection = None;
+                        return Err(error);
+                    }
+                };
                 cache.remember_pk(read_start, &job.object, pk);
                 pk
             }
@@ -129,32 +147,52 @@ async fn count_batch(
     for pk in &pks {
         *views.entry(*pk).or_default() += 1;
     }
-    let limited_ip = |job: &Job| job.stored_ip.clone().filter(|_| settings.hits_per_ip_limit > 0);
+    let limited_ip = |job: &'a Job| {
+        job.stored_ip
+            .as_deref()
+            .filter(|_| settings.hits_per_ip_limit > 0)
+    };
+    let active_since = |job: &Job| job.now - settings.keep_hit_active.as_chrono();
     let latest = jobs
         .iter()
         .map(|job| job.now)
         .max()
         .expect("a batch is never empty");
+    let earliest_since = jobs
+        .iter()
+        .map(active_since)
+        .min()
+        .expect("a batch is never empty");
+    // Every visitor's lookup in one statement: a batch costs the same few
+    // statements whatever its size.
+    let visitors: Vec<_> = jobs
+        .iter()
+        .zip(&pks)
+        .map(|(job, pk)| {
+            let visitor = &job.visitor;
+            let key = visitor.session_key();
+            (
+                pk,
+                key,
+                visitor.previous_session_key().unwrap_or(key),
+                visitor.user().map(|u| u.id()),
+            )
+        })
+        .collect();
+    let visitors = serde_json::to_string(&visitors).expect("numbers and strings serialise");
 
     let mut results = Vec::with_capacity(jobs.len());
     // The time of each visitor's active hit after its request, if any.
     let mut active_hits = Vec::with_capacity(jobs.len());
     let mut totals: HashMap<i64, i64> = HashMap::new();
-    let mut hits_by_pk: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut buckets: BTreeMap<(i64, DateTime<Utc>, DateTime<Utc>), i64> = BTreeMap::new();
-    dispatch!(writer, pool, sql => {
-        let mut tx = pool.begin().await?;
-        if let Some(isolation) = sql.counting_isolation {
-            sqlx::query(isolation).execute(&mut *tx).await?;
-        }
-        if let (Some(fast), true) = (sql.counting_fast_commit, settings.fast_commits) {
-            sqlx::query(fast).execute(&mut *tx).await?;
-        }
+    let mut counted: Vec<BatchHit> = Vec::new();
+    let decided = dispatch_connection!(conn, conn, sql => async {
+        let mut tx = sqlx::Connection::begin(conn).await?;
         // Locks, in one global order: the IPs of a site-wide limit, then
         // the object rows by pk. From here on every check sees all hits
         // committed before, and none can commit in between.
         if let (Some(lock), IpLimitScope::Site) = (sql.ip_lock, settings.hits_per_ip_scope) {
-            let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(|ip| lock_key(&ip)).collect();
+            let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(lock_key).collect();
             for key in keys {
                 sqlx::query(lock).bind(LOCK_NAMESPACE).bind(key).execute(&mut *tx).await?;
             }
@@ -168,52 +206,64 @@ async fn count_batch(
                 .await?;
             totals.insert(*pk, hits.ok_or(Error::UnknownObject(*pk))?);
         }
-        for (job, &pk) in jobs.iter().zip(&pks) {
-            let visitor = &job.visitor;
-            let active_since = job.now - settings.keep_hit_active.as_chrono();
+        let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(sql.active_hits)
+            .bind(&visitors)
+            .bind(earliest_since)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut stored_hits = vec![None; jobs.len()];
+        for (i, at) in stored {
+            *stored_hits.get_mut(i as usize).ok_or(Error::Database(sqlx::Error::RowNotFound))? = at;
+        }
+        // Decided in arrival order: the stored hits, and the hits of the
+        // batch's earlier requests, which are written at its end.
+        for ((job, &pk), stored_hit) in jobs.iter().zip(&pks).zip(stored_hits) {
+            let since = active_since(job);
+            let batch_hit = counted
+                .iter()
+                .filter(|hit| hit.pk == pk && hit.job.now >= since && hit.is_of(&job.visitor))
+                .map(|hit| hit.job.now)
+                .max();
+            let active = stored_hit.filter(|at| *at >= since).max(batch_hit);
             let ip_hits = match limited_ip(job) {
-                Some(ip) => Some(ip_hits!(sql, &mut *tx, ip, active_since, pk, settings.hits_per_ip_scope)),
+                Some(ip) => {
+                    let scope = settings.hits_per_ip_scope;
+                    let stored: i64 = ip_hits!(sql, &mut *tx, ip, since, pk, scope);
+                    let in_batch = counted
+                        .iter()
+                        .filter(|hit| hit.job.stored_ip.as_deref() == Some(ip) && hit.job.now >= since)
+                        .filter(|hit| scope == IpLimitScope::Site || hit.pk == pk)
+                        .count();
+                    Some(stored + in_batch as i64)
+                }
                 None => None,
             };
-            let active: Option<DateTime<Utc>> = match visitor.user() {
-                Some(user) => sqlx::query_scalar(sql.active_user).bind(pk).bind(user.id()).bind(active_since),
-                None => sqlx::query_scalar(sql.active_session)
-                    .bind(pk)
-                    .bind(visitor.session_key())
-                    .bind(active_since)
-                    .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
-            }
-            .fetch_optional(&mut *tx)
-            .await?;
-            let reason = rules::decide(settings, visitor, ip_hits, active.is_some());
-            active_hits.push(if reason.counted() { Some(job.now) } else { active });
+            let reason = rules::decide(settings, &job.visitor, ip_hits, active.is_some());
             let total = totals.get_mut(&pk).expect("every pk was locked");
             if reason.counted() {
-                sqlx::query(sql.insert_hit)
-                    .bind(pk)
-                    .bind(job.now)
-                    .bind(job.stored_ip.as_deref())
-                    .bind(visitor.session_key())
-                    .bind(visitor.user_agent())
-                    .bind(visitor.user().map(|u| u.id()))
-                    .execute(&mut *tx)
-                    .await?;
+                counted.push(BatchHit { pk, job });
                 *total += 1;
-                *hits_by_pk.entry(pk).or_default() += 1;
-                *buckets.entry((pk, hour_start(job.now), day_start(job.now))).or_default() += 1;
             }
+            active_hits.push(if reason.counted() { Some(job.now) } else { active });
             results.push(HitResult::new(Some(pk), *total, reason));
+        }
+        if !counted.is_empty() {
+            let rows: Vec<_> = counted.iter().map(BatchHit::row).collect();
+            let rows = serde_json::to_string(&rows).expect("numbers and strings serialise");
+            sqlx::query(sql.insert_hits).bind(rows).execute(&mut *tx).await?;
+        }
+        let mut hits_by_pk: BTreeMap<i64, i64> = BTreeMap::new();
+        // Hours and days summed, so a batch adds once to each bucket.
+        let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+        let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+        for hit in &counted {
+            *hits_by_pk.entry(hit.pk).or_default() += 1;
+            *hourly.entry((hit.pk, hour_start(hit.job.now))).or_default() += 1;
+            *daily.entry((hit.pk, day_start(hit.job.now))).or_default() += 1;
         }
         for (pk, n) in &hits_by_pk {
             let total: i64 = sqlx::query_scalar(sql.add_hits).bind(pk).bind(n).fetch_one(&mut *tx).await?;
             debug_assert_eq!(Some(&total), totals.get(pk), "the row is locked");
-        }
-        // Hours and days summed, so a batch adds once to each bucket.
-        let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-        let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-        for ((pk, hour, day), n) in buckets {
-            *hourly.entry((pk, hour)).or_default() += n;
-            *daily.entry((pk, day)).or_default() += n;
         }
         for (statement, sums) in [(sql.add_hourly, hourly), (sql.add_daily, daily)] {
             for ((pk, start), n) in sums {
@@ -221,7 +271,13 @@ async fn count_batch(
             }
         }
         tx.commit().await?;
-    });
+        Ok::<_, Error>(())
+    }
+    .await);
+    if let Err(error) = decided {
+        *connection = None;
+        return Err(error);
+    }
 
     for ((job, hit_at), pk) in jobs.iter().zip(active_hits).zip(&pks) {
         cache.remember(
@@ -235,22 +291,133 @@ async fn count_batch(
     Ok(results)
 }
 
-/// The pk of `object`'s row, created (with nothing counted) if missing.
-pub(crate) async fn register_object(db: &Db, object: &ObjectRef, now: DateTime<Utc>) -> Result<i64> {
-    dispatch!(db, pool, sql => {
-        returned(
-            sqlx::query_scalar(sql.register)
-                .bind(object.kind())
-                .bind(object.id())
-                .bind(now)
-                .fetch_all(pool)
-                .await?,
+/// The writing task's connection, set up for counting.
+async fn open_connection(writer: &Db, settings: &Settings) -> Result<Connection> {
+    let mut connection = writer.detached_connection().await?;
+    dispatch_connection!(&mut connection, conn, sql => {
+        let fast = sql.counting_fast_commit.filter(|_| settings.fast_commits);
+        for statement in sql.counting_setup.iter().chain(&fast) {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+    });
+    Ok(connection)
+}
+
+/// A hit the batch counted, written at its end.
+struct BatchHit<'a> {
+    pk: i64,
+    job: &'a Job,
+}
+
+impl BatchHit<'_> {
+    /// Whether this hit is `visitor`'s, as `Dialect::active_hits` tells:
+    /// a user's by user id, anyone else's by either session key.
+    fn is_of(&self, visitor: &Visitor) -> bool {
+        let hit = &self.job.visitor;
+        match visitor.user() {
+            Some(user) => hit.user().map(|u| u.id()) == Some(user.id()),
+            None => {
+                let key = hit.session_key();
+                key == visitor.session_key() || Some(key) == visitor.previous_session_key()
+            }
+        }
+    }
+
+    /// The hit as an element of `Dialect::insert_hits`' JSON array.
+    fn row(&self) -> (i64, String, Option<&str>, &str, &str, Option<&str>) {
+        let (job, visitor) = (self.job, &self.job.visitor);
+        (
+            self.pk,
+            json_time(job.now),
+            job.stored_ip.as_deref(),
+            visitor.session_key(),
+            visitor.user_agent(),
+            visitor.user().map(|u| u.id()),
         )
-    })
+    }
 }
 
 /// The advisory lock key of an IP: 32 bits of its hash.
 fn lock_key(stored_ip: &str) -> i32 {
     let digest = Sha256::digest(stored_ip.as_bytes());
     i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{HitCounter, User};
+
+    /// Decides `visitors` as one batch, in this order, on a fresh database.
+    async fn one_batch(settings: Settings, visitors: Vec<Visitor>) -> Vec<(bool, i64)> {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        let counter = HitCounter::open(db, settings.clone()).await.unwrap();
+        let object = ObjectRef::new("blog.post", 1).unwrap();
+        let jobs: Vec<Job> = visitors
+            .into_iter()
+            .map(|visitor| Job {
+                object: object.clone(),
+                stored_ip: visitor.ip().map(|ip| ip.to_string()),
+                visitor,
+                now: Utc::now(),
+            })
+            .collect();
+        let cache = ReadCache::new(Duration::ZERO);
+        let results = count_batch(counter.writer(), &mut None, &settings, &cache, &jobs)
+            .await
+            .unwrap();
+        let stored = counter.counts(&object).await.unwrap().hits;
+        let counted = results.iter().filter(|r| r.hit_counted).count();
+        assert_eq!(stored, counted as i64, "the stored total is the batch's hits");
+        results.iter().map(|r| (r.hit_counted, r.total_hits)).collect()
+    }
+
+    /// Each request sees the hits of the batch's requests before it, which
+    /// are written only at its end: a previous session key, a user on
+    /// another device, an anonymous request with a user's session key.
+    #[tokio::test]
+    async fn a_batch_decides_its_requests_in_order() {
+        let user = || User::new("u-1").unwrap();
+        let visitors = vec![
+            Visitor::new("s-1").unwrap(),
+            Visitor::new("s-2")
+                .unwrap()
+                .with_previous_session_key("s-1")
+                .unwrap(),
+            Visitor::new("x-1").unwrap().with_user(user()),
+            Visitor::new("y-1").unwrap().with_user(user()),
+            Visitor::new("x-1").unwrap(),
+            Visitor::new("z-1").unwrap(),
+        ];
+        let answers = one_batch(Settings::default(), visitors).await;
+        let expected = [
+            (true, 1),
+            (false, 1),
+            (true, 2),
+            (false, 2),
+            (false, 2),
+            (true, 3),
+        ];
+        assert_eq!(answers, expected);
+    }
+
+    /// The per-IP limit counts the batch's earlier hits from the address.
+    #[tokio::test]
+    async fn a_batch_keeps_the_ip_limit() {
+        let settings = Settings {
+            hits_per_ip_limit: 2,
+            ip_storage: crate::IpStorage::Full,
+            ..Default::default()
+        };
+        let from = |session: &str| {
+            Visitor::new(session)
+                .unwrap()
+                .with_ip("198.51.100.7".parse().unwrap())
+        };
+        let visitors = vec![from("a"), from("b"), from("c"), Visitor::new("d").unwrap()];
+        let answers = one_batch(settings, visitors).await;
+        assert_eq!(answers, [(true, 1), (true, 2), (false, 2), (true, 3)]);
+    }
 }

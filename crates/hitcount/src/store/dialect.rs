@@ -1,6 +1,8 @@
 //! The SQL of the crate, in one place. [`STANDARD`] is the SQL that SQLite
 //! and PostgreSQL share (numbered `$n` parameters, `ON CONFLICT`,
-//! `RETURNING`); each backend file takes it and overrides what differs. A
+//! `RETURNING`); each backend file takes it and overrides what differs.
+//! JSON functions are not shared: the batch statements here are SQLite's
+//! (`json_each`), and PostgreSQL's file has its own. A
 //! backend without those features (MariaDB) writes its own [`Dialect`].
 
 use super::migrate::Migration;
@@ -11,12 +13,14 @@ pub(crate) struct Dialect {
     pub name: &'static str,
     /// The schema, oldest first.
     pub migrations: &'static [Migration],
-    /// The first statements of the counting transaction. PostgreSQL: the
+    /// Run once on the counting writer's own connection. PostgreSQL: the
     /// decision relies on each statement seeing what committed before it
-    /// (READ COMMITTED, whatever the server's default); and, with
-    /// `fast_commits`, the commit need not wait for the disk.
-    pub counting_isolation: Option<&'static str>,
-    /// See `counting_isolation`; run only with `fast_commits`.
+    /// (READ COMMITTED, whatever the server's default), and each batch
+    /// statement is planned for the table as it is now (a generic plan
+    /// made while the table was small walks all of an object's hits).
+    pub counting_setup: &'static [&'static str],
+    /// Run once on that connection with `fast_commits`: commits need not
+    /// wait for the disk.
     pub counting_fast_commit: Option<&'static str>,
     /// Serialises counting per IP across app instances when the per-IP
     /// limit is site-wide; `None` where the database lock already does.
@@ -55,18 +59,27 @@ pub(crate) struct Dialect {
     pub peek_session: &'static str,
     /// The same for a user. Binds: kind, object_id, user_id, active_since.
     pub peek_user: &'static str,
-    /// Binds: hit_count_id, session_key, active_since, previous session key
-    /// (or the session key again). Returns: the time of an active hit.
-    pub active_session: &'static str,
-    /// Binds: hit_count_id, user_id, active_since. Returns: the time of an
-    /// active hit.
-    pub active_user: &'static str,
+    /// Whether a request that the cache cannot answer first looks for an
+    /// active hit with one read (`peek_*`) before queueing for the writer.
+    /// Worth it where the writer's transaction locks rows other instances
+    /// wait for (PostgreSQL); not where the writer repeats the same lookup
+    /// on the same file a moment later (SQLite).
+    pub peek_before_queue: bool,
+    /// The latest hit of each visitor of a batch on its object since the
+    /// batch's earliest active window began. Binds: a JSON array of
+    /// `[hit_count_id, session_key, previous session key (or the session
+    /// key again), user_id or null]`, active_since. Returns: the element's
+    /// index (0-based), the time or NULL. A user is looked up by user_id,
+    /// anyone else by either session key.
+    pub active_hits: &'static str,
     /// Active hits from an IP on the whole site. Binds: ip, active_since.
     pub ip_hits_site: &'static str,
     /// Active hits from an IP on one object. Binds: ip, active_since, id.
     pub ip_hits_object: &'static str,
-    /// Binds: hit_count_id, created_at, ip, session_key, user_agent, user_id.
-    pub insert_hit: &'static str,
+    /// Inserts a batch's hits in array order. Binds: a JSON array of
+    /// `[hit_count_id, created_at (see `store::json_time`), ip, session_key,
+    /// user_agent, user_id]`.
+    pub insert_hits: &'static str,
     /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
     pub add_hourly: &'static str,
     /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
@@ -185,7 +198,7 @@ macro_rules! hit_filters {
 pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
-    counting_isolation: None,
+    counting_setup: &[],
     counting_fast_commit: None,
     ip_lock: None,
     migration_lock: None,
@@ -211,23 +224,42 @@ pub(crate) const STANDARD: Dialect = Dialect {
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
 
-    peek_session: "SELECT c.id, c.hits, \
-                     (SELECT h.created_at FROM hitcount_hit h WHERE h.hit_count_id = c.id \
-                        AND (h.session_key = $3 OR h.session_key = $5) AND h.created_at >= $4 LIMIT 1) \
+    // One lookup per key, as in `active_hits`.
+    peek_session: "SELECT c.id, c.hits, COALESCE( \
+                     (SELECT h.created_at FROM hitcount_hit h \
+                         WHERE h.hit_count_id = c.id AND h.session_key = $3 AND h.created_at >= $4 \
+                         ORDER BY h.created_at DESC LIMIT 1), \
+                     (SELECT h.created_at FROM hitcount_hit h \
+                         WHERE h.hit_count_id = c.id AND h.session_key = $5 AND h.created_at >= $4 \
+                         ORDER BY h.created_at DESC LIMIT 1)) \
                    FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
     peek_user: "SELECT c.id, c.hits, \
-                  (SELECT h.created_at FROM hitcount_hit h WHERE h.hit_count_id = c.id \
-                     AND h.user_id = $3 AND h.created_at >= $4 LIMIT 1) \
+                  (SELECT h.created_at FROM hitcount_hit h \
+                      WHERE h.hit_count_id = c.id AND h.user_id = $3 AND h.created_at >= $4 \
+                      ORDER BY h.created_at DESC LIMIT 1) \
                 FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
-    active_session: "SELECT created_at FROM hitcount_hit \
-                     WHERE hit_count_id = $1 AND (session_key = $2 OR session_key = $4) \
-                       AND created_at >= $3 LIMIT 1",
-    active_user: "SELECT created_at FROM hitcount_hit \
-                  WHERE hit_count_id = $1 AND user_id = $2 AND created_at >= $3 LIMIT 1",
+    peek_before_queue: true,
+    // Each key looked up on its own (a UNION, not an OR), latest first.
+    active_hits: "SELECT CAST(j.key AS BIGINT), CASE WHEN json_extract(j.value, '$[3]') IS NULL \
+                    THEN (SELECT MAX(t) FROM ( \
+                            SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \
+                                    WHERE h.hit_count_id = json_extract(j.value, '$[0]') \
+                                      AND h.session_key = json_extract(j.value, '$[1]') AND h.created_at >= $2) AS t \
+                            UNION ALL \
+                            SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \
+                                    WHERE h.hit_count_id = json_extract(j.value, '$[0]') \
+                                      AND h.session_key = json_extract(j.value, '$[2]') AND h.created_at >= $2)) k) \
+                    ELSE (SELECT MAX(h.created_at) FROM hitcount_hit h \
+                          WHERE h.hit_count_id = json_extract(j.value, '$[0]') \
+                            AND h.user_id = json_extract(j.value, '$[3]') AND h.created_at >= $2) \
+                  END FROM json_each($1) j",
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
-    insert_hit: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+    insert_hits: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                         json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                         json_extract(value, '$[4]'), json_extract(value, '$[5]') \
+                  FROM json_each($1) ORDER BY key",
     add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
     add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \

@@ -6,27 +6,58 @@
 //! backend. Adding a backend is a new variant, a new dialect file and its
 //! migrations.
 
+use chrono::{DateTime, Utc};
 use std::str::FromStr;
 
 use crate::error::{invalid, Result};
 
-/// Runs `$body` with `$pool` bound to the concrete pool and `$sql` to its
+/// Runs `$body` with `$inner` bound to what the `$kind` value (a [`Db`]
+/// or a [`Connection`]) holds for its backend, and `$sql` to the backend's
 /// dialect. The body is compiled once per backend, so it is written once
 /// and needs no generic database bounds.
-macro_rules! dispatch {
-    ($db:expr, $pool:ident, $sql:ident => $body:expr) => {
-        match $db {
+macro_rules! dispatch_on {
+    ($kind:ident, $value:expr, $inner:ident, $sql:ident => $body:expr) => {
+        match $value {
             #[cfg(feature = "sqlite")]
-            $crate::store::Db::Sqlite($pool) => {
+            $crate::store::$kind::Sqlite($inner) => {
                 let $sql = &$crate::store::sqlite::SQL;
                 $body
             }
             #[cfg(feature = "postgres")]
-            $crate::store::Db::Postgres($pool) => {
+            $crate::store::$kind::Postgres($inner) => {
                 let $sql = &$crate::store::postgres::SQL;
                 $body
             }
         }
+    };
+}
+
+/// [`dispatch_on!`] a [`Db`]: `$pool` is the concrete pool.
+macro_rules! dispatch {
+    ($db:expr, $pool:ident, $sql:ident => $body:expr) => {
+        dispatch_on!(Db, $db, $pool, $sql => $body)
+    };
+}
+
+/// [`dispatch_on!`] a [`Connection`]: `$conn` is the concrete connection.
+macro_rules! dispatch_connection {
+    ($connection:expr, $conn:ident, $sql:ident => $body:expr) => {
+        dispatch_on!(Connection, $connection, $conn, $sql => $body)
+    };
+}
+
+/// The pk of `$object`'s row, created (with nothing counted) if missing,
+/// on `$executor`. A macro for the same reason as [`ip_hits!`].
+macro_rules! register_object {
+    ($sql:expr, $executor:expr, $object:expr, $now:expr) => {
+        $crate::store::returned(
+            sqlx::query_scalar::<_, i64>($sql.register)
+                .bind($object.kind())
+                .bind($object.id())
+                .bind($now)
+                .fetch_all($executor)
+                .await?,
+        )?
     };
 }
 
@@ -67,6 +98,24 @@ pub(crate) fn returned<T>(rows: Vec<T>) -> Result<T> {
     rows.into_iter()
         .next()
         .ok_or(crate::Error::Database(sqlx::Error::RowNotFound))
+}
+
+/// A time as the batch statements' JSON carries it: the very text sqlx
+/// binds for a time on SQLite, where times are compared as text, and that
+/// PostgreSQL parses as a `TIMESTAMPTZ`.
+pub(crate) fn json_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// A connection of its own, outside any pool, for a task that writes all
+/// the time (the counting queue's writer): a pool checks a connection on
+/// every checkout and return, a round trip each.
+#[allow(clippy::large_enum_variant, reason = "one per counter")]
+pub(crate) enum Connection {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgConnection),
 }
 
 /// A connection pool of one of the supported databases.
@@ -184,6 +233,17 @@ impl Db {
         }
     }
 
+    /// A new connection with this pool's options, taken out of the pool
+    /// (which may open another in its place).
+    pub(crate) async fn detached_connection(&self) -> Result<Connection> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?.detach()),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => Connection::Postgres(pool.acquire().await?.detach()),
+        })
+    }
+
     /// The backend's name: `"SQLite"` or `"PostgreSQL"`.
     ///
     /// ```
@@ -194,5 +254,32 @@ impl Db {
     /// ```
     pub fn backend(&self) -> &'static str {
         dispatch!(self, _pool, sql => sql.name)
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// SQLite compares times as text: a time written through the batch's
+    /// JSON must be the same text as one bound by sqlx.
+    #[tokio::test]
+    async fn json_time_is_the_text_sqlx_binds_on_sqlite() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let second = Utc.with_ymd_and_hms(2026, 11, 22, 7, 34, 18).unwrap();
+        for t in [
+            second,
+            second + chrono::TimeDelta::milliseconds(120),
+            second + chrono::TimeDelta::microseconds(120_500),
+        ] {
+            let bound: String = sqlx::query_scalar("SELECT $1")
+                .bind(t)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(json_time(t), bound);
+        }
     }
 }

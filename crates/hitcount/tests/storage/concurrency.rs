@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use hitcount::{HitCounter, Reason};
+use hitcount::{HitCounter, Reason, User, Visitor};
 use tokio::sync::Barrier;
 
 use crate::common::{settings, TestDb};
@@ -15,6 +15,7 @@ storage_tests!(
     two_app_instances_count_once,
     concurrent_requests_respect_the_ip_limit,
     concurrent_new_visitors_get_running_totals,
+    requests_arriving_together_count_once_each,
 );
 
 const REQUESTS: usize = 64;
@@ -168,4 +169,80 @@ async fn concurrent_new_visitors_get_running_totals(db: &TestDb) {
             .await,
         expected
     );
+}
+
+/// Requests that arrive together, on every backend, in whatever order the
+/// runtime lets them reach the writer: of each pair one counts (a user on
+/// two devices, two session keys each naming the other as previous, one
+/// session twice), and the counted answers carry the running totals.
+/// `group_commit`'s unit tests pin the order on one batch.
+async fn requests_arriving_together_count_once_each(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let user = || User::new("u-1").unwrap();
+    let pairs = [
+        [
+            Visitor::new("x-1").unwrap().with_user(user()),
+            Visitor::new("y-1").unwrap().with_user(user()),
+        ],
+        [
+            Visitor::new("s-1")
+                .unwrap()
+                .with_previous_session_key("s-2")
+                .unwrap(),
+            Visitor::new("s-2")
+                .unwrap()
+                .with_previous_session_key("s-1")
+                .unwrap(),
+        ],
+        [Visitor::new("t-1").unwrap(), Visitor::new("t-1").unwrap()],
+    ];
+    let object = post(1);
+    let answers = join_all(pairs.iter().flatten().map(|v| counter.count_hit(&object, v))).await;
+    let answers: Vec<_> = answers.into_iter().map(|a| a.expect("count succeeded")).collect();
+    for pair in answers.chunks(2) {
+        assert_eq!(pair.iter().filter(|a| a.hit_counted).count(), 1, "{pair:?}");
+    }
+    let mut totals: Vec<i64> = answers
+        .iter()
+        .filter(|a| a.hit_counted)
+        .map(|a| a.total_hits)
+        .collect();
+    totals.sort();
+    assert_eq!(totals, [1, 2, 3]);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 3);
+    assert_eq!(counter.counts(&object).await.unwrap().hits, 3);
+}
+
+/// The counting connection sets READ COMMITTED for itself: a server whose
+/// default is SERIALIZABLE fails concurrent batches of two instances with
+/// serialization errors otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_serializable_default_counts_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    db.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', \
+         current_database()); END $$",
+    )
+    .await;
+    // Pools opened after the change, so every connection has the default.
+    let mut counters = Vec::new();
+    for _ in 0..2 {
+        let pool = db.second_pool().await;
+        let isolation: String = match &pool {
+            hitcount::Db::Postgres(pool) => sqlx::query_scalar("SHOW transaction_isolation")
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            _ => unreachable!("a PostgreSQL test database"),
+        };
+        assert_eq!(isolation, "serializable");
+        counters.push(
+            HitCounter::open_with_clock(pool, Default::default(), db.clock.clock())
+                .await
+                .unwrap(),
+        );
+    }
+    check_exactly_once(&db, &counters).await;
 }
