@@ -1,53 +1,34 @@
-//! A walk through rocket-hitcount's counting rules on an embedded SQLite
-//! file, which keeps its counts between runs (run it twice). The Rocket
-//! blog of the example project replaces this with issue 5.
+//! `cargo run -p example_project` serves the example blog on
+//! <http://127.0.0.1:8000>; `cargo run -p example_project -- hash-password`
+//! reads a password on standard input and prints the Argon2 hash that
+//! `admin.password_hash` takes.
 
-use hitcount::{Db, HitCounter, ObjectRef, Settings, User, Visitor, Window};
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+use argon2::Argon2;
 
-#[tokio::main]
-async fn main() -> hitcount::Result<()> {
-    let path = std::env::temp_dir().join("rocket-hitcount-example.db");
-    let db = Db::connect(&format!("sqlite://{}", path.display())).await?;
-    let counter = HitCounter::open(db, Settings::default()).await?;
-    println!("Counting on {} ({})\n", counter.db().backend(), path.display());
-
-    let post = ObjectRef::new("blog.post", 1)?;
-    let browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-    let visits = [
-        (
-            "a reader",
-            Visitor::new("reader-session")?.with_user_agent(browser),
-        ),
-        (
-            "the same reader again",
-            Visitor::new("reader-session")?.with_user_agent(browser),
-        ),
-        (
-            "a signed-in user",
-            Visitor::new("alice-session")?
-                .with_user_agent(browser)
-                .with_user(User::new("alice")?),
-        ),
-        (
-            "a search engine",
-            Visitor::new("bot-session")?.with_user_agent("Googlebot/2.1"),
-        ),
-    ];
-    for (who, visitor) in &visits {
-        let visitor = visitor.clone().with_ip("192.0.2.1".parse().expect("valid IP"));
-        let result = counter.count_hit(&post, &visitor).await?;
-        println!("{who:>22}: {}", result.hit_message);
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match std::env::args().nth(1).as_deref() {
+        None => {
+            let site = example_project::site(example_project::figment());
+            rocket::execute(site.launch())?;
+            Ok(())
+        }
+        Some("hash-password") => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err("hash-password: give the password on standard input".into());
+            }
+            let salt = SaltString::generate(&mut OsRng);
+            let hash = Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map_err(|e| format!("hash-password: {e}"))?;
+            println!("{hash}");
+            Ok(())
+        }
+        Some(other) => {
+            Err(format!("unknown command {other:?}: run without arguments, or with `hash-password`").into())
+        }
     }
-
-    let counts = counter.counts(&post).await?;
-    let today = counter.hits_in_last(&post, Window::days(1)).await?;
-    println!(
-        "\n\"Hello World\" (pk {}): {} hits, {} in the last day, {} views, {} bot hits",
-        counts.pk.unwrap_or_default(),
-        counts.hits,
-        today,
-        counts.views,
-        counts.bot_hits
-    );
-    Ok(())
 }

@@ -1,1 +1,70 @@
-//! Workspace-level end-to-end tests.
+//! Workspace-level end-to-end tests: the example site over HTTP with
+//! Rocket's local client on SQLite and PostgreSQL (`tests/site.rs`), and
+//! in headless Chromium (`tests/browser.rs`). This library holds what both
+//! need: the site on a test database, and small readers of its pages.
+
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+
+/// The admin the tests log in as.
+pub const ADMIN_USER: &str = "editor";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "admin";
+/// An Argon2 hash of [`ADMIN_PASSWORD`] (`hash-password` printed it).
+pub const ADMIN_PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$NFQm4OBbVdAy11FXyApi+w$ypdGCL/3lyQ8auZs6JS76vGMA18QeJItWoQTKW+wyB0";
+
+/// A desktop browser's user agent: counted, unlike curl's or headless
+/// Chromium's own (both are bots).
+pub const BROWSER_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// The example's configuration on the database at `url`, with the test
+/// admin, fixed keys and quiet logs.
+pub fn figment(url: &str) -> Figment {
+    example_project::figment()
+        .merge(("databases.blog.url", url))
+        .merge(("admin.user", ADMIN_USER))
+        .merge(("admin.password_hash", ADMIN_PASSWORD_HASH))
+        .merge((
+            "hitcount.secret_key",
+            "end-to-end tests' secret key, 32 characters or more",
+        ))
+        .merge(("log_level", "off"))
+}
+
+/// The example site on the database at `url`.
+pub fn site(url: &str) -> Rocket<Build> {
+    example_project::site(figment(url))
+}
+
+/// The text inside the element with this `id` (up to its first tag), as
+/// a browser shows it (Tera's escapes undone), or `None` when the page has
+/// no such element.
+///
+/// ```
+/// let html = r#"<p><i id="hit-counted-value">true</i><b id="url">&#x2F;a&amp;b</b></p>"#;
+/// assert_eq!(hitcount_tests::text_of(html, "hit-counted-value").as_deref(), Some("true"));
+/// assert_eq!(hitcount_tests::text_of(html, "url").as_deref(), Some("/a&b"));
+/// assert_eq!(hitcount_tests::text_of(html, "nope"), None);
+/// ```
+pub fn text_of(html: &str, id: &str) -> Option<String> {
+    let start = html.find(&format!("id=\"{id}\""))?;
+    let open = start + html[start..].find('>')? + 1;
+    let end = open + html[open..].find('<')?;
+    let text = html[open..end].trim();
+    // Tera's escapes (`tera::escape_html`), `&amp;` last.
+    let entities = [
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#x27;", "'"),
+        ("&#x2F;", "/"),
+        ("&amp;", "&"),
+    ];
+    Some(
+        entities
+            .iter()
+            .fold(text.to_owned(), |text, (entity, c)| text.replace(entity, c)),
+    )
+}

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::clock::{next_day, next_hour};
+use crate::clock::{day_start, next_day, next_hour};
 use crate::counter::HitCounter;
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::object::ObjectRef;
 use crate::window::Window;
 
@@ -73,6 +73,51 @@ pub struct Ranked {
     /// The object.
     pub object: ObjectRef,
     /// Its hits, in the window asked for or in total.
+    pub hits: i64,
+}
+
+/// One object of the admin's counts list: its totals and its hits within
+/// the window asked for.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+/// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+/// counter.count_hit(&post, &hitcount::Visitor::new("s")?).await?;
+/// let listed = counter.list_counts(hitcount::Window::days(7), 100).await?;
+/// assert_eq!((&listed[0].object, listed[0].counts.hits, listed[0].hits_within), (&post, 1, 1));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ObjectCounts {
+    /// The object.
+    pub object: ObjectRef,
+    /// Its totals.
+    pub counts: Counts,
+    /// Its hits within the window.
+    pub hits_within: i64,
+}
+
+/// The hits of one day (UTC), from the daily buckets.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+/// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+/// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+/// counter.count_hit(&post, &hitcount::Visitor::new("s")?).await?;
+/// let days = counter.daily_hits(&post, 30).await?;
+/// assert_eq!(days.len(), 30);
+/// assert_eq!(days[29].day, chrono::Utc::now().date_naive());
+/// assert_eq!(days.iter().map(|d| d.hits).sum::<i64>(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DayHits {
+    /// The day.
+    pub day: NaiveDate,
+    /// Hits counted that day.
     pub hits: i64,
 }
 
@@ -290,6 +335,65 @@ impl HitCounter {
         Ok(objects
             .iter()
             .map(|object| (object.clone(), rows.get(object).copied().unwrap_or_default()))
+            .collect())
+    }
+
+    /// Every object with a row, oldest pk first (at most `limit`, 1 to
+    /// 1000), with its totals and its hits within `window`, in one query:
+    /// the admin's counts page. See [`ObjectCounts`].
+    pub async fn list_counts(&self, window: Window, limit: u32) -> Result<Vec<ObjectCounts>> {
+        if !(1..=1000).contains(&limit) {
+            return Err(invalid("limit", limit.to_string(), "expected 1 to 1000"));
+        }
+        let [from, hour, day] = window_bounds(self.now(), window);
+        let _views = self.reading_views().await;
+        let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
+            let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
+            sqlx::query_as(&statement)
+                .bind(from)
+                .bind(hour)
+                .bind(day)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(pk, kind, id, hits, views, bot_hits, hits_within)| {
+                Ok(ObjectCounts {
+                    object: ObjectRef::new(kind, id)?,
+                    counts: self.counts_of_row(pk, hits, views, bot_hits),
+                    hits_within,
+                })
+            })
+            .collect()
+    }
+
+    /// The object's hits on each of the last `days` days (1 to 366), today
+    /// (UTC) last, days without hits included as 0: from the daily
+    /// buckets, so exact after cleanup too. See [`DayHits`].
+    pub async fn daily_hits(&self, object: &ObjectRef, days: u32) -> Result<Vec<DayHits>> {
+        if !(1..=366).contains(&days) {
+            return Err(invalid("days", days.to_string(), "expected 1 to 366"));
+        }
+        let today = day_start(self.now());
+        let first = today - TimeDelta::days(i64::from(days) - 1);
+        let rows: Vec<(DateTime<Utc>, i64)> = dispatch!(self.db(), pool, sql => {
+            sqlx::query_as(sql.daily_hits)
+                .bind(object.kind())
+                .bind(object.id())
+                .bind(first)
+                .fetch_all(pool)
+                .await?
+        });
+        let found: HashMap<NaiveDate, i64> = rows.into_iter().map(|(at, n)| (at.date_naive(), n)).collect();
+        Ok((0..i64::from(days))
+            .map(|i| {
+                let day = (first + TimeDelta::days(i)).date_naive();
+                DayHits {
+                    day,
+                    hits: found.get(&day).copied().unwrap_or(0),
+                }
+            })
             .collect())
     }
 

@@ -71,7 +71,7 @@ pub use blocking::BlockingCounter;
 pub use cleanup::{CleanupOptions, CleanupReport};
 pub use clock::Clock;
 pub use counter::{HitCounter, HitResult};
-pub use counts::{Counts, Ranked};
+pub use counts::{Counts, DayHits, ObjectCounts, Ranked};
 pub use error::{Error, Result};
 pub use ip::{parse_ip, IpStorage};
 pub use object::{ObjectRef, MAX_ID_LEN, MAX_KIND_LEN};

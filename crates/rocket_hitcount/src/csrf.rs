@@ -107,3 +107,70 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
         )),
     }
 }
+
+/// Request guard: this visitor's CSRF token, for an app's own forms, with
+/// the same double-submit check as the AJAX endpoint. Put [`value`] in a
+/// hidden `csrfmiddlewaretoken` field and [`verify`] what the form sends.
+///
+/// [`value`]: CsrfToken::value
+/// [`verify`]: CsrfToken::verify
+///
+/// ```rust,no_run
+/// use rocket::form::Form;
+/// use rocket::http::Status;
+/// use rocket::{get, post, FromForm};
+/// use rocket_hitcount::CsrfToken;
+///
+/// #[get("/contact")]
+/// fn contact(csrf: CsrfToken<'_>) -> String {
+///     format!(r#"<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}"></form>"#, csrf.value())
+/// }
+///
+/// #[derive(FromForm)]
+/// struct Message { csrfmiddlewaretoken: String }
+///
+/// #[post("/contact", data = "<form>")]
+/// fn send(csrf: CsrfToken<'_>, form: Form<Message>) -> Result<&'static str, (Status, String)> {
+///     csrf.verify(Some(&form.csrfmiddlewaretoken)).map_err(|e| (Status::Forbidden, e))?;
+///     Ok("sent")
+/// }
+/// ```
+///
+/// It fails with 500 (and a log line) when the fairing is not attached.
+pub struct CsrfToken<'r> {
+    state: &'r HitCount,
+    request: &'r Request<'r>,
+    token: String,
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for CsrfToken<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        let Some(state) = HitCount::fetch(request.rocket()) else {
+            rocket::error!("rocket-hitcount: `CsrfToken` is used but the fairing is not attached");
+            return rocket::request::Outcome::Error((rocket::http::Status::InternalServerError, ()));
+        };
+        let token = token(state, request.cookies());
+        rocket::request::Outcome::Success(CsrfToken {
+            state,
+            request,
+            token,
+        })
+    }
+}
+
+impl CsrfToken<'_> {
+    /// The token to send back: the value of the `csrftoken` cookie.
+    pub fn value(&self) -> &str {
+        &self.token
+    }
+
+    /// Checks this request as the AJAX endpoint does: same origin, and the
+    /// `X-CSRFToken` header or else `form_token` equal to the cookie. The
+    /// error says what is wrong, for a 403 page.
+    pub fn verify(&self, form_token: Option<&str>) -> Result<(), String> {
+        check(self.state, self.request, form_token)
+    }
+}

@@ -76,6 +76,7 @@ mod user;
 mod visitor;
 
 pub use config::{Config, CookieMode, VisitorCookie};
+pub use csrf::CsrfToken;
 pub use fairing::{HitCount, Initializer};
 pub use guard::{HitContext, Hits, JsContext, ViewContext};
 pub use routes::{AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};

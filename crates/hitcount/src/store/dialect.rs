@@ -101,6 +101,10 @@ pub(crate) struct Dialect {
     /// The same by total hits. Binds: kind, limit.
     pub most_viewed_total: &'static str,
 
+    /// An object's daily buckets from a day on. Binds: kind, object_id,
+    /// first day. Returns: start_at, hits, oldest first.
+    pub daily_hits: &'static str,
+
     /// The hit log, filtered and newest first. Binds: hit_count_id or NULL,
     /// LIKE pattern, stored ip or NULL, since or NULL, until or NULL,
     /// limit, offset.
@@ -294,6 +298,10 @@ pub(crate) const STANDARD: Dialect = Dialect {
     most_viewed_total: "SELECT id, kind, object_id, hits FROM hitcount_hit_count \
                         WHERE ($1 IS NULL OR kind = $1) AND hits > 0 \
                         ORDER BY hits DESC, id LIMIT $2",
+
+    daily_hits: "SELECT d.start_at, d.hits FROM hitcount_daily d \
+                 JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
+                 WHERE c.kind = $1 AND c.object_id = $2 AND d.start_at >= $3 ORDER BY d.start_at",
 
     list_hits: concat!(
         "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \

@@ -15,6 +15,8 @@ storage_tests!(
     hits_in_last_many_matches_single_reads,
     most_viewed_by_total_and_window,
     deleted_hits_leave_windows,
+    list_counts_gives_every_object_with_its_window,
+    daily_hits_fill_the_days_and_survive_cleanup,
 );
 
 /// Counts one hit per offset (each by its own session), at `now - offset`,
@@ -203,4 +205,48 @@ async fn deleted_hits_leave_windows(db: &TestDb) {
     // The bucket of the deleted hit is lowered too.
     assert_eq!(counter.hits_in_last(&post(1), Window::days(60)).await.unwrap(), 3);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 3);
+}
+
+/// The admin's counts list: every object with a row, oldest pk first, its
+/// totals and its hits in the window; a limit out of range is an error.
+async fn list_counts_gives_every_object_with_its_window(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    hits_at(db, &counter, &post(1), [TimeDelta::days(10), TimeDelta::hours(1)]).await;
+    counter.register(&post(2)).await.unwrap();
+    let listed = counter.list_counts(Window::days(7), 100).await.unwrap();
+    let rows: Vec<_> = listed
+        .iter()
+        .map(|o| (o.object.id().to_owned(), o.counts.hits, o.hits_within))
+        .collect();
+    assert_eq!(rows, [("1".to_owned(), 2, 1), ("2".to_owned(), 0, 0)]);
+    assert_eq!(counter.list_counts(Window::days(7), 1).await.unwrap().len(), 1);
+    let err = counter.list_counts(Window::days(7), 0).await.unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+}
+
+/// Daily hits come from the buckets: days without hits are zeros, today
+/// is last, and cleanup of the hit rows changes nothing.
+async fn daily_hits_fill_the_days_and_survive_cleanup(db: &TestDb) {
+    let counter = db
+        .counter(crate::common::settings(|s| {
+            s.keep_hit_active = Window::hours(1);
+            s.keep_hit_in_database = Window::days(1);
+        }))
+        .await;
+    let offsets = [
+        TimeDelta::days(3),
+        TimeDelta::days(3),
+        TimeDelta::days(1),
+        TimeDelta::zero(),
+    ];
+    hits_at(db, &counter, &post(1), offsets).await;
+    let expected = [0, 0, 0, 0, 0, 0, 2, 0, 1, 1];
+    let hits = |days: Vec<hitcount::DayHits>| days.iter().map(|d| d.hits).collect::<Vec<_>>();
+    let days = counter.daily_hits(&post(1), 10).await.unwrap();
+    assert_eq!(days.last().unwrap().day, db.clock.now().date_naive());
+    assert_eq!(hits(days), expected);
+    assert!(counter.cleanup().await.unwrap().removed > 0);
+    assert_eq!(hits(counter.daily_hits(&post(1), 10).await.unwrap()), expected);
+    assert_eq!(hits(counter.daily_hits(&post(9), 3).await.unwrap()), [0, 0, 0]);
+    assert!(counter.daily_hits(&post(1), 0).await.is_err());
 }

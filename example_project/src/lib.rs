@@ -1,0 +1,100 @@
+//! The rocket-hitcount example: a small Rocket blog that shows every
+//! feature the way django-hitcount's example project does, plus an admin
+//! for hits. `cargo run -p example_project` serves it on
+//! <http://127.0.0.1:8000>; docs/example-project.md walks through it.
+//!
+//! The site is built by [`site`] from [`figment`], so tests build the very
+//! same app on a database of their own.
+
+pub mod admin;
+pub mod chart;
+mod pages;
+pub mod posts;
+
+use hitcount::Db;
+use rocket::figment::providers::{Env, Format, Toml};
+use rocket::figment::{Figment, Profile};
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_db_pools::{sqlx, Database};
+use rocket_dyn_templates::Template;
+use rocket_hitcount::HitCount;
+
+/// The blog's database on SQLite (the default).
+#[derive(Database)]
+#[database("blog")]
+pub struct SqliteBlog(sqlx::SqlitePool);
+
+/// The blog's database on PostgreSQL (a `postgres://` URL).
+#[derive(Database)]
+#[database("blog")]
+pub struct PgBlog(sqlx::PgPool);
+
+/// Where the example keeps its SQLite file unless told otherwise.
+pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST_DIR"), "/blog.sqlite3");
+
+/// The site's configuration: Rocket's defaults, `example_project/Rocket.toml`
+/// (whatever the working folder), `ROCKET_*` variables, and
+/// `DATABASE_URL` (a `sqlite://` or `postgres://` URL) for the database.
+///
+/// ```
+/// let figment = example_project::figment();
+/// let url: String = figment.extract_inner("databases.blog.url").unwrap();
+/// assert!(url.starts_with("sqlite://") || url.starts_with("postgres"));
+/// ```
+pub fn figment() -> Figment {
+    let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    Figment::from(rocket::Config::default())
+        .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .merge(("databases.blog.url", url))
+        .merge(("template_dir", concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
+        .select(profile)
+}
+
+/// The blog on the database `databases.blog.url` of `figment` names.
+///
+/// ```
+/// # rocket::async_test(async {
+/// let rocket = example_project::site(example_project::figment().merge(("databases.blog.url", "sqlite::memory:")));
+/// let rocket = rocket.ignite().await.expect("the example ignites");
+/// assert!(rocket.state::<example_project::posts::Posts>().is_some());
+/// # });
+/// ```
+pub fn site(figment: Figment) -> Rocket<Build> {
+    let url: String = figment.extract_inner("databases.blog.url").unwrap_or_default();
+    let rocket = rocket::custom(figment)
+        .mount("/", pages::routes())
+        .mount("/admin", admin::routes())
+        .mount(
+            "/static",
+            FileServer::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
+        )
+        .register("/", rocket::catchers![pages::not_found])
+        .register("/admin", admin::catchers())
+        .attach(admin::fairing());
+    if url.starts_with("postgres") {
+        on_database::<PgBlog>(rocket)
+    } else {
+        on_database::<SqliteBlog>(rocket)
+    }
+}
+
+/// Attaches the database `D`, the posts, the counter and the templates
+/// with the counter's functions.
+fn on_database<D>(rocket: Rocket<Build>) -> Rocket<Build>
+where
+    D: Database,
+    D::Pool: Clone + Into<Db>,
+{
+    let hitcount = HitCount::init::<D>();
+    let functions = hitcount.template_functions();
+    rocket
+        .attach(D::init())
+        .attach(posts::fairing::<D>())
+        .attach(hitcount)
+        .attach(Template::custom(move |engines| {
+            functions.register(&mut engines.tera)
+        }))
+}

@@ -1,0 +1,139 @@
+//! The blog's pages, one per way of counting that django-hitcount's
+//! example shows (DESIGN section 6), and the cookie test.
+
+use rocket::http::Status;
+use rocket::{catch, get, routes, Request, Route, State};
+use rocket_dyn_templates::{context, Template};
+use rocket_hitcount::Hits;
+
+use crate::posts::{Post, Posts};
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![
+        index,
+        detail_ajax,
+        detail_ajax_jquery,
+        detail_view,
+        detail_count_hit,
+        about
+    ]
+}
+
+/// A failed read is a 500 page with the reason in the log; a missing post
+/// (or a pk that is not a number) is a 404.
+type Page = Result<Option<Template>, Status>;
+
+fn server_error(what: &str, error: impl std::fmt::Display) -> Status {
+    rocket::error!("{what}: {error}");
+    Status::InternalServerError
+}
+
+/// The post of a `<pk>` segment, `None` for anything but an existing post.
+async fn find(posts: &Posts, pk: &str) -> Result<Option<Post>, Status> {
+    let Ok(id) = pk.parse::<i64>() else {
+        return Ok(None);
+    };
+    posts.get(id).await.map_err(|e| server_error("reading a post", e))
+}
+
+/// The posts, each with its hit count (one query, in the template), the
+/// links to the three modes and the week's most viewed.
+#[get("/")]
+async fn index(posts: &State<Posts>) -> Result<Template, Status> {
+    let all = posts
+        .all()
+        .await
+        .map_err(|e| server_error("reading the posts", e))?;
+    Ok(Template::render(
+        "index",
+        context! { posts: all, backend: posts.backend() },
+    ))
+}
+
+/// What every detail page shows besides its counting: the post, the
+/// visitor's views of it, its raw views and bot hits (from the handler;
+/// totals and windows come from the template functions).
+async fn detail(
+    template: &'static str,
+    posts: &Posts,
+    hits: &Hits<'_>,
+    pk: &str,
+    counting: impl serde::Serialize,
+    visits: impl FnOnce(Option<i64>) -> u32,
+) -> Page {
+    let Some(post) = find(posts, pk).await? else {
+        return Ok(None);
+    };
+    let counts = hits
+        .counter()
+        .counts(&post.object())
+        .await
+        .map_err(|e| server_error("reading counts", e))?;
+    Ok(Some(Template::render(
+        template,
+        context! {
+            visits: visits(counts.pk),
+            counts,
+            hitcount: counting,
+            post,
+            backend: posts.backend(),
+        },
+    )))
+}
+
+/// Counts through the AJAX endpoint with the dependency-free script.
+#[get("/generic-detail-view-ajax/<pk>")]
+async fn detail_ajax(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
+    // The script's request records this view; the page counts it ahead.
+    detail("detail_ajax", posts, &hits, pk, (), |pk| {
+        pk.map_or(0, |pk| hits.visits(pk)) + 1
+    })
+    .await
+}
+
+/// The same with jQuery and `$.postCSRF`.
+#[get("/generic-detail-view-ajax-jquery/<pk>")]
+async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
+    detail("detail_ajax_jquery", posts, &hits, pk, (), |pk| {
+        pk.map_or(0, |pk| hits.visits(pk)) + 1
+    })
+    .await
+}
+
+/// Shows the total and pk, counting nothing.
+#[get("/hitcount-detail-view/<pk>")]
+async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
+    detail("detail_view", posts, &hits, pk, (), |pk| {
+        pk.map_or(0, |pk| hits.visits(pk))
+    })
+    .await
+}
+
+/// Counts on load, with the counting guard.
+#[get("/hitcount-detail-view-count-hit/<pk>")]
+async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
+    let Some(post) = find(posts, pk).await? else {
+        return Ok(None);
+    };
+    let counted = hits
+        .count(&post.object())
+        .await
+        .map_err(|e| server_error("counting a hit", e))?;
+    let visits = counted.visits;
+    detail("detail_count_hit", posts, &hits, pk, counted, |_| visits).await
+}
+
+/// The cookie test: did this browser send back the visitor cookie?
+#[get("/about")]
+fn about(posts: &State<Posts>, hits: Hits<'_>) -> Template {
+    Template::render(
+        "about",
+        context! { returned_cookie: hits.returned_cookie(), backend: posts.backend() },
+    )
+}
+
+#[catch(404)]
+pub(crate) fn not_found(request: &Request<'_>) -> Template {
+    let backend = request.rocket().state::<Posts>().map(Posts::backend);
+    Template::render("404", context! { path: request.uri().path().as_str(), backend })
+}

@@ -1,0 +1,729 @@
+//! The example site over HTTP, with Rocket's local client, on SQLite and
+//! PostgreSQL: every public route, the admin's login, pages and actions,
+//! and its refusals (bad CSRF, bad input, no admin in release builds).
+
+#[path = "../../crates/hitcount/tests/storage/common/mod.rs"]
+#[macro_use]
+mod common;
+
+use std::net::SocketAddr;
+
+use common::TestDb;
+use hitcount::ObjectRef;
+use hitcount_tests::{site, text_of, ADMIN_PASSWORD, ADMIN_USER, BROWSER_UA};
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+
+storage_tests!(
+    front_page_lists_posts_counts_and_the_week,
+    count_hit_page_counts_once_per_visitor,
+    detail_view_counts_nothing,
+    ajax_pages_hand_their_script_what_it_needs,
+    about_page_tests_the_cookie,
+    missing_posts_are_404_pages,
+    admin_needs_a_login,
+    admin_login_refuses_a_forged_form,
+    admin_hits_search_filter_and_pages,
+    admin_actions_say_what_they_did,
+    admin_blacklist_ips_stops_counting_that_ip,
+    admin_refuses_actions_without_csrf,
+    admin_counts_show_totals_and_a_chart,
+    admin_blacklists_add_and_remove,
+    visitor_text_is_escaped_everywhere,
+);
+
+async fn client(db: &TestDb) -> Client {
+    Client::tracked(site(&db.url))
+        .await
+        .expect("the example launches")
+}
+
+fn addr(ip: &str) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), 40000)
+}
+
+/// GETs `path` as a desktop browser from `ip`; gives status and body.
+async fn get_from(client: &Client, path: &str, ip: &str) -> (Status, String) {
+    let response = client
+        .get(path.to_owned())
+        .header(Header::new("User-Agent", BROWSER_UA))
+        .remote(addr(ip))
+        .dispatch()
+        .await;
+    let status = response.status();
+    (status, response.into_string().await.unwrap_or_default())
+}
+
+async fn get(client: &Client, path: &str) -> (Status, String) {
+    get_from(client, path, "198.51.100.1").await
+}
+
+/// The value of the CSRF cookie the site handed out.
+fn csrf(client: &Client) -> String {
+    client
+        .cookies()
+        .get("csrftoken")
+        .expect("the CSRF cookie was set")
+        .value()
+        .to_owned()
+}
+
+/// POSTs a form (with the CSRF token first) and gives the response.
+async fn post<'c>(client: &'c Client, path: &str, fields: &[(&str, &str)]) -> LocalResponse<'c> {
+    let mut body = format!("csrfmiddlewaretoken={}", csrf(client));
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "&{name}={}",
+            rocket::http::RawStr::new(value).percent_encode()
+        ));
+    }
+    client
+        .post(path.to_owned())
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await
+}
+
+fn location<'a>(response: &'a LocalResponse<'_>) -> &'a str {
+    response.headers().get_one("Location").unwrap_or("")
+}
+
+async fn login(client: &Client) {
+    get(client, "/admin/login").await;
+    let response = post(
+        client,
+        "/admin/login",
+        &[("username", ADMIN_USER), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), "/admin/hits");
+}
+
+/// The counter of the site the client runs.
+fn counter(client: &Client) -> &hitcount::HitCounter {
+    rocket_hitcount::HitCount::fetch(client.rocket())
+        .expect("attached")
+        .counter()
+}
+
+/// Counts a hit on post `id` as a new browser session from `ip`.
+async fn hit(client: &Client, id: i64, session: &str, ip: &str, user_agent: &str) {
+    let visitor = hitcount::Visitor::new(session)
+        .unwrap()
+        .with_ip(ip.parse().unwrap())
+        .with_user_agent(user_agent);
+    let post = ObjectRef::new("blog.post", id).unwrap();
+    assert!(
+        counter(client)
+            .count_hit(&post, &visitor)
+            .await
+            .unwrap()
+            .hit_counted
+    );
+}
+
+async fn front_page_lists_posts_counts_and_the_week(db: &TestDb) {
+    let client = client(db).await;
+    let (status, page) = get(&client, "/").await;
+    assert_eq!(status, Status::Ok);
+    for title in ["Hello World", "Catchy Title", "Our third blog post"] {
+        assert!(page.contains(title), "{title} missing");
+    }
+    assert_eq!(text_of(&page, "hits-2").as_deref(), Some("0"));
+    assert!(page.contains("No hits this week yet."));
+    let backend = if db.is_postgres() { "PostgreSQL" } else { "SQLite" };
+    assert_eq!(text_of(&page, "backend").as_deref(), Some(backend));
+    for mode in [
+        "generic-detail-view-ajax",
+        "generic-detail-view-ajax-jquery",
+        "hitcount-detail-view-count-hit",
+        "hitcount-detail-view",
+    ] {
+        assert!(
+            page.contains(&format!("href=\"/{mode}/3/\"")),
+            "{mode} link missing"
+        );
+    }
+
+    get(&client, "/hitcount-detail-view-count-hit/2/").await;
+    let (_, page) = get(&client, "/").await;
+    assert_eq!(text_of(&page, "hits-2").as_deref(), Some("1"));
+    let week = &page[page.find("id=\"most-viewed\"").unwrap()..];
+    assert!(week.contains("Catchy Title") && week.contains("(1)"), "{week}");
+    assert!(!week.contains("Hello World"), "posts without hits are not ranked");
+}
+
+async fn count_hit_page_counts_once_per_visitor(db: &TestDb) {
+    let client = client(db).await;
+    let (status, page) = get(&client, "/hitcount-detail-view-count-hit/1/").await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(text_of(&page, "hit-counted-value").as_deref(), Some("true"));
+    assert_eq!(
+        text_of(&page, "hit-response").as_deref(),
+        Some("Hit counted: session key")
+    );
+    assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    assert_eq!(text_of(&page, "hits-last-day").as_deref(), Some("1"));
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("1"));
+    assert_eq!(
+        text_of(&page, "visits").as_deref(),
+        Some("You have visited this page 1 time.")
+    );
+
+    let (_, page) = get(&client, "/hitcount-detail-view-count-hit/1/").await;
+    assert_eq!(text_of(&page, "hit-counted-value").as_deref(), Some("false"));
+    assert_eq!(
+        text_of(&page, "hit-response").as_deref(),
+        Some("Not counted: session key has active hit")
+    );
+    assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    assert_eq!(
+        text_of(&page, "visits").as_deref(),
+        Some("You have visited this page 2 times.")
+    );
+
+    // A bot is a bot hit, not a hit.
+    let bot = client
+        .get("/hitcount-detail-view-count-hit/1/")
+        .header(Header::new(
+            "User-Agent",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        ))
+        .dispatch()
+        .await;
+    let page = bot.into_string().await.unwrap();
+    assert_eq!(
+        text_of(&page, "hit-response").as_deref(),
+        Some("Not counted: user agent is a bot")
+    );
+    assert_eq!(text_of(&page, "bot-hits").as_deref(), Some("1"));
+}
+
+async fn detail_view_counts_nothing(db: &TestDb) {
+    let client = client(db).await;
+    for _ in 0..2 {
+        let (status, page) = get(&client, "/hitcount-detail-view/1/").await;
+        assert_eq!(status, Status::Ok);
+        assert_eq!(text_of(&page, "total-hits").as_deref(), Some("0"));
+        assert_eq!(text_of(&page, "pk").as_deref(), Some("none yet"));
+    }
+    let post = ObjectRef::new("blog.post", 1).unwrap();
+    assert_eq!(counter(&client).counts(&post).await.unwrap().hits, 0);
+}
+
+async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
+    let client = client(db).await;
+    let (status, page) = get(&client, "/generic-detail-view-ajax/1/").await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains(
+        "var hitcountJS = {hitcountPK : '1',hitcountURL : '/hitcount/hit/ajax/',hitcountToken : '"
+    ));
+    assert!(page.contains(r#"<script src="/hitcount/static/hitcount.js"></script>"#));
+    assert_eq!(text_of(&page, "ajax-url").as_deref(), Some("/hitcount/hit/ajax/"));
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("1"));
+    assert_eq!(
+        text_of(&page, "visits").as_deref(),
+        Some("You have visited this page 1 time.")
+    );
+
+    // What the script does: post the pk and the page's token.
+    let token = page
+        .split("hitcountToken : '")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let answer = post(
+        &client,
+        "/hitcount/hit/ajax/",
+        &[("hitcountPK", "1"), ("hitcountToken", token)],
+    )
+    .await;
+    assert_eq!(answer.status(), Status::Ok);
+    let answer: serde_json::Value = serde_json::from_str(&answer.into_string().await.unwrap()).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"hit_counted": true, "hit_message": "Hit counted: session key"})
+    );
+    let (_, page) = get(&client, "/generic-detail-view-ajax/1/").await;
+    assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    assert_eq!(
+        text_of(&page, "visits").as_deref(),
+        Some("You have visited this page 2 times.")
+    );
+
+    let (status, page) = get(&client, "/generic-detail-view-ajax-jquery/2/").await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains(r#"<script src="/static/jquery-3.7.1.min.js"></script>"#));
+    assert!(page.contains(r#"<script src="/hitcount/static/jquery.postcsrf.js"></script>"#));
+    assert!(page.contains("var hitcountJS = {hitcountPK : '2',"));
+    for script in [
+        "/static/jquery-3.7.1.min.js",
+        "/hitcount/static/jquery.postcsrf.js",
+        "/static/style.css",
+    ] {
+        let response = client.get(script).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{script}");
+    }
+}
+
+async fn about_page_tests_the_cookie(db: &TestDb) {
+    let client = client(db).await;
+    let (status, page) = get(&client, "/about/").await;
+    assert_eq!(status, Status::Ok);
+    assert!(text_of(&page, "cookie-test")
+        .unwrap()
+        .starts_with("Your browser did not return"));
+    let (_, page) = get(&client, "/about/").await;
+    assert!(text_of(&page, "cookie-test")
+        .unwrap()
+        .starts_with("Your browser returned the visitor cookie"));
+}
+
+async fn missing_posts_are_404_pages(db: &TestDb) {
+    let client = client(db).await;
+    for mode in [
+        "generic-detail-view-ajax",
+        "generic-detail-view-ajax-jquery",
+        "hitcount-detail-view",
+        "hitcount-detail-view-count-hit",
+    ] {
+        for pk in ["99", "abc", "-1", "99999999999999999999"] {
+            let (status, page) = get(&client, &format!("/{mode}/{pk}/")).await;
+            assert_eq!(status, Status::NotFound, "/{mode}/{pk}/");
+            assert!(
+                page.contains("<h1>Not found</h1>"),
+                "/{mode}/{pk}/: a page, not a bare error"
+            );
+        }
+    }
+    // Nothing was registered or counted for the missing posts.
+    assert!(counter(&client)
+        .list_counts(hitcount::Window::days(7), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn admin_needs_a_login(db: &TestDb) {
+    let client = client(db).await;
+    for path in ["/admin/", "/admin/hits", "/admin/counts", "/admin/blacklists"] {
+        let response = client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::SeeOther, "{path}");
+        assert_eq!(location(&response), "/admin/login", "{path}");
+    }
+    get(&client, "/admin/login").await;
+    let wrong = post(
+        &client,
+        "/admin/login",
+        &[("username", ADMIN_USER), ("password", "guess")],
+    )
+    .await;
+    assert_eq!(wrong.status(), Status::Unauthorized);
+    let page = wrong.into_string().await.unwrap();
+    assert!(text_of(&page, "login-error")
+        .unwrap()
+        .starts_with("Please enter the correct username and password"));
+    let response = client.get("/admin/hits").dispatch().await;
+    assert_eq!(
+        response.status(),
+        Status::SeeOther,
+        "a wrong password logs nobody in"
+    );
+
+    login(&client).await;
+    let (status, page) = get(&client, "/admin/hits").await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("<h1>Hits</h1>"));
+    let out = post(&client, "/admin/logout", &[]).await;
+    assert_eq!(out.status(), Status::SeeOther);
+    let response = client.get("/admin/hits").dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther, "logged out");
+}
+
+async fn admin_login_refuses_a_forged_form(db: &TestDb) {
+    let client = client(db).await;
+    get(&client, "/admin/login").await;
+    let forged = client
+        .post("/admin/login")
+        .header(ContentType::Form)
+        .body(format!(
+            "csrfmiddlewaretoken=forged&username={ADMIN_USER}&password={ADMIN_PASSWORD}"
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(forged.status(), Status::Forbidden);
+    let page = forged.into_string().await.unwrap();
+    assert!(
+        text_of(&page, "error")
+            .unwrap()
+            .contains("CSRF token does not match"),
+        "{page}"
+    );
+    let cross_site = client
+        .post("/admin/login")
+        .header(ContentType::Form)
+        .header(Header::new("Origin", "https://evil.example"))
+        .body(format!(
+            "csrfmiddlewaretoken={}&username={ADMIN_USER}&password={ADMIN_PASSWORD}",
+            csrf(&client)
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(cross_site.status(), Status::Forbidden);
+    assert_eq!(
+        client.get("/admin/hits").dispatch().await.status(),
+        Status::SeeOther
+    );
+}
+
+async fn admin_hits_search_filter_and_pages(db: &TestDb) {
+    let client = client(db).await;
+    for i in 0..53 {
+        hit(&client, 1, &format!("s-{i}"), "192.0.2.10", BROWSER_UA).await;
+    }
+    hit(
+        &client,
+        2,
+        "firefox-1",
+        "192.0.2.20",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    )
+    .await;
+    login(&client).await;
+
+    let (_, page) = get(&client, "/admin/hits").await;
+    assert!(page.contains("54 hits"));
+    assert!(text_of(&page, "pages").unwrap().starts_with("Page 1 of 2"));
+    assert_eq!(page.matches("name=\"selected\"").count(), 50);
+    assert!(page.contains("Firefox&#x2F;128.0"), "newest first");
+    let (_, page) = get(&client, "/admin/hits?page=2").await;
+    assert_eq!(page.matches("name=\"selected\"").count(), 4);
+
+    let (_, page) = get(&client, "/admin/hits?q=firefox").await;
+    assert_eq!(page.matches("name=\"selected\"").count(), 1);
+    let pk2 = counter(&client)
+        .counts(&ObjectRef::new("blog.post", 2).unwrap())
+        .await
+        .unwrap()
+        .pk
+        .unwrap();
+    let (_, page) = get(&client, &format!("/admin/hits?object={pk2}")).await;
+    assert_eq!(page.matches("name=\"selected\"").count(), 1);
+    let today = chrono::Utc::now().date_naive();
+    let (_, page) = get(&client, &format!("/admin/hits?since={today}&until={today}")).await;
+    assert!(page.contains("54 hits"));
+    let (_, page) = get(&client, "/admin/hits?until=2000-01-01").await;
+    assert!(page.contains("No hits."));
+
+    let (status, page) = get(&client, "/admin/hits?since=yesterday").await;
+    assert_eq!(status, Status::BadRequest);
+    assert!(text_of(&page, "error")
+        .unwrap()
+        .contains("since must be a date like 2026-11-22"));
+}
+
+/// The hit ids on the admin's hit log, newest first.
+async fn hit_ids(client: &Client, query: &str) -> Vec<String> {
+    let (_, page) = get(client, &format!("/admin/hits{query}")).await;
+    page.split("name=\"selected\" value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs an action on the hits and gives the messages the next page shows.
+async fn run(client: &Client, action: &str, ids: &[String]) -> String {
+    let mut fields = vec![("action", action)];
+    fields.extend(ids.iter().map(|id| ("selected", id.as_str())));
+    let response = post(client, "/admin/hits", &fields).await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), "/admin/hits");
+    let (_, page) = get(client, "/admin/hits").await;
+    let start = page.find("id=\"messages\"").expect("the action says what it did");
+    page[start..page[start..].find("</ul>").unwrap() + start].to_owned()
+}
+
+async fn admin_actions_say_what_they_did(db: &TestDb) {
+    let client = client(db).await;
+    for i in 0..6 {
+        hit(
+            &client,
+            1,
+            &format!("s-{i}"),
+            &format!("192.0.2.{i}"),
+            &format!("Agent/{i}"),
+        )
+        .await;
+    }
+    login(&client).await;
+    let post1 = ObjectRef::new("blog.post", 1).unwrap();
+    let ids = hit_ids(&client, "").await;
+
+    let messages = run(&client, "delete_queryset", &ids[..2]).await;
+    assert!(
+        messages.contains("2 hits were successfully deleted."),
+        "{messages}"
+    );
+    assert_eq!(
+        counter(&client).counts(&post1).await.unwrap().hits,
+        4,
+        "totals decrease"
+    );
+
+    let messages = run(&client, "blacklist_user_agents", &ids[2..3]).await;
+    assert!(
+        messages.contains("Successfully blacklisted 1 User Agents"),
+        "{messages}"
+    );
+    let messages = run(&client, "blacklist_delete_ips", &ids[3..4]).await;
+    assert!(
+        messages.contains("Successfully blacklisted 1 IPs")
+            && messages.contains("1 hit was successfully deleted."),
+        "{messages}"
+    );
+    let messages = run(&client, "blacklist_delete_user_agents", &ids[4..5]).await;
+    assert!(
+        messages.contains("Successfully blacklisted 1 User Agents")
+            && messages.contains("1 hit was successfully deleted."),
+        "{messages}"
+    );
+    assert_eq!(counter(&client).counts(&post1).await.unwrap().hits, 2);
+    assert_eq!(counter(&client).blacklisted_user_agents().await.unwrap().len(), 2);
+    assert_eq!(counter(&client).blacklisted_ips().await.unwrap().len(), 1);
+
+    let messages = run(&client, "blacklist_ips", &[]).await;
+    assert!(
+        messages.contains("Items must be selected in order to perform actions on them."),
+        "{messages}"
+    );
+    let messages = run(&client, "drop_tables", &ids[5..]).await;
+    assert!(messages.contains("Unknown action"), "{messages}");
+    assert_eq!(
+        counter(&client).counts(&post1).await.unwrap().hits,
+        2,
+        "nothing changed"
+    );
+}
+
+async fn admin_blacklist_ips_stops_counting_that_ip(db: &TestDb) {
+    let client = client(db).await;
+    let (_, page) = get_from(&client, "/hitcount-detail-view-count-hit/1/", "203.0.113.9").await;
+    assert_eq!(text_of(&page, "hit-counted-value").as_deref(), Some("true"));
+    login(&client).await;
+    let ids = hit_ids(&client, "").await;
+    let messages = run(&client, "blacklist_ips", &ids).await;
+    assert!(messages.contains("Successfully blacklisted 1 IPs"), "{messages}");
+
+    let stranger = Client::untracked(site(&db.url)).await.unwrap();
+    let (_, page) = get_from(&stranger, "/hitcount-detail-view-count-hit/1/", "203.0.113.9").await;
+    assert_eq!(
+        text_of(&page, "hit-response").as_deref(),
+        Some("Not counted: user IP has been blacklisted")
+    );
+    let (_, page) = get_from(&stranger, "/hitcount-detail-view-count-hit/1/", "203.0.113.10").await;
+    assert_eq!(
+        text_of(&page, "hit-counted-value").as_deref(),
+        Some("true"),
+        "other IPs still count"
+    );
+}
+
+async fn admin_refuses_actions_without_csrf(db: &TestDb) {
+    let client = client(db).await;
+    hit(&client, 1, "s-1", "192.0.2.1", BROWSER_UA).await;
+    login(&client).await;
+    let ids = hit_ids(&client, "").await;
+    let forged = client
+        .post("/admin/hits")
+        .header(ContentType::Form)
+        .body(format!("action=delete_queryset&selected={}", ids[0]))
+        .dispatch()
+        .await;
+    assert_eq!(forged.status(), Status::Forbidden);
+    let page = forged.into_string().await.unwrap();
+    assert!(
+        text_of(&page, "error").unwrap().contains("CSRF token is missing"),
+        "{page}"
+    );
+    for path in [
+        "/admin/blacklists/add",
+        "/admin/blacklists/remove",
+        "/admin/logout",
+    ] {
+        let forged = client
+            .post(path)
+            .header(ContentType::Form)
+            .body("csrfmiddlewaretoken=nope&list=ip&value=192.0.2.1")
+            .dispatch()
+            .await;
+        assert_eq!(forged.status(), Status::Forbidden, "{path}");
+    }
+    let post1 = ObjectRef::new("blog.post", 1).unwrap();
+    assert_eq!(
+        counter(&client).counts(&post1).await.unwrap().hits,
+        1,
+        "nothing deleted"
+    );
+    assert!(
+        counter(&client).blacklisted_ips().await.unwrap().is_empty(),
+        "nothing blacklisted"
+    );
+}
+
+async fn admin_counts_show_totals_and_a_chart(db: &TestDb) {
+    let client = client(db).await;
+    hit(&client, 3, "s-1", "192.0.2.1", BROWSER_UA).await;
+    hit(&client, 3, "s-2", "192.0.2.2", BROWSER_UA).await;
+    get(&client, "/hitcount-detail-view-count-hit/3/").await;
+    get(&client, "/hitcount-detail-view-count-hit/3/").await;
+    counter(&client).flush_views().await.unwrap();
+    login(&client).await;
+    let (status, page) = get(&client, "/admin/counts").await;
+    assert_eq!(status, Status::Ok);
+    let row = &page[page.find("blog.post:3").expect("the post is listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let cells: Vec<_> = row
+        .split("class=\"num\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap())
+        .collect();
+    // Total hits, raw views, bot hits, last 7 days.
+    assert_eq!(cells, ["3", "4", "0", "3"], "{row}");
+    assert!(row.contains("<svg class=\"chart\""));
+    assert_eq!(row.matches("<rect").count(), 30);
+    assert!(row.contains(&format!("{}: 3 hits", chrono::Utc::now().date_naive())));
+}
+
+async fn admin_blacklists_add_and_remove(db: &TestDb) {
+    let client = client(db).await;
+    login(&client).await;
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(page.contains("<h1>Blacklists</h1>"));
+
+    let added = post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "ip"), ("value", "192.0.2.0/24")],
+    )
+    .await;
+    assert_eq!(added.status(), Status::SeeOther);
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(text_of(&page, "messages").is_some());
+    assert!(
+        page.contains("Blacklisted &quot;192.0.2.0&#x2F;24&quot;."),
+        "confirmed"
+    );
+    assert!(
+        page.contains("<td class=\"value\">192.0.2.0&#x2F;24</td>"),
+        "listed"
+    );
+
+    post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "ip"), ("value", "192.0.2.0/24")],
+    )
+    .await;
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(page.contains("was already blacklisted."));
+
+    post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "ip"), ("value", "not an ip")],
+    )
+    .await;
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(
+        page.contains("messages error"),
+        "an invalid IP is an error message"
+    );
+    assert!(page.contains("not an ip"));
+    assert_eq!(counter(&client).blacklisted_ips().await.unwrap().len(), 1);
+
+    post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
+    )
+    .await;
+    assert_eq!(counter(&client).blacklisted_user_agents().await.unwrap().len(), 1);
+    let removed = post(
+        &client,
+        "/admin/blacklists/remove",
+        &[("list", "ip"), ("value", "192.0.2.0/24")],
+    )
+    .await;
+    assert_eq!(removed.status(), Status::SeeOther);
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(page.contains("Removed &quot;192.0.2.0&#x2F;24&quot; from the blacklist."));
+    assert!(counter(&client).blacklisted_ips().await.unwrap().is_empty());
+
+    let wrong = post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "colours"), ("value", "red")],
+    )
+    .await;
+    assert_eq!(wrong.status(), Status::BadRequest);
+    let page = wrong.into_string().await.unwrap();
+    assert!(text_of(&page, "error")
+        .unwrap()
+        .contains(r#"list must be "ip" or "user_agent""#));
+}
+
+async fn visitor_text_is_escaped_everywhere(db: &TestDb) {
+    let client = client(db).await;
+    let script = "<script>alert(1)</script>";
+    hit(&client, 1, "s-1", "192.0.2.1", script).await;
+    login(&client).await;
+    post(
+        &client,
+        "/admin/blacklists/add",
+        &[("list", "user_agent"), ("value", script)],
+    )
+    .await;
+    for path in ["/admin/hits", "/admin/blacklists", "/admin/hits?q=%3Cscript%3E"] {
+        let (_, page) = get(&client, path).await;
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"),
+            "{path}: shown as text"
+        );
+        assert!(!page.contains(script), "{path}: never as markup");
+    }
+}
+
+/// A release build refuses to start without an admin, or with a password
+/// hash that is not one; the message names the setting.
+#[tokio::test]
+async fn release_builds_need_an_admin() {
+    use rocket::figment::Profile;
+    let release = |figment: rocket::figment::Figment| {
+        figment
+            .select(Profile::new("release"))
+            .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+            .merge((
+                "hitcount.secret_key",
+                "end-to-end tests' secret key, 32 characters or more",
+            ))
+            .merge(("log_level", "off"))
+    };
+    let refused = |result: Result<_, rocket::Error>| match result {
+        Ok(_) => false,
+        // Rocket panics on an error nobody looked at.
+        Err(e) => {
+            matches!(e.kind(), rocket::error::ErrorKind::FailedFairings(f) if f[0].name == "Example admin")
+        }
+    };
+    let url = "sqlite::memory:";
+    let without = release(example_project::figment().merge(("databases.blog.url", url)));
+    assert!(refused(example_project::site(without).ignite().await));
+    let broken = release(hitcount_tests::figment(url)).merge(("admin.password_hash", "admin"));
+    assert!(refused(example_project::site(broken).ignite().await));
+    let configured = release(hitcount_tests::figment(url));
+    assert!(example_project::site(configured).ignite().await.is_ok());
+}
