@@ -2,8 +2,9 @@
 # Runs every test of the workspace on SQLite and PostgreSQL.
 #
 # Set-up included: when run as root, installs what the tests need from
-# Debian's packages (a C compiler, PostgreSQL, Node, Chromium) if missing,
-# and makes sure a PostgreSQL server answers on $HITCOUNT_TEST_POSTGRES_URL
+# Debian's packages (a C compiler, PostgreSQL, Node, Chromium and
+# chromedriver) if missing, and makes sure a PostgreSQL server answers on
+# $HITCOUNT_TEST_POSTGRES_URL
 # (default postgres://postgres@127.0.0.1:5432/postgres). Tests create their
 # own databases and drop them.
 #
@@ -25,6 +26,7 @@ ensure_packages() {
     command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     [ ${#missing[@]} -gt 0 ] || return 0
     if [ "$(id -u)" != 0 ]; then
         echo "missing: ${missing[*]} (install them, or run as root); tests that need them are skipped" >&2

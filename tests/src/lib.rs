@@ -38,6 +38,54 @@ pub fn site(url: &str) -> Rocket<Build> {
     example_project::site(figment(url))
 }
 
+/// A free TCP port on 127.0.0.1 (free when asked; take it soon).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound").port()
+}
+
+/// Waits up to 10 seconds for something to listen on `port`.
+pub async fn wait_for_port(port: u16) -> bool {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The example site serving on a free port of 127.0.0.1 until dropped.
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    shutdown: rocket::Shutdown,
+}
+
+impl Server {
+    /// Launches the site on the database at `url`.
+    pub async fn start(url: &str) -> Server {
+        let port = free_port();
+        let rocket = example_project::site(figment(url).merge(("port", port)))
+            .ignite()
+            .await
+            .expect("the example ignites");
+        let shutdown = rocket.shutdown();
+        tokio::spawn(rocket.launch());
+        assert!(wait_for_port(port).await, "the example listens on {port}");
+        Server {
+            base: format!("http://127.0.0.1:{port}"),
+            shutdown,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+    }
+}
+
 /// The text inside the element with this `id` (up to its first tag), as
 /// a browser shows it (Tera's escapes undone), or `None` when the page has
 /// no such element.
