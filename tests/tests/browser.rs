@@ -14,23 +14,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use common::{installed, TestDb};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hitcount_tests::{free_port, wait_for_port, Server, ADMIN_PASSWORD, ADMIN_USER, BROWSER_UA};
-
-/// Whether a program runs here; in CI it must.
-fn installed(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-        assert!(!ci, "{program} is required in CI (.ci/run installs it)");
-        eprintln!("SKIPPED: {program} is not installed (apt-get install chromium chromium-driver)");
-    }
-    found
-}
 
 /// chromedriver on a free port, stopped when dropped.
 struct Driver {
@@ -174,54 +160,29 @@ async fn example_site_in_chromium() {
 
     // The admin: log in, select the newest hit, blacklist its IP.
     browser.goto(&format!("{base}/admin/")).await.unwrap();
-    browser
-        .find(Locator::Css("input[name=username]"))
+    let find = |css: &'static str| browser.find(Locator::Css(css));
+    find("input[name=username]")
         .await
         .unwrap()
         .send_keys(ADMIN_USER)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
+    find("input[name=password]")
         .await
         .unwrap()
         .send_keys(ADMIN_PASSWORD)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("form.stacked button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    assert!(browser
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .ends_with("/admin/hits"));
-    browser
-        .find(Locator::Css("input[name=selected]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#action option[value=blacklist_ips]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("run-action"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find("form.stacked button").await.unwrap().click().await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert!(url.path().ends_with("/admin/hits"), "logged in: {url}");
+    for css in [
+        "input[name=selected]",
+        "#action option[value=blacklist_ips]",
+        "#run-action",
+    ] {
+        find(css).await.unwrap().click().await.unwrap();
+    }
     let messages = wait_for_text(&browser, "messages", &["Successfully blacklisted 1 IPs"]).await;
     assert_eq!(messages, "Successfully blacklisted 1 IPs");
 

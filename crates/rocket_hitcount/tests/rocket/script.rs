@@ -9,7 +9,7 @@ use std::process::Command;
 use rocket::serde::json::{json, Value};
 
 use crate::app::{figment, rocket_from};
-use crate::common::TestDb;
+use crate::common::{installed, TestDb};
 
 /// The test app listening on a free port of 127.0.0.1.
 struct Server {
@@ -51,22 +51,6 @@ impl Server {
         self.shutdown.notify();
         let _ = self.task.await;
     }
-}
-
-/// Whether a program runs here; in CI it must (.ci/run installs it).
-fn installed(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{program} is required in CI (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: {program} is not installed");
-    }
-    found
 }
 
 fn node_available() -> bool {

@@ -61,6 +61,21 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
 }
 
+/// Whether a program the tests drive (node, chromium, chromedriver) runs
+/// here. Outside CI a missing one skips its test with a message; in CI it
+/// fails the test, since `.ci/run` installs them.
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!in_ci(), "{program} is required in CI (.ci/run installs it)");
+        eprintln!("SKIPPED: {program} is not installed (bash scripts/test.sh --setup installs it)");
+    }
+    found
+}
+
 /// A database made for one test.
 pub struct TestDb {
     pub url: String,
