@@ -4,7 +4,7 @@
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use chrono::{NaiveDate, TimeZone, Utc};
-use hitcount::{AdminAction, HitCounter, HitFilter, Window};
+use hitcount::{AdminAction, HitFilter, Window};
 use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
@@ -12,7 +12,7 @@ use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
 use rocket::response::{self, Flash, Redirect, Responder};
 use rocket::{catch, catchers, get, post, routes, Catcher, Either, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_hitcount::{CsrfToken, Hits};
+use rocket_hitcount::{CsrfToken, HitCount};
 use serde::Deserialize;
 
 use crate::chart::daily_chart;
@@ -221,7 +221,7 @@ struct LogQuery<'r> {
 #[get("/hits?<query..>")]
 async fn hits_page(
     _admin: Admin,
-    hits: Hits<'_>,
+    hitcount: &State<HitCount>,
     posts: &State<Posts>,
     csrf: CsrfToken<'_>,
     flash: Option<FlashMessage<'_>>,
@@ -239,7 +239,7 @@ async fn hits_page(
         page: query.page.unwrap_or(1).max(1),
         per_page: PER_PAGE,
     };
-    let counter = hits.counter();
+    let counter = hitcount.counter();
     let log = counter
         .list_hits(&filter)
         .await
@@ -283,7 +283,7 @@ struct HitsAction<'r> {
 #[post("/hits", data = "<form>")]
 async fn hits_action(
     _admin: Admin,
-    hits: Hits<'_>,
+    hitcount: &State<HitCount>,
     csrf: CsrfToken<'_>,
     form: Form<HitsAction<'_>>,
 ) -> Action {
@@ -299,7 +299,7 @@ async fn hits_action(
             "Items must be selected in order to perform actions on them. No items have been changed.";
         return Ok(Flash::warning(back, message));
     }
-    let report = hits
+    let report = hitcount
         .counter()
         .run_action(action, &form.selected)
         .await
@@ -310,8 +310,13 @@ async fn hits_action(
 /// Each object: totals, raw views, bot hits, hits in the last 7 days and
 /// its daily hits over 30 days as a small chart.
 #[get("/counts")]
-async fn counts_page(_admin: Admin, hits: Hits<'_>, posts: &State<Posts>, csrf: CsrfToken<'_>) -> Page {
-    let counter: &HitCounter = hits.counter();
+async fn counts_page(
+    _admin: Admin,
+    hitcount: &State<HitCount>,
+    posts: &State<Posts>,
+    csrf: CsrfToken<'_>,
+) -> Page {
+    let counter = hitcount.counter();
     let objects = counter
         .list_counts(Window::days(7), 1000)
         .await
@@ -335,12 +340,12 @@ async fn counts_page(_admin: Admin, hits: Hits<'_>, posts: &State<Posts>, csrf: 
 #[get("/blacklists")]
 async fn blacklists_page(
     _admin: Admin,
-    hits: Hits<'_>,
+    hitcount: &State<HitCount>,
     posts: &State<Posts>,
     csrf: CsrfToken<'_>,
     flash: Option<FlashMessage<'_>>,
 ) -> Page {
-    let counter = hits.counter();
+    let counter = hitcount.counter();
     let read = |e| ErrorPage::server("reading the blacklists", e);
     let ips = counter.blacklisted_ips().await.map_err(read)?;
     let user_agents = counter.blacklisted_user_agents().await.map_err(read)?;
@@ -375,7 +380,7 @@ fn list_of(name: &str) -> Result<bool, ErrorPage> {
 #[post("/blacklists/<change>", data = "<form>")]
 async fn change_blacklist(
     _admin: Admin,
-    hits: Hits<'_>,
+    hitcount: &State<HitCount>,
     csrf: CsrfToken<'_>,
     change: &str,
     form: Form<BlacklistEntry<'_>>,
@@ -392,7 +397,7 @@ async fn change_blacklist(
             ))
         }
     };
-    let (counter, value) = (hits.counter(), form.value.trim());
+    let (counter, value) = (hitcount.counter(), form.value.trim());
     let changed = match (add, list_of(form.list)?) {
         (true, true) => counter.blacklist_ip(value).await,
         (true, false) => counter.blacklist_user_agent(value).await,

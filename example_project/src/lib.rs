@@ -6,7 +6,7 @@
 //! The site is built by [`site`] from [`figment`], so tests build the very
 //! same app on a database of their own.
 
-pub mod admin;
+mod admin;
 pub mod chart;
 mod pages;
 pub mod posts;

@@ -30,6 +30,16 @@ const SEED: [(i64, &str, &str); 3] = [
 ];
 
 /// A blog post.
+///
+/// ```
+/// # rocket::async_test(async {
+/// # let rocket = example_project::site(example_project::figment().merge(("databases.blog.url", "sqlite::memory:"))).ignite().await.unwrap();
+/// let posts = rocket.state::<example_project::posts::Posts>().unwrap();
+/// let post = posts.get(1).await.unwrap().expect("seeded");
+/// assert_eq!((post.title.as_str(), post.hitcount.as_str()), ("Hello World", "blog.post:1"));
+/// assert_eq!(post.object().to_string(), "blog.post:1");
+/// # });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Post {
     /// The post's id, in its URLs.
@@ -71,6 +81,16 @@ macro_rules! on_pool {
 }
 
 /// Managed state: the blog's posts, on the site's database.
+///
+/// ```
+/// # rocket::async_test(async {
+/// # let rocket = example_project::site(example_project::figment().merge(("databases.blog.url", "sqlite::memory:"))).ignite().await.unwrap();
+/// let posts = rocket.state::<example_project::posts::Posts>().unwrap();
+/// assert_eq!(posts.all().await.unwrap().len(), 3);
+/// assert_eq!(posts.get(404).await.unwrap(), None);
+/// assert_eq!(posts.backend(), "SQLite");
+/// # });
+/// ```
 pub struct Posts {
     db: Db,
 }

@@ -100,6 +100,14 @@ pub(crate) fn returned<T>(rows: Vec<T>) -> Result<T> {
         .ok_or(crate::Error::Database(sqlx::Error::RowNotFound))
 }
 
+/// Whether SQLite said "busy" (`SQLITE_BUSY` or one of its extended codes).
+#[cfg(feature = "sqlite")]
+fn is_busy(error: &sqlx::Error) -> bool {
+    let code = error.as_database_error().and_then(|e| e.code());
+    code.and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
 /// A time as the batch statements' JSON carries it: the very text sqlx
 /// binds for a time on SQLite, where times are compared as text, and that
 /// PostgreSQL parses as a `TIMESTAMPTZ`.
@@ -221,11 +229,22 @@ impl Db {
                 if wal {
                     options = options.journal_mode(SqliteJournalMode::Wal);
                 }
-                let writer = sqlx::pool::PoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await?;
-                Ok(Db::Sqlite(writer))
+                // Switching a file to WAL needs it alone for a moment: an
+                // instance starting beside this one can be using it (SQLite
+                // answers "busy" at once here). Wait as busy_timeout would.
+                let mut waits = 0;
+                loop {
+                    let connected = sqlx::pool::PoolOptions::new()
+                        .max_connections(1)
+                        .connect_with(options.clone())
+                        .await;
+                    match connected {
+                        Ok(writer) => return Ok(Db::Sqlite(writer)),
+                        Err(e) if is_busy(&e) && waits < 50 => waits += 1,
+                        Err(e) => return Err(e.into()),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
             }
             // The counting transaction asks for fast commits itself.
             #[cfg(feature = "postgres")]
