@@ -57,13 +57,10 @@ async fn detail(
     template: &'static str,
     posts: &Posts,
     hits: &Hits<'_>,
-    pk: &str,
+    post: Post,
     counting: impl serde::Serialize,
     visits: impl FnOnce(Option<i64>) -> u32,
 ) -> Page {
-    let Some(post) = find(posts, pk).await? else {
-        return Ok(None);
-    };
     let counts = hits
         .counter()
         .counts(&post.object())
@@ -81,32 +78,34 @@ async fn detail(
     )))
 }
 
+/// A page that counts nothing itself; `ahead` is 1 where the page's
+/// script records this view (the AJAX pages), 0 where nothing does.
+async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &str, ahead: u32) -> Page {
+    let Some(post) = find(posts, pk).await? else {
+        return Ok(None);
+    };
+    detail(template, posts, &hits, post, (), |pk| {
+        pk.map_or(0, |pk| hits.visits(pk)) + ahead
+    })
+    .await
+}
+
 /// Counts through the AJAX endpoint with the dependency-free script.
 #[get("/generic-detail-view-ajax/<pk>")]
 async fn detail_ajax(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    // The script's request records this view; the page counts it ahead.
-    detail("detail_ajax", posts, &hits, pk, (), |pk| {
-        pk.map_or(0, |pk| hits.visits(pk)) + 1
-    })
-    .await
+    uncounted("detail_ajax", posts, hits, pk, 1).await
 }
 
 /// The same with jQuery and `$.postCSRF`.
 #[get("/generic-detail-view-ajax-jquery/<pk>")]
 async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    detail("detail_ajax_jquery", posts, &hits, pk, (), |pk| {
-        pk.map_or(0, |pk| hits.visits(pk)) + 1
-    })
-    .await
+    uncounted("detail_ajax_jquery", posts, hits, pk, 1).await
 }
 
 /// Shows the total and pk, counting nothing.
 #[get("/hitcount-detail-view/<pk>")]
 async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    detail("detail_view", posts, &hits, pk, (), |pk| {
-        pk.map_or(0, |pk| hits.visits(pk))
-    })
-    .await
+    uncounted("detail_view", posts, hits, pk, 0).await
 }
 
 /// Counts on load, with the counting guard.
@@ -120,7 +119,7 @@ async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Pag
         .await
         .map_err(|e| server_error("counting a hit", e))?;
     let visits = counted.visits;
-    detail("detail_count_hit", posts, &hits, pk, counted, |_| visits).await
+    detail("detail_count_hit", posts, &hits, post, counted, |_| visits).await
 }
 
 /// The cookie test: did this browser send back the visitor cookie?

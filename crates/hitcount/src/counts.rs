@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::clock::{day_start, next_day, next_hour};
+use crate::clock::{day_start, hour_start, next_day, next_hour};
 use crate::counter::HitCounter;
 use crate::error::{invalid, Result};
 use crate::object::ObjectRef;
@@ -123,8 +123,16 @@ pub struct DayHits {
 
 /// The three boundaries of a window ending now: its start, the first full
 /// hour and the first full day in it (see the window SQL in the dialect).
-fn window_bounds(now: DateTime<Utc>, window: Window) -> [DateTime<Utc>; 3] {
+/// A window that starts before `keep` (the hit log's retention) starts at
+/// the top of that hour instead: the hit rows there may be cleaned up, the
+/// hourly bucket is not, so the answer is the same before and after
+/// cleanup, exact to the hour.
+fn window_bounds(now: DateTime<Utc>, window: Window, keep: Window) -> [DateTime<Utc>; 3] {
     let from = now - window.as_chrono();
+    if from < now - keep.as_chrono() {
+        let hour = hour_start(from);
+        return [hour, hour, next_day(hour)];
+    }
     [from, next_hour(from), next_day(from)]
 }
 
@@ -230,8 +238,9 @@ impl HitCounter {
     /// (django-hitcount's `hits_in_last(days=1)`). Writes nothing.
     ///
     /// Exact while the window starts inside the hit log
-    /// (`keep_hit_in_database`); longer windows read the hourly and daily
-    /// buckets that cleanup keeps, exact to the hour at the window's start.
+    /// (`keep_hit_in_database`); longer windows count whole hours from the
+    /// top of their first one, from the hourly and daily buckets that
+    /// cleanup keeps: the same answer before and after cleanup.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -244,7 +253,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn hits_in_last(&self, object: &ObjectRef, window: Window) -> Result<i64> {
-        let [from, hour, day] = window_bounds(self.now(), window);
+        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
         let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
             sqlx::query_scalar(sql.window_hits)
                 .bind(from)
@@ -345,7 +354,7 @@ impl HitCounter {
         if !(1..=1000).contains(&limit) {
             return Err(invalid("limit", limit.to_string(), "expected 1 to 1000"));
         }
-        let [from, hour, day] = window_bounds(self.now(), window);
+        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
         let _views = self.reading_views().await;
         let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
             let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
@@ -404,7 +413,7 @@ impl HitCounter {
         objects: &[ObjectRef],
         window: Option<Window>,
     ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
-        let bounds = window.map(|w| window_bounds(self.now(), w));
+        let bounds = window.map(|w| window_bounds(self.now(), w, self.settings().keep_hit_in_database));
         let _views = self.reading_views().await;
         let read_start = self.read_cache().read_start();
         let mut found = HashMap::with_capacity(objects.len());
@@ -464,7 +473,7 @@ impl HitCounter {
         let rows: Vec<(i64, String, String, i64)> = dispatch!(self.db(), pool, sql => {
             match within {
                 Some(window) => {
-                    let [from, hour, day] = window_bounds(self.now(), window);
+                    let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
                     sqlx::query_as(sql.most_viewed_within)
                         .bind(from)
                         .bind(hour)

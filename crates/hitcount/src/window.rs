@@ -187,9 +187,17 @@ impl Window {
         Ok(Window(total))
     }
 
-    /// Parses a setting's duration: `"7 days"`, `"90 minutes"`, `"1h 30m"`
-    /// (humantime), or the window grammar `"days=7"`.
-    fn parse_duration(input: &str) -> Result<Window, String> {
+    /// Parses a duration as settings and the command line write it:
+    /// `"7 days"`, `"90 minutes"`, `"1h 30m"` (humantime), or the window
+    /// grammar `"days=7"`. The error says what is wrong and what to write.
+    ///
+    /// ```
+    /// use hitcount::Window;
+    /// assert_eq!(Window::parse_duration("30 days").unwrap(), Window::days(30));
+    /// assert_eq!(Window::parse_duration("days=30").unwrap(), Window::days(30));
+    /// assert!(Window::parse_duration("a fortnight").unwrap_err().contains("a fortnight"));
+    /// ```
+    pub fn parse_duration(input: &str) -> Result<Window, String> {
         if input.contains('=') {
             return Window::parse(input).map_err(|e| e.to_string());
         }

@@ -171,8 +171,10 @@ impl Dialect {
 /// inside the hit log: hit rows from the window's start to the next full
 /// hour, hourly buckets to the next full day, then daily buckets. Buckets
 /// are complete (written with each hit), so only the first partial hour
-/// reads the hit log, and windows reaching past cleanup stay exact to the
-/// hour. Binds: $1 from, $2 first full hour, $3 first full day.
+/// reads the hit log; a window reaching past the hit log's retention is
+/// bound to start at the top of an hour and reads buckets only (see
+/// `counts::window_bounds`). Binds: $1 from, $2 first full hour, $3 first
+/// full day.
 macro_rules! window_hits_expr {
     () => {
         "CAST(\

@@ -175,6 +175,9 @@ impl Db {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let err = hitcount::Db::connect("mysql://localhost/x").await.unwrap_err();
     /// assert!(err.to_string().contains("mysql://localhost/x"));
+    /// // Nothing listens on port 1: said at once, not after a pool timeout.
+    /// let err = hitcount::Db::connect("postgres://user@127.0.0.1:1/db").await.unwrap_err();
+    /// assert!(err.to_string().contains("refused"), "{err}");
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Db> {
@@ -186,6 +189,11 @@ impl Db {
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            // One connection first: an unreachable server is then its own
+            // error ("connection refused") at once, not the pool's
+            // timeout half a minute later.
+            sqlx::Connection::close(<sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?)
+                .await?;
             return Ok(Db::Postgres(sqlx::PgPool::connect_with(options).await?));
         }
         Err(invalid(

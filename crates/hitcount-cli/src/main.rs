@@ -1,0 +1,53 @@
+//! `hitcount`: the command line tool of rocket-hitcount. It works on the
+//! database an app counts in (SQLite or PostgreSQL), named by
+//! `--database-url`, `HITCOUNT_DATABASE_URL`, or the app's Rocket.toml.
+//! Every failure is one line on standard error and a non-zero exit.
+
+mod cleanup;
+mod config;
+mod stats;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// rocket-hitcount's command line: cleanup, stats.
+#[derive(Parser)]
+#[command(name = "hitcount", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    target: config::Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Deletes hit rows older than keep_hit_in_database, in batches;
+    /// totals and hourly/daily buckets stay, so windows stay exact.
+    Cleanup(cleanup::Args),
+    /// The most viewed objects, in total or within a window.
+    Stats(stats::Args),
+}
+
+/// A failure, said in one line.
+type Failure = String;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match config::open(&cli.target).await {
+        Ok(counter) => match &cli.command {
+            Command::Cleanup(args) => cleanup::run(&counter, args).await,
+            Command::Stats(args) => stats::run(&counter, args).await,
+        },
+        Err(failure) => Err(failure),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("hitcount: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}

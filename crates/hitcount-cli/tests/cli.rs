@@ -1,0 +1,358 @@
+//! The `hitcount` binary against real databases (SQLite and PostgreSQL):
+//! django-hitcount's cleanup test, batching and continuing, stats, the
+//! Rocket.toml lookup, and one clear line for every kind of bad input.
+
+#[path = "../../hitcount/tests/storage/common/mod.rs"]
+#[macro_use]
+mod common;
+
+use std::process::{Command, Output};
+
+use chrono::{TimeDelta, Utc};
+use common::TestDb;
+use hitcount::{HitCounter, ObjectRef, Visitor, Window};
+
+storage_tests!(
+    cleanup_keeps_totals_and_windows,
+    cleanup_runs_in_batches_and_continues,
+    dry_run_only_counts,
+    stats_rank_in_total_and_within_a_window,
+);
+
+/// Runs `hitcount` with these arguments (and no inherited database
+/// variables).
+fn hitcount(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hitcount"))
+        .args(args)
+        .env_remove("HITCOUNT_DATABASE_URL")
+        .env_remove("ROCKET_CONFIG")
+        .env_remove("ROCKET_PROFILE")
+        .output()
+        .expect("hitcount runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn post(id: i64) -> ObjectRef {
+    ObjectRef::new("blog.post", id).unwrap()
+}
+
+/// A counter on the test database whose clock is real time (the binary's).
+async fn counter(db: &TestDb) -> HitCounter {
+    db.clock.set(Utc::now());
+    db.counter(Default::default()).await
+}
+
+/// One hit on `object` at `now - ago`, by its own visitor.
+async fn hit_ago(db: &TestDb, counter: &HitCounter, object: &ObjectRef, ago: TimeDelta, session: &str) {
+    let now = Utc::now();
+    db.clock.set(now - ago);
+    let visitor = Visitor::new(session).unwrap();
+    assert!(counter.count_hit(object, &visitor).await.unwrap().hit_counted);
+    db.clock.set(now);
+}
+
+/// django-hitcount's cleanup test: hits 0, 5, ..., 45 days ago, keep 30
+/// days: 6 rows remain, the total stays 10, and so do the 45 days' hits.
+async fn cleanup_keeps_totals_and_windows(db: &TestDb) {
+    let counter = counter(db).await;
+    let now = db.clock.now();
+    for i in 0..10 {
+        db.clock.set(now - TimeDelta::days(5 * i));
+        assert!(
+            counter
+                .count_hit(&post(1), &Visitor::new(format!("s-{i}")).unwrap())
+                .await
+                .unwrap()
+                .hit_counted
+        );
+    }
+    let output = hitcount(&["--database-url", &db.url, "cleanup", "--keep", "30 days"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Successfully removed 4 Hits"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 6);
+    // Read as of the hits' "now": the oldest is exactly 45 days old.
+    db.clock.set(now);
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 10);
+    assert_eq!(
+        counter.hits_in_last(&post(1), Window::days(45)).await.unwrap(),
+        10
+    );
+    let again = hitcount(&["--database-url", &db.url, "cleanup", "--keep", "days=30"]);
+    assert!(stdout(&again).contains("Successfully removed 0 Hits"));
+}
+
+/// 100 000 old rows in batches of 1 000: at least 100 DELETEs; a run
+/// stopped after 30 batches and a second run end where one run would.
+async fn cleanup_runs_in_batches_and_continues(db: &TestDb) {
+    let counter = counter(db).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    let generate = if db.is_postgres() {
+        format!(
+            "INSERT INTO hitcount_hit (hit_count_id, created_at, session_key, user_agent) \
+             SELECT {pk}, TIMESTAMPTZ '2020-01-01 00:00:00+00', 's' || i, 'ua' FROM generate_series(1, 100000) i"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO hitcount_hit (hit_count_id, created_at, session_key, user_agent) \
+             SELECT {pk}, '2020-01-01T00:00:00+00:00', 's' || i, 'ua' FROM n"
+        )
+    };
+    db.execute(&generate).await;
+    hit_ago(db, &counter, &post(1), TimeDelta::zero(), "recent").await;
+    let url = db.url.as_str();
+    let report = |output: &Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", stderr(output));
+        serde_json::from_str(stdout(output).trim()).expect("a JSON report")
+    };
+
+    let first = report(&hitcount(&[
+        "--database-url",
+        url,
+        "cleanup",
+        "--batch-size",
+        "1000",
+        "--max-batches",
+        "30",
+        "--json",
+    ]));
+    assert_eq!(
+        (first["removed"].as_u64(), first["statements"].as_u64()),
+        (Some(30_000), Some(30))
+    );
+    assert_eq!(first["complete"], false);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        70_001,
+        "a consistent stop"
+    );
+
+    let second = report(&hitcount(&[
+        "--database-url",
+        url,
+        "cleanup",
+        "--batch-size",
+        "1000",
+        "--json",
+    ]));
+    assert_eq!(second["removed"].as_u64(), Some(70_000));
+    assert!(second["statements"].as_u64().unwrap() >= 70);
+    let statements = first["statements"].as_u64().unwrap() + second["statements"].as_u64().unwrap();
+    assert!(
+        statements >= 100,
+        "{statements} DELETE statements for 100 000 rows in batches of 1 000"
+    );
+    assert_eq!(second["complete"], true);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        1,
+        "the recent hit stays"
+    );
+    assert_eq!(
+        counter.counts(&post(1)).await.unwrap().hits,
+        1,
+        "totals are untouched"
+    );
+}
+
+async fn dry_run_only_counts(db: &TestDb) {
+    let counter = counter(db).await;
+    hit_ago(db, &counter, &post(1), TimeDelta::days(40), "old").await;
+    hit_ago(db, &counter, &post(1), TimeDelta::days(1), "new").await;
+    let output = hitcount(&["--database-url", &db.url, "cleanup", "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "Would remove 1 Hits");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
+}
+
+async fn stats_rank_in_total_and_within_a_window(db: &TestDb) {
+    let counter = counter(db).await;
+    for i in 0..3 {
+        hit_ago(db, &counter, &post(1), TimeDelta::days(20), &format!("a-{i}")).await;
+    }
+    for i in 0..2 {
+        hit_ago(db, &counter, &post(2), TimeDelta::hours(1), &format!("b-{i}")).await;
+    }
+    let wiki = ObjectRef::new("wiki.page", "intro").unwrap();
+    hit_ago(db, &counter, &wiki, TimeDelta::hours(2), "c").await;
+
+    let total = hitcount(&["--database-url", &db.url, "stats"]);
+    assert!(total.status.success(), "{}", stderr(&total));
+    let lines: Vec<Vec<String>> = stdout(&total)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(lines[0], ["rank", "object", "total", "hits"]);
+    assert_eq!(lines[1], ["1", "blog.post:1", "3"]);
+    assert_eq!(lines[2], ["2", "blog.post:2", "2"]);
+    assert_eq!(lines[3], ["3", "wiki.page:intro", "1"]);
+
+    let week = hitcount(&[
+        "--database-url",
+        &db.url,
+        "stats",
+        "--within",
+        "days=7",
+        "--kind",
+        "blog.post",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&week).trim()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!([{"rank": 1, "kind": "blog.post", "id": "2", "pk": json[0]["pk"], "hits": 2}])
+    );
+    let limited = hitcount(&["--database-url", &db.url, "stats", "--limit", "1", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&limited).trim()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+}
+
+/// The database and the settings from the app's Rocket.toml, as Rocket
+/// reads it (release profile by default).
+#[tokio::test]
+async fn rocket_toml_names_the_database_and_the_settings() {
+    let db = TestDb::sqlite().await;
+    let counter = counter(&db).await;
+    hit_ago(&db, &counter, &post(1), TimeDelta::days(20), "old").await;
+    let dir = std::env::temp_dir().join(format!("hitcount-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = format!(
+        "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\n",
+        db.url
+    );
+    std::fs::write(dir.join("Rocket.toml"), toml).unwrap();
+    let config = dir.join("Rocket.toml");
+    let output = hitcount(&["--config", config.to_str().unwrap(), "cleanup", "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "Would remove 1 Hits",
+        "keep_hit_in_database from the file"
+    );
+
+    std::fs::write(&config, "[release.databases.a]\nurl = \"sqlite::memory:\"\n[release.databases.b]\nurl = \"sqlite::memory:\"\n").unwrap();
+    let several = hitcount(&["--config", config.to_str().unwrap(), "stats"]);
+    assert!(
+        stderr(&several).contains("several databases (a, b): pick one with --database"),
+        "{}",
+        stderr(&several)
+    );
+    let picked = hitcount(&["--config", config.to_str().unwrap(), "--database", "b", "stats"]);
+    assert!(picked.status.success(), "{}", stderr(&picked));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Bad input: one line on standard error naming the problem, a non-zero
+/// exit, and nothing written.
+#[tokio::test]
+async fn bad_input_is_one_clear_line() {
+    let db = TestDb::sqlite().await;
+    let counter = counter(&db).await;
+    hit_ago(&db, &counter, &post(1), TimeDelta::days(40), "old").await;
+    let url = db.url.as_str();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--database-url", "mysql://localhost/x", "stats"],
+            "expected sqlite:... or postgres://",
+        ),
+        (
+            &["--database-url", "postgres://user:secret@127.0.0.1:1/x", "stats"],
+            "refused",
+        ),
+        (
+            &["--database-url", url, "cleanup", "--keep", "a fortnight"],
+            "invalid duration \"a fortnight\"",
+        ),
+        (
+            &["--database-url", url, "stats", "--within", "days=1, hours=2"],
+            "--within",
+        ),
+        (
+            &["--database-url", url, "cleanup", "--keep", "1 day"],
+            "must be at least keep_hit_active",
+        ),
+        (
+            &["--config", "/nonexistent/Rocket.toml", "stats"],
+            "no database: pass --database-url",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = hitcount(args);
+        assert!(!output.status.success(), "{args:?} must fail");
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("secret"), "passwords stay out of messages: {err}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+    let unknown = hitcount(&["frobnicate"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unrecognized subcommand 'frobnicate'"));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        1,
+        "nothing was removed"
+    );
+}
+
+/// Ctrl-C stops between batches: what was removed stays removed, the rest
+/// stays, and a second run finishes.
+#[tokio::test]
+async fn interrupted_cleanup_is_consistent_and_continues() {
+    let db = TestDb::sqlite().await;
+    let counter = counter(&db).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    db.execute(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+         INSERT INTO hitcount_hit (hit_count_id, created_at, session_key, user_agent) \
+         SELECT {pk}, '2020-01-01T00:00:00+00:00', 's' || i, 'ua' FROM n"
+    ))
+    .await;
+    let child = Command::new(env!("CARGO_BIN_EXE_hitcount"))
+        .args(["--database-url", &db.url, "cleanup", "--batch-size", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it remove some batches, then interrupt it as Ctrl-C would.
+    let started = std::time::Instant::now();
+    while db.scalar("SELECT COUNT(*) FROM hitcount_hit").await == 200_000 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "cleanup never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let left = db.scalar("SELECT COUNT(*) FROM hitcount_hit").await;
+    if output.status.code() == Some(130) {
+        assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+        assert!(left > 0 && left < 200_000, "{left}");
+        assert_eq!(left % 100, 0, "whole batches only: {left}");
+    } else {
+        // It finished before the signal arrived: nothing to continue.
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let again = hitcount(&["--database-url", &db.url, "cleanup"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+    assert_eq!(
+        counter.counts(&post(1)).await.unwrap().hits,
+        0,
+        "the generated rows were never counted"
+    );
+}
