@@ -5,13 +5,14 @@
 
 mod cleanup;
 mod config;
+mod export;
 mod stats;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// rocket-hitcount's command line: cleanup, stats.
+/// rocket-hitcount's command line: cleanup, stats, export.
 #[derive(Parser)]
 #[command(name = "hitcount", version, about, long_about = None)]
 struct Cli {
@@ -28,6 +29,8 @@ enum Command {
     Cleanup(cleanup::Args),
     /// The most viewed objects, in total or within a window.
     Stats(stats::Args),
+    /// Totals or daily buckets as CSV or JSON, streamed to stdout or a file.
+    Export(export::Args),
 }
 
 /// A failure, said in one line.
@@ -40,6 +43,7 @@ async fn main() -> ExitCode {
         Ok(counter) => match &cli.command {
             Command::Cleanup(args) => cleanup::run(&counter, args).await,
             Command::Stats(args) => stats::run(&counter, args).await,
+            Command::Export(args) => export::run(&counter, args).await,
         },
         Err(failure) => Err(failure),
     };

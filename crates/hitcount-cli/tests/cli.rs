@@ -17,6 +17,7 @@ storage_tests!(
     cleanup_runs_in_batches_and_continues,
     dry_run_only_counts,
     stats_rank_in_total_and_within_a_window,
+    export_round_trips_totals_and_daily_buckets,
 );
 
 /// Runs `hitcount` with these arguments (and no inherited database
@@ -218,6 +219,115 @@ async fn stats_rank_in_total_and_within_a_window(db: &TestDb) {
     assert_eq!(json.as_array().unwrap().len(), 1);
 }
 
+/// Daily buckets and totals exported as CSV and JSON give back the
+/// numbers the counter reads; filters by kind and day; a file output.
+async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
+    let counter = counter(db).await;
+    let odd = ObjectRef::new("wiki.page", "a,b \"c\"").unwrap();
+    let ago = [
+        (post(1), 0, "a"),
+        (post(1), 0, "b"),
+        (post(1), 3, "c"),
+        (post(2), 10, "d"),
+        (odd.clone(), 1, "e"),
+    ];
+    for (object, days, session) in &ago {
+        hit_ago(db, &counter, object, TimeDelta::days(*days), session).await;
+    }
+    let url = db.url.as_str();
+
+    // Daily buckets as CSV: header, then one row per object and day.
+    let csv = hitcount(&["--database-url", url, "export", "daily"]);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let text = stdout(&csv);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("kind,id,day,hits"));
+    let mut exported: Vec<(String, String, i64)> = Vec::new();
+    for line in lines {
+        // The odd id is the only quoted field: split it off first.
+        let (object, rest) = match line.strip_prefix("wiki.page,") {
+            Some(rest) => {
+                assert!(rest.starts_with("\"a,b \"\"c\"\"\","), "CSV quoting: {line}");
+                (odd.to_string(), rest.rsplitn(3, ',').collect::<Vec<_>>())
+            }
+            None => {
+                let fields: Vec<_> = line.split(',').collect();
+                (format!("{}:{}", fields[0], fields[1]), vec![fields[3], fields[2]])
+            }
+        };
+        exported.push((object, rest[1].to_owned(), rest[0].parse().unwrap()));
+    }
+    let mut expected = Vec::new();
+    for object in [post(1), post(2), odd.clone()] {
+        for day in counter.daily_hits(&object, 30).await.unwrap() {
+            if day.hits > 0 {
+                expected.push((object.to_string(), day.day.to_string(), day.hits));
+            }
+        }
+    }
+    exported.sort();
+    expected.sort();
+    assert_eq!(exported, expected, "the buckets round-trip");
+
+    // JSON, one kind, from a day on.
+    let since = (Utc::now() - TimeDelta::days(5)).date_naive().to_string();
+    let json = hitcount(&[
+        "--database-url",
+        url,
+        "export",
+        "daily",
+        "--format",
+        "json",
+        "--kind",
+        "blog.post",
+        "--since",
+        &since,
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
+    let hits: i64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["hits"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        hits, 3,
+        "post 1's three hits; post 2's is older, the wiki page another kind"
+    );
+
+    // Totals to a file.
+    let file = std::env::temp_dir().join(format!("hitcount-export-{}.json", std::process::id()));
+    let totals = hitcount(&[
+        "--database-url",
+        url,
+        "export",
+        "totals",
+        "--format",
+        "json",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(totals.status.success(), "{}", stderr(&totals));
+    assert!(stderr(&totals).contains("exported 3 rows"));
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    std::fs::remove_file(&file).ok();
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"kind": "blog.post", "id": "1", "hits": 3, "views": 3, "bot_hits": 0})
+    );
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    let empty = hitcount(&[
+        "--database-url",
+        url,
+        "export",
+        "--kind",
+        "nothing.here",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(stdout(&empty), "[]\n");
+}
+
 /// The database and the settings from the app's Rocket.toml, as Rocket
 /// reads it (release profile by default).
 #[tokio::test]
@@ -261,7 +371,19 @@ async fn bad_input_is_one_clear_line() {
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(40), "old").await;
     let url = db.url.as_str();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["--database-url", url, "export", "totals", "--since", "2026-01-01"],
+            "--since applies to daily buckets",
+        ),
+        (
+            &["--database-url", url, "export", "daily", "--since", "yesterday"],
+            "expected a day like 2026-11-22",
+        ),
+        (
+            &["--database-url", url, "export", "-o", "/nonexistent/folder/x.csv"],
+            "cannot write /nonexistent/folder/x.csv",
+        ),
         (
             &["--database-url", "mysql://localhost/x", "stats"],
             "expected sqlite:... or postgres://",

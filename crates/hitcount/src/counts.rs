@@ -49,7 +49,7 @@ impl Counts {
 
 impl HitCounter {
     /// The totals of a row, with this instance's views not yet written.
-    fn counts_of_row(&self, pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
+    pub(crate) fn counts_of_row(&self, pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
         Counts::of_row(pk, hits, views + self.pending_views(pk), bot_hits)
     }
 }

@@ -55,6 +55,7 @@ mod clock;
 mod counter;
 mod counts;
 mod error;
+mod export;
 mod group_commit;
 mod ip;
 mod object;

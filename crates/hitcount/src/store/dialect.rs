@@ -105,6 +105,14 @@ pub(crate) struct Dialect {
     /// first day. Returns: start_at, hits, oldest first.
     pub daily_hits: &'static str,
 
+    /// Every object's totals, of one kind or all. Binds: kind or NULL.
+    /// Returns: kind, object_id, id, hits, views, bot_hits, by id.
+    pub export_totals: &'static str,
+    /// Every daily bucket, of one kind or all, from a day on. Binds: kind
+    /// or NULL, first day or NULL. Returns: kind, object_id, start_at,
+    /// hits, by object and day.
+    pub export_daily: &'static str,
+
     /// The hit log, filtered and newest first. Binds: hit_count_id or NULL,
     /// LIKE pattern, stored ip or NULL, since or NULL, until or NULL,
     /// limit, offset.
@@ -304,6 +312,13 @@ pub(crate) const STANDARD: Dialect = Dialect {
     daily_hits: "SELECT d.start_at, d.hits FROM hitcount_daily d \
                  JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
                  WHERE c.kind = $1 AND c.object_id = $2 AND d.start_at >= $3 ORDER BY d.start_at",
+
+    export_totals: "SELECT kind, object_id, id, hits, views, bot_hits FROM hitcount_hit_count \
+                    WHERE ($1 IS NULL OR kind = $1) ORDER BY id",
+    export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits FROM hitcount_daily d \
+                   JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
+                   WHERE ($1 IS NULL OR c.kind = $1) AND ($2 IS NULL OR d.start_at >= $2) \
+                   ORDER BY c.id, d.start_at",
 
     list_hits: concat!(
         "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
