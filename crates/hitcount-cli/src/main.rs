@@ -6,13 +6,14 @@
 mod cleanup;
 mod config;
 mod export;
+mod import;
 mod stats;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// rocket-hitcount's command line: cleanup, stats, export.
+/// rocket-hitcount's command line: cleanup, stats, export, import-django.
 #[derive(Parser)]
 #[command(name = "hitcount", version, about, long_about = None)]
 struct Cli {
@@ -31,6 +32,9 @@ enum Command {
     Stats(stats::Args),
     /// Totals or daily buckets as CSV or JSON, streamed to stdout or a file.
     Export(export::Args),
+    /// Imports a django-hitcount database: totals, hits (with buckets)
+    /// and blacklists; running it again imports nothing twice.
+    ImportDjango(import::Args),
 }
 
 /// A failure, said in one line.
@@ -44,6 +48,7 @@ async fn main() -> ExitCode {
             Command::Cleanup(args) => cleanup::run(&counter, args).await,
             Command::Stats(args) => stats::run(&counter, args).await,
             Command::Export(args) => export::run(&counter, args).await,
+            Command::ImportDjango(args) => import::run(&counter, args).await,
         },
         Err(failure) => Err(failure),
     };

@@ -18,6 +18,7 @@ storage_tests!(
     dry_run_only_counts,
     stats_rank_in_total_and_within_a_window,
     export_round_trips_totals_and_daily_buckets,
+    import_django_keeps_totals_and_imports_once,
 );
 
 /// Runs `hitcount` with these arguments (and no inherited database
@@ -477,4 +478,199 @@ async fn interrupted_cleanup_is_consistent_and_continues() {
         0,
         "the generated rows were never counted"
     );
+}
+
+/// django-hitcount 1.3.5's own database (written by Django; see
+/// tests/fixtures/README.md).
+const DJANGO_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/django-hitcount-1.3.5.sqlite3"
+);
+
+/// When the fixture was written: its hit times count back from this.
+fn generated_at() -> chrono::DateTime<Utc> {
+    let expected: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/django-hitcount-1.3.5.expected.json")).unwrap();
+    expected["generated_at"].as_str().unwrap().parse().unwrap()
+}
+
+/// Checks what the fixture's import leaves in `db`, against its README:
+/// totals 10, 104 (with only 4 hit rows) and 0; 14 hit rows with their
+/// buckets; both blacklists.
+async fn check_imported_fixture(db: &TestDb) {
+    db.clock.set(generated_at());
+    let counter = db.counter(Default::default()).await;
+    let mut hits = Vec::new();
+    for id in [1, 2, 3] {
+        let counts = counter.counts(&post(id)).await.unwrap();
+        assert!(counts.pk.is_some(), "post {id} has a row");
+        hits.push(counts.hits);
+    }
+    assert_eq!(hits, [10, 104, 0]);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 14);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit WHERE user_id = '1'")
+            .await,
+        1,
+        "alice's hit"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_hit WHERE ip LIKE '192.0.2.%'")
+            .await,
+        0,
+        "IPs stored hashed"
+    );
+    // Windows from the buckets, as of the fixture's time.
+    assert_eq!(counter.hits_in_last(&post(1), Window::days(7)).await.unwrap(), 2);
+    assert_eq!(
+        counter.hits_in_last(&post(1), Window::days(46)).await.unwrap(),
+        10
+    );
+    assert_eq!(
+        counter.hits_in_last(&post(2), Window::hours(10)).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        common::blacklist_values(&counter).await,
+        (vec!["203.0.113.9".to_owned()], vec!["EvilBot/1.0".to_owned()])
+    );
+}
+
+const IMPORTED: &str = "Imported 3 objects (114 hits in their totals), 14 hit rows, 1 blacklisted IPs and 1 blacklisted user agents";
+const NOTHING_NEW: &str = "Imported 0 objects (0 hits in their totals), 0 hit rows, 0 blacklisted IPs and 0 blacklisted user agents";
+
+/// The real django-hitcount database into each backend; twice.
+async fn import_django_keeps_totals_and_imports_once(db: &TestDb) {
+    let first = hitcount(&["--database-url", &db.url, "import-django", DJANGO_FIXTURE]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first).trim(), IMPORTED);
+    check_imported_fixture(db).await;
+    let second = hitcount(&[
+        "--database-url",
+        &db.url,
+        "import-django",
+        &format!("sqlite://{DJANGO_FIXTURE}"),
+    ]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second).trim(), NOTHING_NEW);
+    check_imported_fixture(db).await;
+}
+
+/// The same rows in a PostgreSQL database laid out as Django lays out
+/// django-hitcount's tables there, imported into SQLite; twice.
+#[tokio::test]
+async fn import_django_from_postgres() {
+    let Some(django) = TestDb::postgres().await else {
+        return;
+    };
+    django
+        .execute(
+            "CREATE TABLE django_content_type (id serial PRIMARY KEY, app_label varchar(100) NOT NULL, \
+               model varchar(100) NOT NULL);
+             CREATE TABLE hitcount_hit_count (id serial PRIMARY KEY, hits integer NOT NULL CHECK (hits >= 0), \
+               modified timestamptz NOT NULL, content_type_id integer NOT NULL REFERENCES django_content_type (id), \
+               object_pk integer NOT NULL CHECK (object_pk >= 0));
+             CREATE TABLE hitcount_hit (id serial PRIMARY KEY, created timestamptz NOT NULL, ip varchar(40) NOT NULL, \
+               user_agent varchar(255) NOT NULL, hitcount_id integer NOT NULL REFERENCES hitcount_hit_count (id), \
+               user_id integer NULL, session varchar(40) NOT NULL);
+             CREATE TABLE hitcount_blacklist_ip (id serial PRIMARY KEY, ip varchar(40) NOT NULL UNIQUE);
+             CREATE TABLE hitcount_blacklist_user_agent (id serial PRIMARY KEY, user_agent varchar(255) NOT NULL UNIQUE);",
+        )
+        .await;
+    // Copy every row of the fixture.
+    let fixture = hitcount::sqlx::SqlitePool::connect(&format!("sqlite://{DJANGO_FIXTURE}?mode=ro"))
+        .await
+        .unwrap();
+    let copy = |select: &'static str, insert: &'static str| {
+        let (fixture, django) = (fixture.clone(), &django);
+        async move {
+            let rows: Vec<Vec<Option<String>>> = {
+                use hitcount::sqlx::Row;
+                hitcount::sqlx::query(select)
+                    .fetch_all(&fixture)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| (0..row.len()).map(|i| row.get::<Option<String>, _>(i)).collect())
+                    .collect()
+            };
+            let hitcount::Db::Postgres(pool) = &django.db else {
+                unreachable!()
+            };
+            for row in rows {
+                let mut query = hitcount::sqlx::query(insert);
+                for value in row {
+                    query = query.bind(value);
+                }
+                query.execute(pool).await.unwrap();
+            }
+        }
+    };
+    copy(
+        "SELECT CAST(id AS TEXT), app_label, model FROM django_content_type",
+        "INSERT INTO django_content_type VALUES (CAST($1 AS integer), $2, $3)",
+    )
+    .await;
+    copy(
+        "SELECT CAST(id AS TEXT), CAST(hits AS TEXT), modified, CAST(content_type_id AS TEXT), CAST(object_pk AS TEXT) FROM hitcount_hit_count",
+        "INSERT INTO hitcount_hit_count VALUES (CAST($1 AS integer), CAST($2 AS integer), CAST($3 || '+00' AS timestamptz), \
+         CAST($4 AS integer), CAST($5 AS integer))",
+    )
+    .await;
+    copy(
+        "SELECT CAST(id AS TEXT), created, ip, user_agent, CAST(hitcount_id AS TEXT), CAST(user_id AS TEXT), session FROM hitcount_hit",
+        "INSERT INTO hitcount_hit VALUES (CAST($1 AS integer), CAST($2 || '+00' AS timestamptz), $3, $4, \
+         CAST($5 AS integer), CAST($6 AS integer), $7)",
+    )
+    .await;
+    copy(
+        "SELECT CAST(id AS TEXT), ip FROM hitcount_blacklist_ip",
+        "INSERT INTO hitcount_blacklist_ip VALUES (CAST($1 AS integer), $2)",
+    )
+    .await;
+    copy(
+        "SELECT CAST(id AS TEXT), user_agent FROM hitcount_blacklist_user_agent",
+        "INSERT INTO hitcount_blacklist_user_agent VALUES (CAST($1 AS integer), $2)",
+    )
+    .await;
+    assert_eq!(
+        django.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
+        14,
+        "the copy is whole"
+    );
+
+    let db = TestDb::sqlite().await;
+    let first = hitcount(&["--database-url", &db.url, "import-django", &django.url]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first).trim(), IMPORTED);
+    check_imported_fixture(&db).await;
+    let second = hitcount(&["--database-url", &db.url, "import-django", &django.url]);
+    assert_eq!(stdout(&second).trim(), NOTHING_NEW);
+    check_imported_fixture(&db).await;
+}
+
+/// A source that is not a django-hitcount database is refused with one
+/// line, and nothing is imported (or created).
+#[tokio::test]
+async fn import_django_refuses_other_databases() {
+    let db = TestDb::sqlite().await;
+    counter(&db).await;
+    let not_django = TestDb::sqlite().await;
+    counter(&not_django).await;
+    let output = hitcount(&["--database-url", &db.url, "import-django", &not_django.url]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("expected django-hitcount's tables"),
+        "{}",
+        stderr(&output)
+    );
+    let missing = "/nonexistent/django.sqlite3";
+    let output = hitcount(&["--database-url", &db.url, "import-django", missing]);
+    assert!(
+        stderr(&output).contains("no Django database at /nonexistent/django.sqlite3"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!std::path::Path::new(missing).exists());
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 0);
 }

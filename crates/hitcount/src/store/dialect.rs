@@ -113,16 +113,23 @@ pub(crate) struct Dialect {
     /// hits, by object and day.
     pub export_daily: &'static str,
 
+    /// Marks an object's imported total. Binds: id. Affects 0 rows when it
+    /// was marked before.
+    pub mark_imported_total: &'static str,
+    /// Inserts an imported hit unless the object has one of that session
+    /// at that time. Binds as `insert_hit` (one row).
+    pub import_hit: &'static str,
+
     /// The hit log, filtered and newest first. Binds: hit_count_id or NULL,
     /// LIKE pattern, stored ip or NULL, since or NULL, until or NULL,
     /// limit, offset.
     pub list_hits: &'static str,
     /// The number of hits `list_hits` filters, same binds minus the last two.
     pub count_hits: &'static str,
-    /// Deletes an object's hit log, buckets and row, in this order (not
-    /// left to ON DELETE CASCADE: SQLite enforces it only on connections
-    /// with foreign keys on). Binds: kind, object_id.
-    pub delete_object: [&'static str; 4],
+    /// Deletes an object's hit log, buckets, import mark and row, in this
+    /// order (not left to ON DELETE CASCADE: SQLite enforces it only on
+    /// connections with foreign keys on). Binds: kind, object_id.
+    pub delete_object: [&'static str; 5],
     /// Deletes one hit. Binds: id. Returns: hit_count_id, created_at.
     pub delete_hit: &'static str,
     /// Binds: id. Returns: ip, user_agent.
@@ -320,6 +327,12 @@ pub(crate) const STANDARD: Dialect = Dialect {
                    WHERE ($1 IS NULL OR c.kind = $1) AND ($2 IS NULL OR d.start_at >= $2) \
                    ORDER BY c.id, d.start_at",
 
+    mark_imported_total: "INSERT INTO hitcount_imported_total (hit_count_id) VALUES ($1) \
+                          ON CONFLICT (hit_count_id) DO NOTHING",
+    import_hit: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM hitcount_hit \
+                   WHERE hit_count_id = $1 AND session_key = $4 AND created_at = $2)",
+
     list_hits: concat!(
         "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
                 h.user_agent, h.user_id ",
@@ -333,6 +346,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
         "DELETE FROM hitcount_hourly WHERE hit_count_id IN \
          (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
         "DELETE FROM hitcount_daily WHERE hit_count_id IN \
+         (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
+        "DELETE FROM hitcount_imported_total WHERE hit_count_id IN \
          (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",
         "DELETE FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     ],

@@ -21,6 +21,11 @@ macro_rules! migrations {
                 description: "daily salt",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0002_daily_salt.sql")),
             },
+            $crate::store::migrate::Migration {
+                version: 3,
+                description: "django import",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0003_django_import.sql")),
+            },
         ]
     };
 }

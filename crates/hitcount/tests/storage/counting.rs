@@ -635,7 +635,11 @@ async fn migrations_run_once(db: &TestDb) {
     for open in opens {
         open.await.unwrap().expect("both instances open");
     }
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 2);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await,
+        3,
+        "each of the three migrations once"
+    );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_state").await, 1);
 }
 

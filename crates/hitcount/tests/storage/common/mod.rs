@@ -222,6 +222,15 @@ impl Drop for TestDb {
     }
 }
 
+/// The values on a counter's two blacklists: IPs, then user agents.
+pub async fn blacklist_values(counter: &HitCounter) -> (Vec<String>, Vec<String>) {
+    let values = |entries: Vec<hitcount::BlacklistEntry>| entries.into_iter().map(|e| e.value).collect();
+    (
+        values(counter.blacklisted_ips().await.unwrap()),
+        values(counter.blacklisted_user_agents().await.unwrap()),
+    )
+}
+
 /// A clock the test sets and moves; it starts at a fixed time in the middle
 /// of an hour, so that "N days ago" never lands on a bucket boundary by luck.
 #[derive(Clone)]
