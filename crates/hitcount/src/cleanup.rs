@@ -2,7 +2,7 @@
 //! totals and buckets (django-hitcount's `hitcount_cleanup`, without its
 //! single giant DELETE).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::counter::HitCounter;
@@ -161,4 +161,90 @@ impl HitCounter {
             Ok(report)
         })
     }
+}
+
+/// How long a background cleanup holds the lease before renewing it: an
+/// instance that dies mid-cleanup blocks the others at most this long.
+const LEASE: TimeDelta = TimeDelta::minutes(10);
+
+/// Batches between renewals of the lease.
+const BATCHES_PER_LEASE: u64 = 200;
+
+impl HitCounter {
+    /// [`cleanup`](HitCounter::cleanup), unless another app instance on the
+    /// same database is running one: then `None`, and nothing is done. The
+    /// instance running it holds a lease in the database (`hitcount_state`,
+    /// renewed every few hundred batches, given up at the end, expiring by
+    /// itself ten minutes after an instance that died). This is what
+    /// `cleanup_interval` runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let report = counter.cleanup_alone().await?.expect("no other instance is cleaning up");
+    /// assert_eq!(report.message(), "Successfully removed 0 Hits");
+    /// # Ok(()) }
+    /// ```
+    pub async fn cleanup_alone(&self) -> Result<Option<CleanupReport>> {
+        let mut until = self.now() + LEASE;
+        let taken = dispatch!(self.writer(), pool, sql => {
+            sqlx::query(sql.take_cleanup_lease).bind(until).bind(self.now()).execute(pool).await?.rows_affected()
+        });
+        if taken == 0 {
+            return Ok(None);
+        }
+        let mut options = CleanupOptions::from(self.settings());
+        options.max_batches = Some(BATCHES_PER_LEASE);
+        let mut total: Option<CleanupReport> = None;
+        let outcome = loop {
+            let report = match self.cleanup_with(&options, |_| {}).await {
+                Ok(report) => report,
+                Err(e) => break Err(e),
+            };
+            let complete = report.complete;
+            total = Some(match total {
+                None => report,
+                Some(mut sum) => {
+                    sum.removed += report.removed;
+                    sum.statements += report.statements;
+                    sum.complete = complete;
+                    sum
+                }
+            });
+            if complete {
+                break Ok(());
+            }
+            let renewed = self.now() + LEASE;
+            let kept = dispatch!(self.writer(), pool, sql => {
+                sqlx::query(sql.renew_cleanup_lease).bind(renewed).bind(until).execute(pool).await?.rows_affected()
+            });
+            if kept == 0 {
+                // Lost (this instance stalled past the lease): stop here.
+                break Ok(());
+            }
+            until = renewed;
+        };
+        // Give it up: the next turn need not wait for it to expire.
+        dispatch!(self.writer(), pool, sql => {
+            sqlx::query(sql.renew_cleanup_lease).bind(None::<DateTime<Utc>>).bind(until).execute(pool).await?;
+        });
+        outcome.map(|()| total)
+    }
+}
+
+/// Runs [`HitCounter::cleanup_alone`] every `interval` while the counter
+/// lives (`cleanup_interval`).
+pub(crate) fn spawn_periodic_cleanup(counter: std::sync::Weak<crate::counter::Inner>, interval: Window) {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(interval.as_chrono().num_seconds().max(1) as u64);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = counter.upgrade() else { break };
+            let counter = HitCounter::from_inner(inner);
+            // A failed run (the database away, say) is tried again next time.
+            let _ = counter.cleanup_alone().await;
+        }
+    });
 }

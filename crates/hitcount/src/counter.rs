@@ -94,7 +94,7 @@ pub struct HitCounter {
     local: Option<Db>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     db: Db,
     /// Where this instance writes. On SQLite a pool of one connection: the
     /// writes queue for it here, not in SQLite's busy handler (which
@@ -174,7 +174,15 @@ impl HitCounter {
             clock,
         });
         spawn_view_flusher(Arc::downgrade(&inner));
-        Ok(HitCounter { inner, local: None })
+        if let Some(interval) = inner.settings.cleanup_interval {
+            crate::cleanup::spawn_periodic_cleanup(Arc::downgrade(&inner), interval);
+        }
+        Ok(HitCounter::from_inner(inner))
+    }
+
+    /// The counter of a background task's upgraded reference.
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> HitCounter {
+        HitCounter { inner, local: None }
     }
 
     /// Writes the views of repeat visits that are still in memory (they are

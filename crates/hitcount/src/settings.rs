@@ -94,6 +94,11 @@ pub struct Settings {
     pub respect_do_not_track: bool,
     /// How many hit rows one cleanup statement deletes. Default 1000.
     pub cleanup_batch_size: u32,
+    /// Run cleanup in the background this often, on one app instance at a
+    /// time (a lease in the database; see
+    /// [`HitCounter::cleanup_alone`](crate::HitCounter::cleanup_alone)).
+    /// Default none: run `hitcount cleanup` from cron, say.
+    pub cleanup_interval: Option<Window>,
     /// Let counting commits return before they reach the disk: on SQLite
     /// the counter's connection commits with `synchronous = NORMAL` (in WAL
     /// mode), on PostgreSQL its transactions with `synchronous_commit =
@@ -132,6 +137,7 @@ impl Default for Settings {
             bots: BotPolicy::Separate,
             respect_do_not_track: false,
             cleanup_batch_size: 1000,
+            cleanup_interval: None,
             blacklist_refresh: Window::seconds(10),
             counts_refresh: Window::seconds(1),
             sqlite_wal: true,
@@ -187,6 +193,13 @@ impl Settings {
                 "ip_hash_key",
                 "(hidden)".to_owned(),
                 "must be at least 16 characters long",
+            );
+        }
+        if self.cleanup_interval.is_some_and(|w| w.as_chrono().is_zero()) {
+            return fail(
+                "cleanup_interval",
+                quoted(Window::seconds(0)),
+                "must be longer than zero (leave it out to run no background cleanup)",
             );
         }
         check_batch_size(self.cleanup_batch_size)

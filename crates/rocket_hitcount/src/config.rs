@@ -158,6 +158,7 @@ const KEYS: &[&str] = &[
     "bots",
     "respect_do_not_track",
     "cleanup_batch_size",
+    "cleanup_interval",
     "blacklist_refresh",
     "counts_refresh",
     "sqlite_wal",
@@ -344,6 +345,7 @@ mod tests {
             [default.hitcount]
             keep_hit_active = { days = 1 }
             hits_per_ip_limit = 3
+            cleanup_interval = "1 hour"
             base_path = "/stats"
             secret_key = "0123456789abcdef0123456789abcdef"
             trusted_proxies = ["10.0.0.0/8", "2001:db8::1"]
@@ -356,6 +358,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.counting.keep_hit_active, Window::days(1));
         assert_eq!(config.counting.hits_per_ip_limit, 3);
+        assert_eq!(config.counting.cleanup_interval, Some(Window::hours(1)));
         assert_eq!(config.ajax_url(), "/stats/hit/ajax/");
         assert_eq!(config.trusted_proxies[1].to_string(), "2001:db8::1/128");
         assert_eq!(config.token_ttl, Window::hours(2));

@@ -26,6 +26,11 @@ macro_rules! migrations {
                 description: "django import",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0003_django_import.sql")),
             },
+            $crate::store::migrate::Migration {
+                version: 4,
+                description: "cleanup lease",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0004_cleanup_lease.sql")),
+            },
         ]
     };
 }

@@ -13,6 +13,8 @@ storage_tests!(
     cleanup_runs_in_bounded_batches,
     interrupted_cleanup_continues,
     dry_run_and_bad_options,
+    cleanup_alone_waits_for_another_instances_lease,
+    cleanup_interval_cleans_up_in_the_background,
 );
 
 /// 10 hits at 0, 5, ..., 45 days ago on post 1.
@@ -164,4 +166,73 @@ async fn dry_run_and_bad_options(db: &TestDb) {
         10,
         "nothing deleted"
     );
+}
+
+/// Another instance's running cleanup (its lease in the database) makes
+/// this one skip its turn; an expired lease does not.
+async fn cleanup_alone_waits_for_another_instances_lease(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    insert_expired_rows(db, pk, 30).await;
+    let lease_until = |at: chrono::DateTime<chrono::Utc>| {
+        let at = at.to_rfc3339();
+        if db.is_postgres() {
+            format!("UPDATE hitcount_state SET cleanup_lease_until = CAST('{at}' AS TIMESTAMPTZ)")
+        } else {
+            format!("UPDATE hitcount_state SET cleanup_lease_until = '{at}'")
+        }
+    };
+    db.execute(&lease_until(db.clock.now() + TimeDelta::minutes(5)))
+        .await;
+    assert_eq!(
+        counter.cleanup_alone().await.unwrap(),
+        None,
+        "another instance is at it"
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 30);
+
+    // That instance died: its lease runs out.
+    db.execute(&lease_until(db.clock.now() - TimeDelta::minutes(1)))
+        .await;
+    let report = counter.cleanup_alone().await.unwrap().expect("the lease is free");
+    assert_eq!(report.removed, 30);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_state WHERE cleanup_lease_until IS NULL")
+            .await,
+        1,
+        "given up at the end"
+    );
+    assert!(
+        counter.cleanup_alone().await.unwrap().is_some(),
+        "free for the next turn"
+    );
+}
+
+/// `cleanup_interval` runs the cleanup on its own; zero is refused.
+async fn cleanup_interval_cleans_up_in_the_background(db: &TestDb) {
+    let settings = crate::common::settings(|s| s.cleanup_interval = Some(Window::seconds(1)));
+    let counter = db.counter(settings).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    counter.count_hit(&post(1), &visitor("fresh")).await.unwrap();
+    insert_expired_rows(db, pk, 20).await;
+    let started = std::time::Instant::now();
+    while db.scalar("SELECT COUNT(*) FROM hitcount_hit").await > 1 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no background cleanup"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        counter.counts(&post(1)).await.unwrap().hits,
+        1,
+        "the fresh hit and the total stay"
+    );
+
+    let zero = crate::common::settings(|s| s.cleanup_interval = Some(Window::seconds(0)));
+    match hitcount::HitCounter::open(db.db.clone(), zero).await {
+        Err(err) => assert!(err.to_string().contains("cleanup_interval"), "{err}"),
+        Ok(_) => panic!("a zero cleanup_interval opens"),
+    }
 }
