@@ -174,8 +174,17 @@ async fn example_site_in_chromium() {
         .await
         .unwrap();
     find("form.stacked button").await.unwrap().click().await.unwrap();
+    // The click returns before the form's page has loaded: wait for it.
+    let hits_table = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("hits"))
+        .await;
     let url = browser.current_url().await.unwrap();
-    assert!(url.path().ends_with("/admin/hits"), "logged in: {url}");
+    assert!(
+        hits_table.is_ok() && url.path().ends_with("/admin/hits"),
+        "logged in: {url}"
+    );
     for css in [
         "input[name=selected]",
         "#action option[value=blacklist_ips]",
