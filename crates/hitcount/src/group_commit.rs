@@ -80,22 +80,25 @@ async fn write_batches(
     let mut connection = None;
     while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
         let (jobs, replies): (Vec<Job>, Vec<_>) = queued.drain(..).unzip();
-        let results = match count_batch(&writer, &mut connection, &settings, &cache, &jobs).await {
-            Ok(results) => results.into_iter().map(Ok).collect(),
-            // Nothing of the batch was written. A pk deleted by another
-            // instance, or one request's trouble, must not fail the rest:
-            // forget what was cached and decide each request alone.
-            Err(_) => {
-                cache.clear();
-                let mut results = Vec::with_capacity(jobs.len());
-                for job in &jobs {
-                    let alone = std::slice::from_ref(job);
-                    let alone = count_batch(&writer, &mut connection, &settings, &cache, alone).await;
-                    results.push(alone.map(|mut result| result.remove(0)));
-                }
-                results
+        // `None` where the request must be decided again, alone: its
+        // batch failed, so nothing of it was written, or its object was
+        // deleted by another instance. One request's trouble must not fail
+        // the rest, and a deleted object is registered afresh.
+        let mut results: Vec<Option<Result<HitResult>>> =
+            match count_batch(&writer, &mut connection, &settings, &cache, &jobs).await {
+                Ok(decided) => decided.into_iter().map(|d| d.ok().map(Ok)).collect(),
+                Err(_) => jobs.iter().map(|_| None).collect(),
+            };
+        if results.iter().any(Option::is_none) {
+            // What was cached may be why: forget it.
+            cache.clear();
+            for (job, result) in jobs.iter().zip(&mut results).filter(|(_, r)| r.is_none()) {
+                let alone = std::slice::from_ref(job);
+                let alone = count_batch(&writer, &mut connection, &settings, &cache, alone).await;
+                *result = Some(alone.and_then(|mut decided| decided.remove(0)));
             }
-        };
+        }
+        let results = results.into_iter().map(|r| r.expect("every request decided"));
         for (reply, result) in replies.into_iter().zip(results) {
             // The request may have gone away (client disconnected): its
             // hit stays counted.
@@ -104,14 +107,16 @@ async fn write_batches(
     }
 }
 
-/// Decides and writes `jobs` in one transaction, in order.
+/// Decides and writes `jobs` in one transaction, in order. An error:
+/// nothing was written. A request whose object another instance deleted
+/// meanwhile is [`Error::UnknownObject`], with nothing of it written.
 async fn count_batch<'a>(
     writer: &Db,
     connection: &mut Option<Connection>,
     settings: &Settings,
     cache: &ReadCache,
     jobs: &'a [Job],
-) -> Result<Vec<HitResult>> {
+) -> Result<Vec<Result<HitResult>>> {
     let read_start = cache.read_start();
     let conn = match connection {
         Some(conn) => conn,
@@ -181,112 +186,146 @@ async fn count_batch<'a>(
         .collect();
     let visitors = serde_json::to_string(&visitors).expect("numbers and strings serialise");
 
-    let mut results = Vec::with_capacity(jobs.len());
+    let objects = serde_json::to_string(&views.keys().collect::<Vec<_>>()).expect("numbers serialise");
+
+    // Per request: its reason, and the object's hits of this batch up to
+    // and including it (the totals are known once the batch is written).
+    let mut decisions = Vec::with_capacity(jobs.len());
     // The time of each visitor's active hit after its request, if any.
     let mut active_hits = Vec::with_capacity(jobs.len());
-    let mut totals: HashMap<i64, i64> = HashMap::new();
     let mut counted: Vec<BatchHit> = Vec::new();
-    let decided = dispatch_connection!(conn, conn, sql => async {
-        let mut tx = sqlx::Connection::begin(conn).await?;
-        // Locks, in one global order: the IPs of a site-wide limit, then
-        // the object rows by pk. From here on every check sees all hits
-        // committed before, and none can commit in between.
-        if let (Some(lock), IpLimitScope::Site) = (sql.ip_lock, settings.hits_per_ip_scope) {
-            let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(lock_key).collect();
-            for key in keys {
-                sqlx::query(lock).bind(LOCK_NAMESPACE).bind(key).execute(&mut *tx).await?;
+    // Each object's hits of this batch.
+    let mut batch_hits: HashMap<i64, i64> = HashMap::new();
+    let decided = dispatch_connection!(conn, conn, sql => {
+        // The transaction is the dialect's own statements, not sqlx's:
+        // SQLite's start and commit ride along with its read and its
+        // writes, and a batch costs two round trips there.
+        let written = async {
+            if let Some(begin) = sql.begin_counting {
+                sqlx::query(begin).execute(&mut *conn).await?;
             }
-        }
-        for (pk, n) in &views {
-            let hits: Option<i64> = sqlx::query_scalar(sql.add_views_locking)
-                .bind(pk)
-                .bind(n)
-                .bind(latest)
-                .fetch_optional(&mut *tx)
-                .await?;
-            totals.insert(*pk, hits.ok_or(Error::UnknownObject(*pk))?);
-        }
-        let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(sql.active_hits)
-            .bind(&visitors)
-            .bind(earliest_since)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut stored_hits = vec![None; jobs.len()];
-        for (i, at) in stored {
-            *stored_hits.get_mut(i as usize).ok_or(Error::Database(sqlx::Error::RowNotFound))? = at;
-        }
-        // Decided in arrival order: the stored hits, and the hits of the
-        // batch's earlier requests, which are written at its end.
-        for ((job, &pk), stored_hit) in jobs.iter().zip(&pks).zip(stored_hits) {
-            let since = active_since(job);
-            let batch_hit = counted
-                .iter()
-                .filter(|hit| hit.pk == pk && hit.job.now >= since && hit.is_of(&job.visitor))
-                .map(|hit| hit.job.now)
-                .max();
-            let active = stored_hit.filter(|at| *at >= since).max(batch_hit);
-            let ip_hits = match limited_ip(job) {
-                Some(ip) => {
-                    let scope = settings.hits_per_ip_scope;
-                    let stored: i64 = ip_hits!(sql, &mut *tx, ip, since, pk, scope);
-                    let in_batch = counted
-                        .iter()
-                        .filter(|hit| hit.job.stored_ip.as_deref() == Some(ip) && hit.job.now >= since)
-                        .filter(|hit| scope == IpLimitScope::Site || hit.pk == pk)
-                        .count();
-                    Some(stored + in_batch as i64)
+            // Locks, in one global order: the IPs of a site-wide limit,
+            // then the object rows by pk. From here on every check sees
+            // all hits committed before, and none can commit in between.
+            if let (Some(lock), IpLimitScope::Site) = (sql.ip_lock, settings.hits_per_ip_scope) {
+                let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(lock_key).collect();
+                for key in keys {
+                    sqlx::query(lock).bind(LOCK_NAMESPACE).bind(key).execute(&mut *conn).await?;
                 }
-                None => None,
-            };
-            let reason = rules::decide(settings, &job.visitor, ip_hits, active.is_some());
-            let total = totals.get_mut(&pk).expect("every pk was locked");
-            if reason.counted() {
-                counted.push(BatchHit { pk, job });
-                *total += 1;
             }
-            active_hits.push(if reason.counted() { Some(job.now) } else { active });
-            results.push(HitResult::new(Some(pk), *total, reason));
-        }
-        if !counted.is_empty() {
+            if let Some(lock) = sql.lock_objects {
+                let present: Vec<i64> = sqlx::query_scalar(lock).bind(&objects).fetch_all(&mut *conn).await?;
+                if let Some(missing) = views.keys().find(|pk| !present.contains(pk)) {
+                    return Err(Error::UnknownObject(*missing));
+                }
+            }
+            let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(sql.active_hits)
+                .bind(&visitors)
+                .bind(earliest_since)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut stored_hits = vec![None; jobs.len()];
+            for (i, at) in stored {
+                *stored_hits.get_mut(i as usize).ok_or(Error::Database(sqlx::Error::RowNotFound))? = at;
+            }
+            // Decided in arrival order: the stored hits, and the hits of
+            // the batch's earlier requests, which are written at its end.
+            for ((job, &pk), stored_hit) in jobs.iter().zip(&pks).zip(stored_hits) {
+                let since = active_since(job);
+                let batch_hit = counted
+                    .iter()
+                    .filter(|hit| hit.pk == pk && hit.job.now >= since && hit.is_of(&job.visitor))
+                    .map(|hit| hit.job.now)
+                    .max();
+                let active = stored_hit.filter(|at| *at >= since).max(batch_hit);
+                let ip_hits = match limited_ip(job) {
+                    Some(ip) => {
+                        let scope = settings.hits_per_ip_scope;
+                        let stored: i64 = ip_hits!(sql, &mut *conn, ip, since, pk, scope);
+                        let in_batch = counted
+                            .iter()
+                            .filter(|hit| hit.job.stored_ip.as_deref() == Some(ip) && hit.job.now >= since)
+                            .filter(|hit| scope == IpLimitScope::Site || hit.pk == pk)
+                            .count();
+                        Some(stored + in_batch as i64)
+                    }
+                    None => None,
+                };
+                let reason = rules::decide(settings, &job.visitor, ip_hits, active.is_some());
+                let so_far = batch_hits.entry(pk).or_default();
+                if reason.counted() {
+                    counted.push(BatchHit { pk, job });
+                    *so_far += 1;
+                }
+                active_hits.push(if reason.counted() { Some(job.now) } else { active });
+                decisions.push((reason, *so_far));
+            }
             let rows: Vec<_> = counted.iter().map(BatchHit::row).collect();
-            let rows = serde_json::to_string(&rows).expect("numbers and strings serialise");
-            sqlx::query(sql.insert_hits).bind(rows).execute(&mut *tx).await?;
-        }
-        let mut hits_by_pk: BTreeMap<i64, i64> = BTreeMap::new();
-        // Hours and days summed, so a batch adds once to each bucket.
-        let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-        let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-        for hit in &counted {
-            *hits_by_pk.entry(hit.pk).or_default() += 1;
-            *hourly.entry((hit.pk, hour_start(hit.job.now))).or_default() += 1;
-            *daily.entry((hit.pk, day_start(hit.job.now))).or_default() += 1;
-        }
-        for (pk, n) in &hits_by_pk {
-            let total: i64 = sqlx::query_scalar(sql.add_hits).bind(pk).bind(n).fetch_one(&mut *tx).await?;
-            debug_assert_eq!(Some(&total), totals.get(pk), "the row is locked");
-        }
-        for (statement, sums) in [(sql.add_hourly, hourly), (sql.add_daily, daily)] {
-            for ((pk, start), n) in sums {
-                sqlx::query(statement).bind(pk).bind(start).bind(n).execute(&mut *tx).await?;
+            // Hours and days summed, so a batch adds once to each bucket.
+            let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+            let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+            for hit in &counted {
+                *hourly.entry((hit.pk, hour_start(hit.job.now))).or_default() += 1;
+                *daily.entry((hit.pk, day_start(hit.job.now))).or_default() += 1;
             }
+            let buckets = |sums: BTreeMap<(i64, DateTime<Utc>), i64>| {
+                let sums: Vec<_> = sums.into_iter().map(|((pk, start), n)| (pk, json_time(start), n)).collect();
+                serde_json::to_string(&sums).expect("numbers and strings serialise")
+            };
+            let sums: Vec<_> = views
+                .iter()
+                .map(|(pk, n)| (pk, batch_hits.get(pk).copied().unwrap_or(0), n))
+                .collect();
+            let new_totals: Vec<(i64, i64)> = sqlx::query_as(sql.write_batch)
+                .bind(serde_json::to_string(&rows).expect("numbers and strings serialise"))
+                .bind(serde_json::to_string(&sums).expect("numbers serialise"))
+                .bind(buckets(hourly))
+                .bind(buckets(daily))
+                .bind(latest)
+                .fetch_all(&mut *conn)
+                .await?;
+            if let Some(commit) = sql.commit_counting {
+                sqlx::query(commit).execute(&mut *conn).await?;
+            }
+            Ok::<_, Error>(new_totals)
         }
-        tx.commit().await?;
-        Ok::<_, Error>(())
-    }
-    .await);
-    if let Err(error) = decided {
-        *connection = None;
-        return Err(error);
-    }
+        .await;
+        if written.is_err() {
+            // Nothing of the batch stays; a connection that cannot roll
+            // back is dropped below.
+            let _ = sqlx::query(sql.rollback_counting).execute(&mut *conn).await;
+        }
+        written
+    });
+    let totals: HashMap<i64, i64> = match decided {
+        Ok(written) => written.into_iter().collect(),
+        Err(error) => {
+            *connection = None;
+            return Err(error);
+        }
+    };
+    // An object missing from the totals was deleted by another instance
+    // before this batch locked the database (SQLite, which learns it only
+    // here): its counted hits would have failed the foreign key, so its
+    // requests wrote nothing, and are answered as unknown.
+    let results = pks.iter().zip(decisions).map(|(pk, (reason, so_far))| {
+        let total = *totals.get(pk).ok_or(Error::UnknownObject(*pk))?;
+        // The total before the batch, plus its hits up to this request.
+        let before = total - batch_hits.get(pk).copied().unwrap_or(0);
+        Ok(HitResult::new(Some(*pk), before + so_far, reason))
+    });
+    let results: Vec<_> = results.collect();
 
     for ((job, hit_at), pk) in jobs.iter().zip(active_hits).zip(&pks) {
-        cache.remember(
-            read_start,
-            &job.object,
-            *pk,
-            totals[pk],
-            hit_at.map(|at| (&job.visitor, at)),
-        );
+        if let Some(total) = totals.get(pk) {
+            cache.remember(
+                read_start,
+                &job.object,
+                *pk,
+                *total,
+                hit_at.map(|at| (&job.visitor, at)),
+            );
+        }
     }
     Ok(results)
 }
@@ -365,9 +404,12 @@ mod tests {
             })
             .collect();
         let cache = ReadCache::new(Duration::ZERO);
-        let results = count_batch(counter.writer(), &mut None, &settings, &cache, &jobs)
+        let results: Vec<HitResult> = count_batch(counter.writer(), &mut None, &settings, &cache, &jobs)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         let stored = counter.counts(&object).await.unwrap().hits;
         let counted = results.iter().filter(|r| r.hit_counted).count();
         assert_eq!(stored, counted as i64, "the stored total is the batch's hits");

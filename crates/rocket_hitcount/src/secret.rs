@@ -53,11 +53,29 @@ impl Secret {
     }
 }
 
+/// Bytes of the operating system's randomness fetched at once: requests
+/// take a key or two each, and one system call then serves dozens of
+/// requests. Every byte is handed out once.
+const RANDOM_BLOCK: usize = 1024;
+
+thread_local! {
+    static RANDOM: std::cell::RefCell<([u8; RANDOM_BLOCK], usize)> =
+        const { std::cell::RefCell::new(([0; RANDOM_BLOCK], RANDOM_BLOCK)) };
+}
+
 /// `N` random bytes from the operating system.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes).expect("the operating system provides randomness");
-    bytes
+    const { assert!(N <= RANDOM_BLOCK) };
+    RANDOM.with_borrow_mut(|(block, used)| {
+        if *used + N > RANDOM_BLOCK {
+            getrandom::getrandom(block).expect("the operating system provides randomness");
+            *used = 0;
+        }
+        let mut bytes = [0u8; N];
+        bytes.copy_from_slice(&block[*used..*used + N]);
+        *used += N;
+        bytes
+    })
 }
 
 /// `n` random bytes as lowercase hex.
@@ -89,6 +107,9 @@ mod tests {
     #[test]
     fn random_values_differ() {
         assert_ne!(random_hex::<16>(), random_hex::<16>());
+        // Across refills of the block too: no value comes out twice.
+        let many: std::collections::HashSet<_> = (0..1000).map(|_| random_bytes::<20>()).collect();
+        assert_eq!(many.len(), 1000);
         assert_eq!(random_hex::<16>().len(), 32);
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }

@@ -3,9 +3,6 @@
 //! which is why this file is a test program of its own (one logger per
 //! process).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use rocket::http::Status;
 use rocket::serde::json::json;
 
@@ -14,6 +11,10 @@ use rocket::serde::json::json;
 mod common;
 
 use common::TestDb;
+
+#[path = "../../hitcount/tests/storage/common/statements.rs"]
+mod statements;
+
 use hitcount::Db;
 use rocket::figment::Figment;
 use rocket::local::asynchronous::Client;
@@ -21,6 +22,7 @@ use rocket::{get, routes};
 use rocket_db_pools::Database;
 use rocket_dyn_templates::Template;
 use rocket_hitcount::HitCount;
+use statements::STATEMENTS;
 
 /// A pool like rocket_db_pools' own, but with sqlx's statement log on
 /// (rocket_db_pools turns it off), so the test can count statements.
@@ -88,33 +90,6 @@ async fn app(db: &TestDb) -> Client {
     Client::untracked(rocket).await.expect("the app launches")
 }
 
-/// Counts the statements sqlx runs (it logs each at target `sqlx::query`).
-struct StatementLog {
-    count: AtomicUsize,
-    last: Mutex<Vec<String>>,
-}
-
-static STATEMENTS: StatementLog = StatementLog {
-    count: AtomicUsize::new(0),
-    last: Mutex::new(Vec::new()),
-};
-
-impl log::Log for StatementLog {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.target() == "sqlx::query"
-    }
-
-    fn log(&self, record: &log::Record) {
-        // The hit-count tables' queries, not a new connection's set-up.
-        if self.enabled(record.metadata()) && record.args().to_string().contains("hitcount_") {
-            self.count.fetch_add(1, Ordering::SeqCst);
-            self.last.lock().unwrap().push(record.args().to_string());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
 const TEMPLATES: &[(&str, &str)] = &[
     (
         "list",
@@ -128,16 +103,20 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The statements one render of `name` runs.
+/// The statements on the hit-count tables (not a new connection's
+/// set-up) that one render of `name` runs.
 async fn statements_of(client: &Client, name: &str) -> (usize, String) {
-    STATEMENTS.last.lock().unwrap().clear();
-    let before = STATEMENTS.count.load(Ordering::SeqCst);
+    STATEMENTS.take();
     let response = client.get(format!("/render/{name}")).dispatch().await;
     assert_eq!(response.status(), Status::Ok);
     let body = response.into_string().await.unwrap();
     assert_eq!(body.lines().count(), 50, "{body}");
-    let n = STATEMENTS.count.load(Ordering::SeqCst) - before;
-    (n, STATEMENTS.last.lock().unwrap().join("\n"))
+    let ran: Vec<_> = STATEMENTS
+        .take()
+        .into_iter()
+        .filter(|sql| sql.contains("hitcount_"))
+        .collect();
+    (ran.len(), ran.join("\n"))
 }
 
 async fn check(db: &TestDb) {
@@ -162,8 +141,7 @@ async fn check(db: &TestDb) {
 
 #[test]
 fn a_fifty_post_list_page_costs_one_query() {
-    log::set_logger(&STATEMENTS).expect("the first logger of this test program");
-    log::set_max_level(log::LevelFilter::Trace);
+    STATEMENTS.install();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -2,7 +2,8 @@
 //! and PostgreSQL share (numbered `$n` parameters, `ON CONFLICT`,
 //! `RETURNING`); each backend file takes it and overrides what differs.
 //! JSON functions are not shared: the batch statements here are SQLite's
-//! (`json_each`), and PostgreSQL's file has its own. A
+//! (`json_each`, several statements in one query), and PostgreSQL's file
+//! has its own. A
 //! backend without those features (MariaDB) writes its own [`Dialect`].
 
 use super::migrate::Migration;
@@ -41,10 +42,6 @@ pub(crate) struct Dialect {
     pub register: &'static str,
     /// Adds buffered views to a known row. Binds: id, n.
     pub add_views: &'static str,
-    /// Adds a batch's views to a known row: the first write of the
-    /// counting transaction, which locks the row until commit. Binds: id,
-    /// n, now. Returns: hits.
-    pub add_views_locking: &'static str,
     /// Adds hits to a known row. Binds: id, n. Returns: hits.
     pub add_hits: &'static str,
     /// Binds: kind, object_id. Returns: id, hits, views, bot_hits.
@@ -66,7 +63,11 @@ pub(crate) struct Dialect {
     /// on the same file a moment later (SQLite).
     pub peek_before_queue: bool,
     /// The latest hit of each visitor of a batch on its object since the
-    /// batch's earliest active window began. Binds: a JSON array of
+    /// batch's earliest active window began. SQLite's first starts the
+    /// counting transaction with `BEGIN IMMEDIATE`, which takes the
+    /// database's write lock at once, so what the batch reads stays true
+    /// until it commits (a deferred `BEGIN` could meet another
+    /// connection's write between its read and its own write). Binds: a JSON array of
     /// `[hit_count_id, session_key, previous session key (or the session
     /// key again), user_id or null]`, active_since. Returns: the element's
     /// index (0-based), the time or NULL. A user is looked up by user_id,
@@ -76,10 +77,30 @@ pub(crate) struct Dialect {
     pub ip_hits_site: &'static str,
     /// Active hits from an IP on one object. Binds: ip, active_since, id.
     pub ip_hits_object: &'static str,
-    /// Inserts a batch's hits in array order. Binds: a JSON array of
-    /// `[hit_count_id, created_at (see `store::json_time`), ip, session_key,
-    /// user_agent, user_id]`.
-    pub insert_hits: &'static str,
+    /// Starts the counting transaction, as its own round trip; `None`
+    /// where `active_hits` starts it. `ip_lock`s and `lock_objects`
+    /// follow it.
+    pub begin_counting: Option<&'static str>,
+    /// Locks the batch's object rows until the transaction ends, in pk
+    /// order (the order of every multi-row write of the crate, so two
+    /// instances' batches never deadlock), and returns the pks that exist.
+    /// Binds: a JSON array of the pks, ascending. `None` where starting
+    /// the transaction locks the whole database (SQLite).
+    pub lock_objects: Option<&'static str>,
+    /// Writes a decided batch: the hit rows in array order, each object's
+    /// new hits and views, and the buckets. Binds: $1 a JSON array of hits
+    /// `[hit_count_id, created_at (see `store::json_time`), ip,
+    /// session_key, user_agent, user_id]`, $2 of objects `[id, hits,
+    /// views]`, $3 of hourly and $4 of daily buckets `[hit_count_id,
+    /// start_at, hits]` (each key once), $5 now (`modified_at`). Returns:
+    /// id, hits of each object of $2 that exists. SQLite's also commits:
+    /// one round trip fewer.
+    pub write_batch: &'static str,
+    /// Commits the counting transaction after `write_batch`; `None` where
+    /// `write_batch` does.
+    pub commit_counting: Option<&'static str>,
+    /// Ends a counting transaction that failed.
+    pub rollback_counting: &'static str,
     /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
     pub add_hourly: &'static str,
     /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
@@ -245,8 +266,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
                ON CONFLICT (kind, object_id) DO UPDATE SET kind = excluded.kind \
                RETURNING id",
     add_views: "UPDATE hitcount_hit_count SET views = views + $2 WHERE id = $1",
-    add_views_locking: "UPDATE hitcount_hit_count SET views = views + $2, modified_at = $3 \
-                        WHERE id = $1 RETURNING hits",
     add_hits: "UPDATE hitcount_hit_count SET hits = hits + $2 WHERE id = $1 RETURNING hits",
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
@@ -267,7 +286,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                 FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
     peek_before_queue: true,
     // Each key looked up on its own (a UNION, not an OR), latest first.
-    active_hits: "SELECT CAST(j.key AS BIGINT), CASE WHEN json_extract(j.value, '$[3]') IS NULL \
+    active_hits: "BEGIN IMMEDIATE; \
+                  SELECT CAST(j.key AS BIGINT), CASE WHEN json_extract(j.value, '$[3]') IS NULL \
                     THEN (SELECT MAX(t) FROM ( \
                             SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \
                                     WHERE h.hit_count_id = json_extract(j.value, '$[0]') \
@@ -282,11 +302,29 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   END FROM json_each($1) j",
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
-    insert_hits: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+    begin_counting: None,
+    lock_objects: None,
+    write_batch: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
                   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                          json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
                          json_extract(value, '$[4]'), json_extract(value, '$[5]') \
-                  FROM json_each($1) ORDER BY key",
+                  FROM json_each($1) ORDER BY key; \
+                  UPDATE hitcount_hit_count \
+                  SET hits = hits + json_extract(j.value, '$[1]'), views = views + json_extract(j.value, '$[2]'), \
+                      modified_at = $5 \
+                  FROM json_each($2) AS j WHERE hitcount_hit_count.id = json_extract(j.value, '$[0]') \
+                  RETURNING hitcount_hit_count.id, hitcount_hit_count.hits; \
+                  INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) \
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
+                  FROM json_each($3) WHERE true \
+                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits; \
+                  INSERT INTO hitcount_daily (hit_count_id, start_at, hits) \
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
+                  FROM json_each($4) WHERE true \
+                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits; \
+                  COMMIT",
+    commit_counting: None,
+    rollback_counting: "ROLLBACK",
     add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
     add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \

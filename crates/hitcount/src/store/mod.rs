@@ -230,7 +230,10 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Db::Sqlite(pool) => {
                 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                let mut options = (*pool.connect_options()).clone();
+                // Foreign keys on, whatever the app's pool says: a batch's
+                // hit of an object deleted meanwhile must fail its batch
+                // (see `group_commit`), not add a row of no object.
+                let mut options = (*pool.connect_options()).clone().foreign_keys(true);
                 if fast {
                     options = options.synchronous(SqliteSynchronous::Normal);
                 }

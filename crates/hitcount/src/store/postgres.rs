@@ -27,8 +27,28 @@ pub(crate) const SQL: Dialect = Dialect {
                           WHERE h.hit_count_id = (j.e->>0)::BIGINT \
                             AND h.user_id = j.e->>3 AND h.created_at >= $2) \
                   END FROM jsonb_array_elements($1::JSONB) WITH ORDINALITY AS j(e, i)",
-    insert_hits: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
-                  SELECT (j.e->>0)::BIGINT, (j.e->>1)::TIMESTAMPTZ, j.e->>2, j.e->>3, j.e->>4, j.e->>5 \
-                  FROM jsonb_array_elements($1::JSONB) WITH ORDINALITY AS j(e, i) ORDER BY j.i",
+    begin_counting: Some("BEGIN"),
+    lock_objects: Some("SELECT id FROM hitcount_hit_count \
+                   WHERE id IN (SELECT value::BIGINT FROM jsonb_array_elements_text($1::JSONB)) \
+                   ORDER BY id FOR UPDATE"),
+    // One statement: the CTEs and the UPDATE all run, each key of a CTE
+    // once (the buckets come summed).
+    write_batch: "WITH hits AS ( \
+                    INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+                    SELECT (j.e->>0)::BIGINT, (j.e->>1)::TIMESTAMPTZ, j.e->>2, j.e->>3, j.e->>4, j.e->>5 \
+                    FROM jsonb_array_elements($1::JSONB) WITH ORDINALITY AS j(e, i) ORDER BY j.i), \
+                  hourly AS ( \
+                    INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) \
+                    SELECT (e->>0)::BIGINT, (e->>1)::TIMESTAMPTZ, (e->>2)::BIGINT FROM jsonb_array_elements($3::JSONB) e \
+                    ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits), \
+                  daily AS ( \
+                    INSERT INTO hitcount_daily (hit_count_id, start_at, hits) \
+                    SELECT (e->>0)::BIGINT, (e->>1)::TIMESTAMPTZ, (e->>2)::BIGINT FROM jsonb_array_elements($4::JSONB) e \
+                    ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits) \
+                  UPDATE hitcount_hit_count c \
+                  SET hits = c.hits + (j.e->>1)::BIGINT, views = c.views + (j.e->>2)::BIGINT, modified_at = $5 \
+                  FROM jsonb_array_elements($2::JSONB) AS j(e) WHERE c.id = (j.e->>0)::BIGINT \
+                  RETURNING c.id, c.hits",
+    commit_counting: Some("COMMIT"),
     ..STANDARD
 };

@@ -7,6 +7,9 @@ use super::dialect::{Dialect, STANDARD};
 pub(crate) const SQL: Dialect = Dialect {
     name: "SQLite",
     migrations: migrations!("sqlite"),
+    // The statement journals of the batch's multi-row writes in memory,
+    // not in a temporary file opened and deleted on every batch.
+    counting_setup: &["PRAGMA temp_store = MEMORY"],
     peek_before_queue: false,
     ..STANDARD
 };

@@ -11,6 +11,7 @@ storage_tests!(
     own_deletes_apply_at_once,
     another_instances_delete_shows_after_the_refresh,
     an_object_deleted_by_another_instance_is_counted_afresh,
+    a_refusal_on_an_object_deleted_by_another_instance_registers_it_afresh,
 );
 
 /// One request of session `session` for post 1.
@@ -97,5 +98,34 @@ async fn an_object_deleted_by_another_instance_is_counted_afresh(db: &TestDb) {
     assert_eq!((next.hit_counted, next.total_hits), (true, 1));
     assert_ne!(next.pk, first.pk, "a new row");
     assert_eq!(cached.counts(&post(1)).await.unwrap().hits, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+}
+
+/// The same for a request that is refused: its batch writes nothing for
+/// the vanished pk (SQLite learns of it only from the batch's write), and
+/// the request is decided again on the object registered afresh.
+async fn a_refusal_on_an_object_deleted_by_another_instance_registers_it_afresh(db: &TestDb) {
+    let cached = db
+        .counter(settings(|s| {
+            s.counts_refresh = Window::hours(1);
+            s.hits_per_ip_limit = 1;
+        }))
+        .await;
+    let admin = other_instance(db, Settings::default()).await;
+    let first = hit(&cached, "a").await;
+    assert!(first.hit_counted);
+    assert!(admin.delete_counts(&post(1)).await.unwrap());
+    // The IP's one active hit is on post 2 now: post 1 is refused.
+    let elsewhere = cached.count_hit(&post(2), &visitor("b")).await.unwrap();
+    assert!(elsewhere.hit_counted);
+
+    let refused = hit(&cached, "c").await;
+    assert_eq!(
+        (refused.hit_message, refused.total_hits),
+        ("Not counted: hits per IP address limit reached", 0)
+    );
+    let pk = refused.pk.expect("registered afresh");
+    assert_ne!(Some(pk), first.pk, "a new row");
+    assert_eq!(cached.counts(&post(1)).await.unwrap().pk, Some(pk));
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
 }
