@@ -14,6 +14,7 @@ use rocket::{catch, catchers, get, post, routes, Catcher, Either, Route, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_hitcount::{CsrfToken, HitCount};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::chart::daily_chart;
 use crate::posts::Posts;
@@ -34,28 +35,64 @@ pub struct AdminConfig {
     pub password_hash: String,
 }
 
+/// The password of the development admin in `Rocket.toml`, which a
+/// release build or the release profile refuses.
+const DEVELOPMENT_PASSWORD: &str = "admin";
+
 impl AdminConfig {
     fn accepts(&self, user: &str, password: &str) -> bool {
         let Ok(hash) = PasswordHash::new(&self.password_hash) else {
             return false;
         };
-        user == self.user
-            && Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
+        // The password is checked whatever the name, so the time taken
+        // does not tell whether the name was right.
+        let password_ok = Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok();
+        let user_ok =
+            user.len() == self.user.len() && bool::from(user.as_bytes().ct_eq(self.user.as_bytes()));
+        password_ok && user_ok
     }
 }
 
+/// The Argon2 hash (PHC string) of `password`, with a random salt: what
+/// `admin.password_hash` takes (`cargo run -p example_project --
+/// hash-password` prints it).
+///
+/// ```
+/// let hash = example_project::hash_password("correct horse").unwrap();
+/// assert!(hash.starts_with("$argon2id$"));
+/// assert_ne!(hash, example_project::hash_password("correct horse").unwrap(), "salted");
+/// assert!(example_project::hash_password("").is_err());
+/// ```
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// Reads `[admin]` at ignite; refuses to launch without it in release
-/// builds, or with a hash that is not one.
+/// builds, with a hash that is not one, or, in a release build or the
+/// release profile, with the development password.
 pub(crate) fn fairing() -> AdHoc {
     AdHoc::try_on_ignite("Example admin", |rocket| async move {
+        let production = !cfg!(debug_assertions) || rocket.figment().profile() == "release";
         match rocket.figment().extract_inner::<AdminConfig>("admin") {
-            Ok(config) if PasswordHash::new(&config.password_hash).is_ok() => Ok(rocket.manage(config)),
-            Ok(_) => {
+            Ok(config) if PasswordHash::new(&config.password_hash).is_err() => {
                 rocket::error!("admin.password_hash is not an Argon2 hash: make one with `cargo run -p example_project -- hash-password`");
                 Err(rocket)
             }
+            Ok(config) if production && config.accepts(&config.user, DEVELOPMENT_PASSWORD) => {
+                rocket::error!("admin.password_hash is the development password {DEVELOPMENT_PASSWORD:?}: set a password of your own (see docs/admin.md)");
+                Err(rocket)
+            }
+            Ok(config) => Ok(rocket.manage(config)),
             Err(e) => {
                 rocket::error!("the admin login is not configured ({e}): set admin.user and admin.password_hash (see docs/admin.md)");
                 Err(rocket)
@@ -79,7 +116,7 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 pub(crate) fn catchers() -> Vec<Catcher> {
-    catchers![login_first]
+    catchers![login_first, incomplete_form]
 }
 
 /// Request guard: the logged-in admin. Anyone else gets 401, which the
@@ -102,6 +139,16 @@ impl<'r> FromRequest<'r> for Admin {
 #[catch(401)]
 fn login_first() -> Redirect {
     Redirect::to("/admin/login")
+}
+
+/// A form that lacks a field or carries one of the wrong kind (Rocket
+/// refuses it before the handler): the error page, not Rocket's bare one.
+#[catch(422)]
+fn incomplete_form() -> ErrorPage {
+    ErrorPage::new(
+        Status::UnprocessableEntity,
+        "the form is incomplete or a field is not what it should be (a hit id must be a number)",
+    )
 }
 
 /// An admin page that failed: its status and a message naming the

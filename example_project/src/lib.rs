@@ -12,13 +12,15 @@ mod pages;
 pub mod posts;
 
 use hitcount::Db;
-use rocket::figment::providers::{Env, Format, Toml};
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_db_pools::{sqlx, Database};
 use rocket_dyn_templates::Template;
 use rocket_hitcount::HitCount;
+
+pub use admin::hash_password;
 
 /// The blog's database on SQLite (the default).
 #[derive(Database)]
@@ -33,9 +35,10 @@ pub struct PgBlog(sqlx::PgPool);
 /// Where the example keeps its SQLite file unless told otherwise.
 pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST_DIR"), "/blog.sqlite3");
 
-/// The site's configuration: Rocket's defaults, `example_project/Rocket.toml`
-/// (whatever the working folder), `ROCKET_*` variables, and
-/// `DATABASE_URL` (a `sqlite://` or `postgres://` URL) for the database.
+/// The site's configuration: Rocket's defaults, the SQLite file
+/// [`DEFAULT_DATABASE_URL`], `example_project/Rocket.toml` (whatever the
+/// working folder), `ROCKET_*` variables, and `DATABASE_URL` (a
+/// `sqlite://` or `postgres://` URL), each over the one before.
 ///
 /// ```
 /// let figment = example_project::figment();
@@ -44,11 +47,16 @@ pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST
 /// ```
 pub fn figment() -> Figment {
     let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-    Figment::from(rocket::Config::default())
+    let figment = Figment::from(rocket::Config::default())
+        .merge(("databases.blog.url", DEFAULT_DATABASE_URL))
         .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
-        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(("databases.blog.url", url))
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global());
+    let figment = match std::env::var("DATABASE_URL") {
+        // Global: over every profile's setting too.
+        Ok(url) => figment.merge(Serialized::global("databases.blog.url", url)),
+        Err(_) => figment,
+    };
+    figment
         .merge(("template_dir", concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
         .select(profile)
 }

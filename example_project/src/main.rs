@@ -3,9 +3,6 @@
 //! reads a password on standard input and prints the Argon2 hash that
 //! `admin.password_hash` takes.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-use argon2::Argon2;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1).as_deref() {
         None => {
@@ -17,13 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                return Err("hash-password: give the password on standard input".into());
-            }
-            let salt = SaltString::generate(&mut OsRng);
-            let hash = Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map_err(|e| format!("hash-password: {e}"))?;
+            let hash = example_project::hash_password(password)
+                .map_err(|e| format!("hash-password: {e}; give the password on standard input"))?;
             println!("{hash}");
             Ok(())
         }

@@ -78,14 +78,15 @@ async fn detail(
     )))
 }
 
-/// A page that counts nothing itself; `ahead` is 1 where the page's
-/// script records this view (the AJAX pages), 0 where nothing does.
-async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &str, ahead: u32) -> Page {
+/// A page that counts nothing itself. Its visits are those before this
+/// request: the AJAX pages' script counts this one once the endpoint has
+/// recorded it (`static/visits.js`).
+async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &str) -> Page {
     let Some(post) = find(posts, pk).await? else {
         return Ok(None);
     };
     detail(template, posts, &hits, post, (), |pk| {
-        pk.map_or(0, |pk| hits.visits(pk)) + ahead
+        pk.map_or(0, |pk| hits.visits(pk))
     })
     .await
 }
@@ -93,19 +94,19 @@ async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &s
 /// Counts through the AJAX endpoint with the dependency-free script.
 #[get("/generic-detail-view-ajax/<pk>")]
 async fn detail_ajax(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_ajax", posts, hits, pk, 1).await
+    uncounted("detail_ajax", posts, hits, pk).await
 }
 
 /// The same with jQuery and `$.postCSRF`.
 #[get("/generic-detail-view-ajax-jquery/<pk>")]
 async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_ajax_jquery", posts, hits, pk, 1).await
+    uncounted("detail_ajax_jquery", posts, hits, pk).await
 }
 
 /// Shows the total and pk, counting nothing.
 #[get("/hitcount-detail-view/<pk>")]
 async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_view", posts, hits, pk, 0).await
+    uncounted("detail_view", posts, hits, pk).await
 }
 
 /// Counts on load, with the counting guard.

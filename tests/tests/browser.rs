@@ -129,6 +129,16 @@ async fn example_site_in_chromium() {
         "1",
         "the page adds its hit"
     );
+    assert_eq!(
+        wait_for_text(&browser, "views", &["1"]).await,
+        "1",
+        "and its view"
+    );
+    assert_eq!(
+        wait_for_text(&browser, "visits", &["You have visited this page 1 time."]).await,
+        "You have visited this page 1 time.",
+        "and the visit the endpoint recorded"
+    );
     screenshot(&browser, "post.png").await;
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax/1/").await,
@@ -141,16 +151,30 @@ async fn example_site_in_chromium() {
     )
     .await;
     assert_eq!(response, "Not counted: session key has active hit");
+    assert_eq!(
+        wait_for_text(&browser, "visits", &["You have visited this page 2 times."]).await,
+        "You have visited this page 2 times."
+    );
 
     // jQuery and $.postCSRF behave the same.
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax-jquery/2/").await,
         "true"
     );
+    let response = wait_for_text(&browser, "hit-response", &["Hit counted: session key"]).await;
+    assert_eq!(response, "Hit counted: session key");
+    assert_eq!(wait_for_text(&browser, "views", &["1"]).await, "1");
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax-jquery/2/").await,
         "false"
     );
+    let response = wait_for_text(
+        &browser,
+        "hit-response",
+        &["Not counted: session key has active hit"],
+    )
+    .await;
+    assert_eq!(response, "Not counted: session key has active hit");
 
     // The front page shows both hits.
     browser.goto(&format!("{base}/")).await.unwrap();

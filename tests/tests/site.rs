@@ -18,6 +18,7 @@ storage_tests!(
     front_page_lists_posts_counts_and_the_week,
     count_hit_page_counts_once_per_visitor,
     detail_view_counts_nothing,
+    pages_show_the_counters_pk_not_the_posts_id,
     ajax_pages_hand_their_script_what_it_needs,
     about_page_tests_the_cookie,
     missing_posts_are_404_pages,
@@ -166,6 +167,7 @@ async fn count_hit_page_counts_once_per_visitor(db: &TestDb) {
     );
     assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
     assert_eq!(text_of(&page, "hits-last-day").as_deref(), Some("1"));
+    assert_eq!(text_of(&page, "views").as_deref(), Some("1"));
     assert_eq!(text_of(&page, "pk").as_deref(), Some("1"));
     assert_eq!(
         text_of(&page, "visits").as_deref(),
@@ -179,6 +181,8 @@ async fn count_hit_page_counts_once_per_visitor(db: &TestDb) {
         Some("Not counted: session key has active hit")
     );
     assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    // The repeat's view, still in memory, is in the count already.
+    assert_eq!(text_of(&page, "views").as_deref(), Some("2"));
     assert_eq!(
         text_of(&page, "visits").as_deref(),
         Some("You have visited this page 2 times.")
@@ -213,6 +217,24 @@ async fn detail_view_counts_nothing(db: &TestDb) {
     assert_eq!(counter(&client).counts(&post).await.unwrap().hits, 0);
 }
 
+/// The pages show the counter's pk, which is not the post's id: post 2
+/// counted first has pk 1, post 1 then pk 2.
+async fn pages_show_the_counters_pk_not_the_posts_id(db: &TestDb) {
+    let client = client(db).await;
+    let (_, page) = get(&client, "/hitcount-detail-view-count-hit/2/").await;
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("1"));
+    let (_, page) = get(&client, "/hitcount-detail-view-count-hit/1/").await;
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("2"));
+    let (_, page) = get(&client, "/hitcount-detail-view/1/").await;
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("2"));
+    assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    for mode in ["generic-detail-view-ajax", "generic-detail-view-ajax-jquery"] {
+        let (_, page) = get(&client, &format!("/{mode}/1/")).await;
+        assert_eq!(text_of(&page, "pk").as_deref(), Some("2"), "{mode}");
+        assert!(page.contains("var hitcountJS = {hitcountPK : '2',"), "{mode}");
+    }
+}
+
 async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
     let client = client(db).await;
     let (status, page) = get(&client, "/generic-detail-view-ajax/1/").await;
@@ -223,10 +245,13 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
     assert!(page.contains(r#"<script src="/hitcount/static/hitcount.js"></script>"#));
     assert_eq!(text_of(&page, "ajax-url").as_deref(), Some("/hitcount/hit/ajax/"));
     assert_eq!(text_of(&page, "pk").as_deref(), Some("1"));
+    // Before its script has counted: no visit yet; the script adds it
+    // (static/visits.js, run in the browser tests).
     assert_eq!(
         text_of(&page, "visits").as_deref(),
-        Some("You have visited this page 1 time.")
+        Some("You have visited this page 0 times.")
     );
+    assert!(page.contains(r#"<p id="visits" data-visits="0">"#));
 
     // What the script does: post the pk and the page's token.
     let token = page
@@ -250,9 +275,11 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
     );
     let (_, page) = get(&client, "/generic-detail-view-ajax/1/").await;
     assert_eq!(text_of(&page, "total-hits").as_deref(), Some("1"));
+    assert_eq!(text_of(&page, "views").as_deref(), Some("1"));
     assert_eq!(
         text_of(&page, "visits").as_deref(),
-        Some("You have visited this page 2 times.")
+        Some("You have visited this page 1 time."),
+        "the endpoint recorded the visit"
     );
 
     let (status, page) = get(&client, "/generic-detail-view-ajax-jquery/2/").await;
@@ -260,9 +287,12 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
     assert!(page.contains(r#"<script src="/static/jquery-3.7.1.min.js"></script>"#));
     assert!(page.contains(r#"<script src="/hitcount/static/jquery.postcsrf.js"></script>"#));
     assert!(page.contains("var hitcountJS = {hitcountPK : '2',"));
+    assert_eq!(text_of(&page, "pk").as_deref(), Some("2"));
+    assert_eq!(text_of(&page, "ajax-url").as_deref(), Some("/hitcount/hit/ajax/"));
     for script in [
         "/static/jquery-3.7.1.min.js",
         "/hitcount/static/jquery.postcsrf.js",
+        "/static/visits.js",
         "/static/style.css",
     ] {
         let response = client.get(script).dispatch().await;
@@ -335,6 +365,9 @@ async fn admin_needs_a_login(db: &TestDb) {
     );
 
     login(&client).await;
+    let home = client.get("/admin/").dispatch().await;
+    assert_eq!(home.status(), Status::SeeOther);
+    assert_eq!(location(&home), "/admin/hits", "the admin's home is the hit log");
     let (status, page) = get(&client, "/admin/hits").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("<h1>Hits</h1>"));
@@ -405,6 +438,10 @@ async fn admin_hits_search_filter_and_pages(db: &TestDb) {
 
     let (_, page) = get(&client, "/admin/hits?q=firefox").await;
     assert_eq!(page.matches("name=\"selected\"").count(), 1);
+    // By address, though the log keeps only its hash.
+    let (_, page) = get(&client, "/admin/hits?q=192.0.2.20").await;
+    assert_eq!(page.matches("name=\"selected\"").count(), 1);
+    assert!(page.contains("Firefox&#x2F;128.0"));
     let pk2 = counter(&client)
         .counts(&ObjectRef::new("blog.post", 2).unwrap())
         .await
@@ -580,7 +617,7 @@ async fn admin_counts_show_totals_and_a_chart(db: &TestDb) {
     hit(&client, 3, "s-2", "192.0.2.2", BROWSER_UA).await;
     get(&client, "/hitcount-detail-view-count-hit/3/").await;
     get(&client, "/hitcount-detail-view-count-hit/3/").await;
-    counter(&client).flush_views().await.unwrap();
+    // The repeat's view is still in memory: the page adds it.
     login(&client).await;
     let (status, page) = get(&client, "/admin/counts").await;
     assert_eq!(status, Status::Ok);
@@ -612,10 +649,10 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
     .await;
     assert_eq!(added.status(), Status::SeeOther);
     let (_, page) = get(&client, "/admin/blacklists").await;
-    assert!(text_of(&page, "messages").is_some());
+    let messages = &page[page.find("id=\"messages\"").expect("a message")..];
     assert!(
-        page.contains("Blacklisted &quot;192.0.2.0&#x2F;24&quot;."),
-        "confirmed"
+        messages.contains("Blacklisted &quot;192.0.2.0&#x2F;24&quot;."),
+        "confirmed: {messages}"
     );
     assert!(
         page.contains("<td class=\"value\">192.0.2.0&#x2F;24</td>"),
@@ -662,6 +699,45 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
     let (_, page) = get(&client, "/admin/blacklists").await;
     assert!(page.contains("Removed &quot;192.0.2.0&#x2F;24&quot; from the blacklist."));
     assert!(counter(&client).blacklisted_ips().await.unwrap().is_empty());
+    post(
+        &client,
+        "/admin/blacklists/remove",
+        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
+    )
+    .await;
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(page.contains("Removed &quot;EvilBot&#x2F;1.0&quot; from the blacklist."));
+    assert!(counter(&client)
+        .blacklisted_user_agents()
+        .await
+        .unwrap()
+        .is_empty());
+    post(
+        &client,
+        "/admin/blacklists/remove",
+        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
+    )
+    .await;
+    let (_, page) = get(&client, "/admin/blacklists").await;
+    assert!(page.contains("&quot;EvilBot&#x2F;1.0&quot; was not blacklisted."));
+
+    let unknown = post(
+        &client,
+        "/admin/blacklists/rename",
+        &[("list", "ip"), ("value", "192.0.2.1")],
+    )
+    .await;
+    assert_eq!(unknown.status(), Status::NotFound);
+    let page = unknown.into_string().await.unwrap();
+    assert!(text_of(&page, "error")
+        .unwrap()
+        .contains(r#"no blacklist change "rename""#));
+    let incomplete = post(&client, "/admin/blacklists/add", &[("list", "ip")]).await;
+    assert_eq!(incomplete.status(), Status::UnprocessableEntity);
+    let page = incomplete.into_string().await.unwrap();
+    assert!(text_of(&page, "error")
+        .unwrap()
+        .contains("the form is incomplete"));
 
     let wrong = post(
         &client,
@@ -697,8 +773,9 @@ async fn visitor_text_is_escaped_everywhere(db: &TestDb) {
     }
 }
 
-/// A release build refuses to start without an admin, or with a password
-/// hash that is not one; the message names the setting.
+/// A release build refuses to start without an admin, with a password
+/// hash that is not one, or with the development password; the message
+/// names the setting.
 #[tokio::test]
 async fn release_builds_need_an_admin() {
     use rocket::figment::Profile;
@@ -724,6 +801,14 @@ async fn release_builds_need_an_admin() {
     assert!(refused(example_project::site(without).ignite().await));
     let broken = release(hitcount_tests::figment(url)).merge(("admin.password_hash", "admin"));
     assert!(refused(example_project::site(broken).ignite().await));
+    // The development admin of Rocket.toml's debug profile, as a release
+    // binary started with ROCKET_PROFILE=debug would find it: refused too.
+    let debug = example_project::figment().select(Profile::new("debug"));
+    let hash: String = debug.extract_inner("admin.password_hash").unwrap();
+    let development = release(hitcount_tests::figment(url))
+        .merge(("admin.user", "admin"))
+        .merge(("admin.password_hash", hash));
+    assert!(refused(example_project::site(development).ignite().await));
     let configured = release(hitcount_tests::figment(url));
     assert!(example_project::site(configured).ignite().await.is_ok());
 }
