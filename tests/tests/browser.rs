@@ -83,6 +83,12 @@ async fn wait_for_text(browser: &Client, id: &str, wanted: &[&str]) -> String {
     }
 }
 
+/// Asserts that the element with this `id` comes to show `text` within
+/// 10 seconds.
+async fn shows(browser: &Client, id: &str, text: &str) {
+    assert_eq!(wait_for_text(browser, id, &[text]).await, text, "#{id}");
+}
+
 /// Where the screenshots go.
 fn output_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
@@ -118,68 +124,42 @@ async fn example_site_in_chromium() {
     let base = &server.base;
 
     // The dependency-free script: counted, then not for the same visitor.
+    let counted = "Hit counted: session key";
+    let repeat = "Not counted: session key has active hit";
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax/1/").await,
         "true"
     );
-    let response = wait_for_text(&browser, "hit-response", &["Hit counted: session key"]).await;
-    assert_eq!(response, "Hit counted: session key");
-    assert_eq!(
-        wait_for_text(&browser, "total-hits", &["1"]).await,
-        "1",
-        "the page adds its hit"
-    );
-    assert_eq!(
-        wait_for_text(&browser, "views", &["1"]).await,
-        "1",
-        "and its view"
-    );
-    assert_eq!(
-        wait_for_text(&browser, "visits", &["You have visited this page 1 time."]).await,
-        "You have visited this page 1 time.",
-        "and the visit the endpoint recorded"
-    );
+    shows(&browser, "hit-response", counted).await;
+    // The page adds its hit and view, and the visit the endpoint recorded.
+    shows(&browser, "total-hits", "1").await;
+    shows(&browser, "views", "1").await;
+    shows(&browser, "visits", "You have visited this page 1 time.").await;
     screenshot(&browser, "post.png").await;
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax/1/").await,
         "false"
     );
-    let response = wait_for_text(
-        &browser,
-        "hit-response",
-        &["Not counted: session key has active hit"],
-    )
-    .await;
-    assert_eq!(response, "Not counted: session key has active hit");
-    assert_eq!(
-        wait_for_text(&browser, "visits", &["You have visited this page 2 times."]).await,
-        "You have visited this page 2 times."
-    );
+    shows(&browser, "hit-response", repeat).await;
+    shows(&browser, "visits", "You have visited this page 2 times.").await;
 
     // jQuery and $.postCSRF behave the same.
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax-jquery/2/").await,
         "true"
     );
-    let response = wait_for_text(&browser, "hit-response", &["Hit counted: session key"]).await;
-    assert_eq!(response, "Hit counted: session key");
-    assert_eq!(wait_for_text(&browser, "views", &["1"]).await, "1");
+    shows(&browser, "hit-response", counted).await;
+    shows(&browser, "views", "1").await;
     assert_eq!(
         counted_on(&browser, base, "/generic-detail-view-ajax-jquery/2/").await,
         "false"
     );
-    let response = wait_for_text(
-        &browser,
-        "hit-response",
-        &["Not counted: session key has active hit"],
-    )
-    .await;
-    assert_eq!(response, "Not counted: session key has active hit");
+    shows(&browser, "hit-response", repeat).await;
 
     // The front page shows both hits.
     browser.goto(&format!("{base}/")).await.unwrap();
-    assert_eq!(wait_for_text(&browser, "hits-1", &["1"]).await, "1");
-    assert_eq!(wait_for_text(&browser, "hits-2", &["1"]).await, "1");
+    shows(&browser, "hits-1", "1").await;
+    shows(&browser, "hits-2", "1").await;
     screenshot(&browser, "front-page.png").await;
 
     // The admin: log in, select the newest hit, blacklist its IP.

@@ -635,20 +635,26 @@ async fn admin_counts_show_totals_and_a_chart(db: &TestDb) {
     assert!(row.contains(&format!("{}: 3 hits", chrono::Utc::now().date_naive())));
 }
 
+/// Posts a blacklist change (`add` or `remove`) and gives the blacklists
+/// page it leads to.
+async fn change_blacklist(client: &Client, change: &str, list: &str, value: &str) -> String {
+    let response = post(
+        client,
+        &format!("/admin/blacklists/{change}"),
+        &[("list", list), ("value", value)],
+    )
+    .await;
+    assert_eq!(response.status(), Status::SeeOther, "{change} {list} {value}");
+    get(client, "/admin/blacklists").await.1
+}
+
 async fn admin_blacklists_add_and_remove(db: &TestDb) {
     let client = client(db).await;
     login(&client).await;
     let (_, page) = get(&client, "/admin/blacklists").await;
     assert!(page.contains("<h1>Blacklists</h1>"));
 
-    let added = post(
-        &client,
-        "/admin/blacklists/add",
-        &[("list", "ip"), ("value", "192.0.2.0/24")],
-    )
-    .await;
-    assert_eq!(added.status(), Status::SeeOther);
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let page = change_blacklist(&client, "add", "ip", "192.0.2.0/24").await;
     let messages = &page[page.find("id=\"messages\"").expect("a message")..];
     assert!(
         messages.contains("Blacklisted &quot;192.0.2.0&#x2F;24&quot;."),
@@ -658,23 +664,9 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
         page.contains("<td class=\"value\">192.0.2.0&#x2F;24</td>"),
         "listed"
     );
-
-    post(
-        &client,
-        "/admin/blacklists/add",
-        &[("list", "ip"), ("value", "192.0.2.0/24")],
-    )
-    .await;
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let page = change_blacklist(&client, "add", "ip", "192.0.2.0/24").await;
     assert!(page.contains("was already blacklisted."));
-
-    post(
-        &client,
-        "/admin/blacklists/add",
-        &[("list", "ip"), ("value", "not an ip")],
-    )
-    .await;
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let page = change_blacklist(&client, "add", "ip", "not an ip").await;
     assert!(
         page.contains("messages error"),
         "an invalid IP is an error message"
@@ -682,74 +674,45 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
     assert!(page.contains("not an ip"));
     assert_eq!(counter(&client).blacklisted_ips().await.unwrap().len(), 1);
 
-    post(
-        &client,
-        "/admin/blacklists/add",
-        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
-    )
-    .await;
+    change_blacklist(&client, "add", "user_agent", "EvilBot/1.0").await;
     assert_eq!(counter(&client).blacklisted_user_agents().await.unwrap().len(), 1);
-    let removed = post(
-        &client,
-        "/admin/blacklists/remove",
-        &[("list", "ip"), ("value", "192.0.2.0/24")],
-    )
-    .await;
-    assert_eq!(removed.status(), Status::SeeOther);
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let page = change_blacklist(&client, "remove", "ip", "192.0.2.0/24").await;
     assert!(page.contains("Removed &quot;192.0.2.0&#x2F;24&quot; from the blacklist."));
     assert!(counter(&client).blacklisted_ips().await.unwrap().is_empty());
-    post(
-        &client,
-        "/admin/blacklists/remove",
-        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
-    )
-    .await;
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let page = change_blacklist(&client, "remove", "user_agent", "EvilBot/1.0").await;
     assert!(page.contains("Removed &quot;EvilBot&#x2F;1.0&quot; from the blacklist."));
-    assert!(counter(&client)
-        .blacklisted_user_agents()
-        .await
-        .unwrap()
-        .is_empty());
-    post(
-        &client,
-        "/admin/blacklists/remove",
-        &[("list", "user_agent"), ("value", "EvilBot/1.0")],
-    )
-    .await;
-    let (_, page) = get(&client, "/admin/blacklists").await;
+    let agents = counter(&client).blacklisted_user_agents().await.unwrap();
+    assert!(agents.is_empty());
+    let page = change_blacklist(&client, "remove", "user_agent", "EvilBot/1.0").await;
     assert!(page.contains("&quot;EvilBot&#x2F;1.0&quot; was not blacklisted."));
 
-    let unknown = post(
-        &client,
-        "/admin/blacklists/rename",
-        &[("list", "ip"), ("value", "192.0.2.1")],
-    )
-    .await;
-    assert_eq!(unknown.status(), Status::NotFound);
-    let page = unknown.into_string().await.unwrap();
-    assert!(text_of(&page, "error")
-        .unwrap()
-        .contains(r#"no blacklist change "rename""#));
-    let incomplete = post(&client, "/admin/blacklists/add", &[("list", "ip")]).await;
-    assert_eq!(incomplete.status(), Status::UnprocessableEntity);
-    let page = incomplete.into_string().await.unwrap();
-    assert!(text_of(&page, "error")
-        .unwrap()
-        .contains("the form is incomplete"));
-
-    let wrong = post(
-        &client,
-        "/admin/blacklists/add",
-        &[("list", "colours"), ("value", "red")],
-    )
-    .await;
-    assert_eq!(wrong.status(), Status::BadRequest);
-    let page = wrong.into_string().await.unwrap();
-    assert!(text_of(&page, "error")
-        .unwrap()
-        .contains(r#"list must be "ip" or "user_agent""#));
+    // Refusals: a page with the status and a message naming the problem.
+    for (path, fields, status, message) in [
+        (
+            "/admin/blacklists/rename",
+            &[("list", "ip"), ("value", "192.0.2.1")][..],
+            Status::NotFound,
+            r#"no blacklist change "rename""#,
+        ),
+        (
+            "/admin/blacklists/add",
+            &[("list", "ip")][..],
+            Status::UnprocessableEntity,
+            "the form is incomplete",
+        ),
+        (
+            "/admin/blacklists/add",
+            &[("list", "colours"), ("value", "red")][..],
+            Status::BadRequest,
+            r#"list must be "ip" or "user_agent""#,
+        ),
+    ] {
+        let refused = post(&client, path, fields).await;
+        assert_eq!(refused.status(), status, "{path} {fields:?}");
+        let page = refused.into_string().await.unwrap();
+        let error = text_of(&page, "error").unwrap();
+        assert!(error.contains(message), "{path} {fields:?}: {error}");
+    }
 }
 
 async fn visitor_text_is_escaped_everywhere(db: &TestDb) {
