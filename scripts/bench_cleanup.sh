@@ -22,7 +22,8 @@ url="${BENCH_DATABASE_URL:-sqlite://$(mktemp -d)/cleanup-bench.db}"
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
 need /usr/bin/time time
-cargo build --release -q -p hitcount-cli -p rocket_hitcount --example bench_app
+cargo build --release -q -p hitcount-cli
+cargo build --release -q -p rocket_hitcount --example bench_app
 hitcount=target/release/hitcount
 app=target/release/examples/bench_app
 

@@ -18,16 +18,26 @@ pub struct Args {
     /// app's keep_hit_in_database.
     #[arg(long, value_parser = Window::parse_duration)]
     keep: Option<Window>,
-    /// Rows per DELETE (each its own short transaction); default: the
-    /// app's cleanup_batch_size.
+    /// Rows per DELETE at the most (each its own short transaction);
+    /// default: the app's cleanup_batch_size.
     #[arg(long)]
     batch_size: Option<u32>,
+    /// Milliseconds each DELETE should take: batches are sized from the
+    /// one before (at most --batch-size rows); 0: every batch is
+    /// --batch-size rows. Default 5 on SQLite, whose one write lock the
+    /// site's counting waits for, 0 on PostgreSQL.
+    #[arg(long)]
+    batch_ms: Option<u64>,
     /// Only count what would be removed.
     #[arg(long)]
     dry_run: bool,
     /// Stop after this many batches; run again to continue.
     #[arg(long)]
     max_batches: Option<u64>,
+    /// Milliseconds to pause after each batch, leaving the database to the
+    /// site's counting; default 10 on SQLite, 0 on PostgreSQL.
+    #[arg(long)]
+    pause_ms: Option<u64>,
     /// Print the report as JSON (removed, statements, cutoff, complete).
     #[arg(long)]
     json: bool,
@@ -42,6 +52,8 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
     options.batch_size = args.batch_size.unwrap_or(options.batch_size);
     options.dry_run = args.dry_run;
     options.max_batches = args.max_batches;
+    options.batch_time = args.batch_ms.map(Duration::from_millis);
+    options.pause = args.pause_ms.map(Duration::from_millis);
 
     let progress = Progress::start(counter, &options, args.json).await?;
     let cleanup = counter.cleanup_with(&options, |removed| progress.show(removed));

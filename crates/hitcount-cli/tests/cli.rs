@@ -125,6 +125,10 @@ async fn cleanup_runs_in_batches_and_continues(db: &TestDb) {
         "cleanup",
         "--batch-size",
         "1000",
+        // Every batch 1 000 rows, however long it takes (not sized to
+        // take 5 ms, SQLite's default), so 30 batches are 30 000 rows.
+        "--batch-ms",
+        "0",
         "--max-batches",
         "30",
         "--json",
@@ -372,7 +376,7 @@ async fn bad_input_is_one_clear_line() {
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(40), "old").await;
     let url = db.url.as_str();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["--database-url", url, "export", "totals", "--since", "2026-01-01"],
             "--since applies to daily buckets",
@@ -409,6 +413,14 @@ async fn bad_input_is_one_clear_line() {
             &["--config", "/nonexistent/Rocket.toml", "stats"],
             "no database: pass --database-url",
         ),
+        (
+            &["--database-url", url, "cleanup", "--pause-ms", "soon"],
+            "invalid value 'soon' for '--pause-ms <PAUSE_MS>'",
+        ),
+        (
+            &["--database-url", url, "cleanup", "--batch-ms=-5"],
+            "invalid value '-5' for '--batch-ms <BATCH_MS>'",
+        ),
     ];
     for (args, message) in cases {
         let output = hitcount(args);
@@ -442,7 +454,16 @@ async fn interrupted_cleanup_is_consistent_and_continues() {
     ))
     .await;
     let child = Command::new(env!("CARGO_BIN_EXE_hitcount"))
-        .args(["--database-url", &db.url, "cleanup", "--batch-size", "100"])
+        // Fixed batches of 100 rows, so whole batches show in the count.
+        .args([
+            "--database-url",
+            &db.url,
+            "cleanup",
+            "--batch-size",
+            "100",
+            "--batch-ms",
+            "0",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -2,6 +2,8 @@
 //! totals and buckets (django-hitcount's `hitcount_cleanup`, without its
 //! single giant DELETE).
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
@@ -21,13 +23,24 @@ use crate::window::Window;
 pub struct CleanupOptions {
     /// Hit rows older than this are removed.
     pub keep: Window,
-    /// Rows per DELETE statement: each batch is its own short transaction,
-    /// so the site keeps counting while cleanup runs.
+    /// Rows per DELETE statement at the most: each batch is its own short
+    /// transaction, so the site keeps counting while cleanup runs.
     pub batch_size: u32,
     /// Only count what would be removed.
     pub dry_run: bool,
     /// Stop after this many batches (the rest is left for the next run).
     pub max_batches: Option<u64>,
+    /// How long a batch should take: each batch after the first is sized
+    /// from the one before to take about this long (between 1 row and
+    /// `batch_size`); zero: every batch is `batch_size` rows. `None`: the
+    /// backend's (5 ms on SQLite, whose single write lock every batch
+    /// holds while the site's counting waits; zero on PostgreSQL, where
+    /// old rows and new hits never lock each other).
+    pub batch_time: Option<Duration>,
+    /// A pause after each batch, so that the site's counting gets the
+    /// database between batches. `None`: the backend's (10 ms on SQLite,
+    /// none on PostgreSQL).
+    pub pause: Option<Duration>,
 }
 
 impl From<&crate::Settings> for CleanupOptions {
@@ -37,6 +50,8 @@ impl From<&crate::Settings> for CleanupOptions {
             batch_size: settings.cleanup_batch_size,
             dry_run: false,
             max_batches: None,
+            batch_time: None,
+            pause: None,
         }
     }
 }
@@ -139,28 +154,92 @@ impl HitCounter {
                 report.removed = expired as u64;
                 return Ok(report);
             }
+            let batch_time = options.batch_time.unwrap_or(sql.cleanup_pacing.batch_time);
+            let pause = options.pause.unwrap_or(sql.cleanup_pacing.pause);
+            let mut size = options.batch_size;
+            // Where the next batch starts: the latest time the last one
+            // removed (rows of that very time may be left).
+            let mut from = earliest();
+            // Where batches are transactions of the dialect's own
+            // statements, a connection of this run's own: one dropped
+            // mid-batch (the run cancelled) closes, rolling back, instead
+            // of going back to the pool inside the transaction.
+            let mut own = match sql.cleanup_pacing.begin {
+                Some(begin) => Some((begin, pool.acquire().await?.detach())),
+                None => None,
+            };
             loop {
                 if options.max_batches.is_some_and(|max| report.statements >= max) {
                     let left: Option<i64> = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_optional(pool).await?;
                     report.complete = left.unwrap_or(0) == 0;
                     break;
                 }
-                let removed = sqlx::query(sql.cleanup_batch)
+                let delete = sqlx::query_scalar::<_, DateTime<Utc>>(sql.cleanup_batch)
                     .bind(cutoff)
-                    .bind(i64::from(options.batch_size))
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
+                    .bind(i64::from(size))
+                    .bind(from);
+                let (removed, took) = match own.as_mut() {
+                    Some((begin, conn)) => {
+                        sqlx::query(begin).execute(&mut *conn).await?;
+                        // Timed from here: the lock is taken.
+                        let started = Instant::now();
+                        let batch = async {
+                            let removed = delete.fetch_all(&mut *conn).await?;
+                            sqlx::query(sql.cleanup_pacing.commit).execute(&mut *conn).await?;
+                            Ok::<_, sqlx::Error>(removed)
+                        }
+                        .await;
+                        if batch.is_err() {
+                            let _ = sqlx::query(sql.rollback).execute(&mut *conn).await;
+                        }
+                        (batch?, started.elapsed())
+                    }
+                    None => {
+                        let started = Instant::now();
+                        (delete.fetch_all(pool).await?, started.elapsed())
+                    }
+                };
+                from = removed.iter().max().copied().unwrap_or(from);
+                let removed = removed.len() as u64;
                 report.statements += 1;
                 report.removed += removed;
                 progress(report.removed);
-                if removed < u64::from(options.batch_size) {
+                if removed < u64::from(size) {
                     break;
+                }
+                size = next_batch_size(size, took, batch_time, options.batch_size);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
                 }
             }
             Ok(report)
         })
     }
+}
+
+/// A time before any hit: where the first batch starts. (Year 1: both
+/// backends store it, and as SQLite's text it sorts before every later
+/// time.)
+fn earliest() -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+            .expect("a date")
+            .and_hms_opt(0, 0, 0)
+            .expect("a time"),
+        Utc,
+    )
+}
+
+/// The size of the batch after one of `size` rows that took `took`: scaled
+/// to take about `target`, at most twice as large, between 1 and `max`.
+/// A zero `target` keeps batches of `max`.
+fn next_batch_size(size: u32, took: Duration, target: Duration, max: u32) -> u32 {
+    if target.is_zero() {
+        return max;
+    }
+    let scaled = f64::from(size) * target.as_secs_f64() / took.as_secs_f64().max(1e-6);
+    let ceiling = size.saturating_mul(2).min(max);
+    (scaled as u32).clamp(1, ceiling.max(1))
 }
 
 /// How long a background cleanup holds the lease before renewing it: an
@@ -247,4 +326,31 @@ pub(crate) fn spawn_periodic_cleanup(counter: std::sync::Weak<crate::counter::In
             let _ = counter.cleanup_alone().await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_sized_to_take_their_time() {
+        let ms = Duration::from_millis;
+        // (size, took, target, max) -> next size
+        let cases = [
+            (1000, ms(25), ms(5), 1000, 200),          // five times too slow
+            (200, ms(5), ms(5), 1000, 200),            // on time
+            (200, ms(1), ms(5), 1000, 400),            // fast: at most doubles
+            (800, ms(1), ms(5), 1000, 1000),           // never above the most
+            (10, ms(500), ms(5), 1000, 1),             // never below one row
+            (1, Duration::ZERO, ms(5), 1000, 2),       // too fast to time
+            (300, ms(50), Duration::ZERO, 1000, 1000), // no target: fixed
+        ];
+        for (size, took, target, max, next) in cases {
+            assert_eq!(
+                next_batch_size(size, took, target, max),
+                next,
+                "{size} rows in {took:?}"
+            );
+        }
+    }
 }

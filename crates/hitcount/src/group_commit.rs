@@ -293,7 +293,7 @@ async fn count_batch<'a>(
         if written.is_err() {
             // Nothing of the batch stays; a connection that cannot roll
             // back is dropped below.
-            let _ = sqlx::query(sql.rollback_counting).execute(&mut *conn).await;
+            let _ = sqlx::query(sql.rollback).execute(&mut *conn).await;
         }
         written
     });

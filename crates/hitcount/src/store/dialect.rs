@@ -99,8 +99,8 @@ pub(crate) struct Dialect {
     /// Commits the counting transaction after `write_batch`; `None` where
     /// `write_batch` does.
     pub commit_counting: Option<&'static str>,
-    /// Ends a counting transaction that failed.
-    pub rollback_counting: &'static str,
+    /// Ends a transaction of the dialect's own statements that failed.
+    pub rollback: &'static str,
     /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
     pub add_hourly: &'static str,
     /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
@@ -196,10 +196,32 @@ pub(crate) struct Dialect {
     /// Moves our lease (until $2) on to $1. Affects 0 rows if it was lost.
     pub renew_cleanup_lease: &'static str,
 
-    /// Deletes at most $2 hit rows created before $1, oldest first.
+    /// How cleanup shares the database with counting unless told
+    /// otherwise (see `CleanupOptions::batch_time` and `pause`).
+    pub cleanup_pacing: CleanupPacing,
+    /// Deletes at most $2 hit rows created before $1 and not before $3,
+    /// oldest first. Returns: each one's created_at. Each batch starts at
+    /// the last one's latest time, so the index scan never walks the
+    /// rows removed before (PostgreSQL keeps them in the index until
+    /// vacuum, and batches from the start slowed down as they piled up).
     pub cleanup_batch: &'static str,
     /// Counts the hit rows created before $1.
     pub count_expired: &'static str,
+}
+
+/// Cleanup's pace on a backend: batches sized to take about `batch_time`
+/// (zero: batches of `CleanupOptions::batch_size`), each followed by
+/// `pause`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CleanupPacing {
+    /// Starts a batch's transaction by taking the write lock, so that the
+    /// time a batch is sized by is its own, not its wait for counting to
+    /// let go; `None`: each batch is one statement on its own.
+    pub begin: Option<&'static str>,
+    /// Ends that transaction.
+    pub commit: &'static str,
+    pub batch_time: std::time::Duration,
+    pub pause: std::time::Duration,
 }
 
 impl Dialect {
@@ -324,7 +346,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits; \
                   COMMIT",
     commit_counting: None,
-    rollback_counting: "ROLLBACK",
+    rollback: "ROLLBACK",
     add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
     add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
@@ -420,11 +442,19 @@ pub(crate) const STANDARD: Dialect = Dialect {
     day_salt: "SELECT salt FROM hitcount_daily_salt WHERE day = $1",
     delete_old_salts: "DELETE FROM hitcount_daily_salt WHERE day < $1",
 
+    cleanup_pacing: CleanupPacing {
+        begin: None,
+        commit: "COMMIT",
+        batch_time: std::time::Duration::ZERO,
+        pause: std::time::Duration::ZERO,
+    },
     take_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 \
                          WHERE id = 1 AND (cleanup_lease_until IS NULL OR cleanup_lease_until < $2)",
     renew_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 \
                           WHERE id = 1 AND cleanup_lease_until = $2",
     cleanup_batch: "DELETE FROM hitcount_hit WHERE id IN \
-                    (SELECT id FROM hitcount_hit WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+                    (SELECT id FROM hitcount_hit WHERE created_at >= $3 AND created_at < $1 \
+                     ORDER BY created_at LIMIT $2) \
+                    RETURNING created_at",
     count_expired: "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < $1",
 };

@@ -2,7 +2,7 @@
 //! every counting transaction, so no extra lock is needed, and no read
 //! before queueing spares the writer anything.
 
-use super::dialect::{Dialect, STANDARD};
+use super::dialect::{CleanupPacing, Dialect, STANDARD};
 
 pub(crate) const SQL: Dialect = Dialect {
     name: "SQLite",
@@ -11,5 +11,14 @@ pub(crate) const SQL: Dialect = Dialect {
     // not in a temporary file opened and deleted on every batch.
     counting_setup: &["PRAGMA temp_store = MEMORY"],
     peek_before_queue: false,
+    // Every batch holds the single write lock that counting waits for (a
+    // waiting connection retries after 1, 2, 5, 10 ms...): short batches,
+    // and room for the counting writer between them.
+    cleanup_pacing: CleanupPacing {
+        begin: Some("BEGIN IMMEDIATE"),
+        commit: "COMMIT",
+        batch_time: std::time::Duration::from_millis(5),
+        pause: std::time::Duration::from_millis(10),
+    },
     ..STANDARD
 };

@@ -2,7 +2,7 @@
 //! history that survives it.
 
 use chrono::TimeDelta;
-use hitcount::{CleanupOptions, Window};
+use hitcount::{CleanupOptions, HitCounter, Window};
 
 use crate::common::TestDb;
 use crate::{post, visitor};
@@ -12,6 +12,7 @@ storage_tests!(
     windows_stay_exact_after_cleanup,
     cleanup_runs_in_bounded_batches,
     interrupted_cleanup_continues,
+    a_cleanup_dropped_mid_batch_leaves_no_transaction_behind,
     dry_run_and_bad_options,
     cleanup_alone_waits_for_another_instances_lease,
     cleanup_interval_cleans_up_in_the_background,
@@ -128,6 +129,8 @@ async fn interrupted_cleanup_continues(db: &TestDb) {
     insert_expired_rows(db, pk, 500).await;
     let mut options = CleanupOptions::from(counter.settings());
     options.batch_size = 100;
+    // Batches of 100 whatever their time: two are 200 rows.
+    options.batch_time = Some(std::time::Duration::ZERO);
     options.max_batches = Some(2);
     let first = counter.cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!((first.removed, first.complete), (200, false));
@@ -135,6 +138,39 @@ async fn interrupted_cleanup_continues(db: &TestDb) {
     options.max_batches = None;
     let second = counter.cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!((second.removed, second.complete), (300, true));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+}
+
+/// A cleanup future dropped at any point (a timeout, a shut-down task)
+/// rolls its batch back and leaves the counter's writes committing: the
+/// writer's connection never goes back to its pool inside a transaction.
+async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    // Another app instance, on a pool of its own.
+    let other = HitCounter::open(db.second_pool().await, Default::default())
+        .await
+        .unwrap();
+    let pk = counter.register(&post(1)).await.unwrap();
+    insert_expired_rows(db, pk, 3_000).await;
+    let mut options = CleanupOptions::from(counter.settings());
+    options.batch_size = 100;
+    for (i, after_us) in [0, 200, 500, 1_000, 2_000, 5_000].into_iter().enumerate() {
+        let cleanup = counter.cleanup_with(&options, |_| {});
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(after_us), cleanup).await;
+        // A write through the writer's pool, read from another pool: it
+        // committed.
+        let object = post(100 + i as i64);
+        let registered = counter.register(&object).await.unwrap();
+        let seen = other
+            .object_by_pk(registered)
+            .await
+            .unwrap()
+            .map(|(object, _)| object);
+        assert_eq!(seen, Some(object), "cancelled after {after_us} µs");
+    }
+    // What the dropped runs removed stays removed; a last run ends it.
+    let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    assert!(report.complete);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
 }
 
