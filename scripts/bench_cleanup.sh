@@ -9,13 +9,15 @@
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench_cleanup bash scripts/bench_cleanup.sh
 #
 # The PostgreSQL database is dropped and created again. BENCH_ROWS, and
-# BENCH_ROUNDS (5-second wrk rounds without cleanup, default 4), tune it.
+# BENCH_ROUNDS (5-second wrk rounds without cleanup, default 4), tune it;
+# BENCH_CLEANUP_ARGS passes options to the cleanup ("--batch-ms 2 --pause-ms 5").
 # Latencies are the median of the rounds' p99s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rows="${BENCH_ROWS:-10000000}"
 rounds="${BENCH_ROUNDS:-4}"
+read -r -a cleanup_args <<<"${BENCH_CLEANUP_ARGS:-}"
 port="${BENCH_PORT:-8766}"
 url="${BENCH_DATABASE_URL:-sqlite://$(mktemp -d)/cleanup-bench.db}"
 
@@ -84,7 +86,7 @@ quiet=$(for _ in $(seq 1 "$rounds"); do p99; done | median)
 echo "== cleanup of 90% while the route is loaded, 5 s rounds until it ends"
 report=$(mktemp)
 start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$report.rss" "$hitcount" --database-url "$url" cleanup --json >"$report" &
+/usr/bin/time -f "%M" -o "$report.rss" "$hitcount" --database-url "$url" cleanup "${cleanup_args[@]}" --json >"$report" &
 cleanup_pid=$!
 busy_rounds=$(mktemp)
 while kill -0 "$cleanup_pid" 2>/dev/null; do p99 >>"$busy_rounds"; done

@@ -18,6 +18,14 @@ use crate::window::Window;
 /// ```
 /// let options = hitcount::CleanupOptions::from(&hitcount::Settings::default());
 /// assert_eq!((options.keep, options.batch_size), (hitcount::Window::days(30), 1000));
+/// // Paced as the backend suits, unless told (here: full speed).
+/// assert_eq!((options.batch_time, options.pause), (None, None));
+/// let full_speed = hitcount::CleanupOptions {
+///     batch_time: Some(std::time::Duration::ZERO),
+///     pause: Some(std::time::Duration::ZERO),
+///     ..options
+/// };
+/// # let _ = full_speed;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CleanupOptions {
@@ -31,11 +39,12 @@ pub struct CleanupOptions {
     /// Stop after this many batches (the rest is left for the next run).
     pub max_batches: Option<u64>,
     /// How long a batch should take: each batch after the first is sized
-    /// from the one before to take about this long (between 1 row and
-    /// `batch_size`); zero: every batch is `batch_size` rows. `None`: the
-    /// backend's (5 ms on SQLite, whose single write lock every batch
-    /// holds while the site's counting waits; zero on PostgreSQL, where
-    /// old rows and new hits never lock each other).
+    /// from the one before to take about this long (at most half or twice
+    /// the one before, between 1 row and `batch_size`); zero: every batch
+    /// is `batch_size` rows. `None`: the backend's (5 ms on SQLite, whose
+    /// single write lock every batch holds while the site's counting
+    /// waits; zero on PostgreSQL, where old rows and new hits never lock
+    /// each other).
     pub batch_time: Option<Duration>,
     /// A pause after each batch, so that the site's counting gets the
     /// database between batches. `None`: the backend's (10 ms on SQLite,
@@ -231,15 +240,17 @@ fn earliest() -> DateTime<Utc> {
 }
 
 /// The size of the batch after one of `size` rows that took `took`: scaled
-/// to take about `target`, at most twice as large, between 1 and `max`.
-/// A zero `target` keeps batches of `max`.
+/// to take about `target`, but at most twice or half as large, so that one
+/// batch slowed by something else (a checkpoint, a busy core) does not
+/// shrink the ones after it to a few rows; between 1 and `max`. A zero
+/// `target` keeps batches of `max`.
 fn next_batch_size(size: u32, took: Duration, target: Duration, max: u32) -> u32 {
     if target.is_zero() {
         return max;
     }
     let scaled = f64::from(size) * target.as_secs_f64() / took.as_secs_f64().max(1e-6);
-    let ceiling = size.saturating_mul(2).min(max);
-    (scaled as u32).clamp(1, ceiling.max(1))
+    let ceiling = size.saturating_mul(2).min(max).max(1);
+    (scaled as u32).clamp((size / 2).clamp(1, ceiling), ceiling)
 }
 
 /// How long a background cleanup holds the lease before renewing it: an
@@ -337,13 +348,15 @@ mod tests {
         let ms = Duration::from_millis;
         // (size, took, target, max) -> next size
         let cases = [
-            (1000, ms(25), ms(5), 1000, 200),          // five times too slow
+            (1000, ms(25), ms(5), 1000, 500),          // slow: at most halves
+            (1000, ms(8), ms(5), 1000, 625),           // a little slow
             (200, ms(5), ms(5), 1000, 200),            // on time
             (200, ms(1), ms(5), 1000, 400),            // fast: at most doubles
             (800, ms(1), ms(5), 1000, 1000),           // never above the most
-            (10, ms(500), ms(5), 1000, 1),             // never below one row
+            (1, ms(500), ms(5), 1000, 1),              // never below one row
             (1, Duration::ZERO, ms(5), 1000, 2),       // too fast to time
             (300, ms(50), Duration::ZERO, 1000, 1000), // no target: fixed
+            (5000, ms(1), ms(5), 1000, 1000),          // the most lowered
         ];
         for (size, took, target, max, next) in cases {
             assert_eq!(
