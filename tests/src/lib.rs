@@ -101,8 +101,26 @@ pub fn text_of(html: &str, id: &str) -> Option<String> {
     let start = html.find(&format!("id=\"{id}\""))?;
     let open = start + html[start..].find('>')? + 1;
     let end = open + html[open..].find('<')?;
-    let text = html[open..end].trim();
-    // Tera's escapes (`tera::escape_html`), `&amp;` last.
+    Some(unescape(html[open..end].trim()))
+}
+
+/// The `src` of every `<script src="...">` of the page, in order, as a
+/// browser reads them (Tera's escapes undone).
+///
+/// ```
+/// let html = r#"<script src="&#x2F;hitcount&#x2F;static&#x2F;hitcount.js"></script><script>1</script>"#;
+/// assert_eq!(hitcount_tests::script_sources(html), ["/hitcount/static/hitcount.js"]);
+/// ```
+pub fn script_sources(html: &str) -> Vec<String> {
+    html.split("<script src=\"")
+        .skip(1)
+        .filter_map(|tail| tail.split_once('"'))
+        .map(|(src, _)| unescape(src))
+        .collect()
+}
+
+/// Undoes Tera's escapes (`tera::escape_html`), `&amp;` last.
+fn unescape(text: &str) -> String {
     let entities = [
         ("&lt;", "<"),
         ("&gt;", ">"),
@@ -111,9 +129,7 @@ pub fn text_of(html: &str, id: &str) -> Option<String> {
         ("&#x2F;", "/"),
         ("&amp;", "&"),
     ];
-    Some(
-        entities
-            .iter()
-            .fold(text.to_owned(), |text, (entity, c)| text.replace(entity, c)),
-    )
+    entities
+        .iter()
+        .fold(text.to_owned(), |text, (entity, c)| text.replace(entity, c))
 }

@@ -291,7 +291,7 @@ impl Config {
     /// assert_eq!(rocket_hitcount::Config::default().ajax_url(), "/hitcount/hit/ajax/");
     /// ```
     pub fn ajax_url(&self) -> String {
-        format!("{}/hit/ajax/", self.base_path.trim_end_matches('/'))
+        self.under_base("hit/ajax/")
     }
 
     /// Where the fairing serves `hitcount.js`.
@@ -300,7 +300,24 @@ impl Config {
     /// assert_eq!(rocket_hitcount::Config::default().script_url(), "/hitcount/static/hitcount.js");
     /// ```
     pub fn script_url(&self) -> String {
-        format!("{}/static/hitcount.js", self.base_path.trim_end_matches('/'))
+        self.under_base("static/hitcount.js")
+    }
+
+    /// Where the fairing serves `jquery.postcsrf.js`.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     rocket_hitcount::Config::default().jquery_script_url(),
+    ///     "/hitcount/static/jquery.postcsrf.js"
+    /// );
+    /// ```
+    pub fn jquery_script_url(&self) -> String {
+        self.under_base("static/jquery.postcsrf.js")
+    }
+
+    /// `path` under the base path, with one slash between them.
+    fn under_base(&self, path: &str) -> String {
+        format!("{}/{path}", self.base_path.trim_end_matches('/'))
     }
 }
 

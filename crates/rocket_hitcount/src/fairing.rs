@@ -105,7 +105,8 @@ impl HitCount {
 
     /// What a page needs to count `object` through the AJAX endpoint:
     /// its pk (the object's row is created if missing, counting nothing),
-    /// the endpoint's URL, its total hits and a page token.
+    /// the endpoint's URL, its total hits, a page token and the scripts'
+    /// URLs.
     pub async fn js_variables(&self, object: &ObjectRef) -> hitcount::Result<crate::JsContext> {
         let (pk, hits) = self.counter.pk_and_hits(object).await?;
         Ok(self.js_context(pk, hits))
@@ -118,6 +119,8 @@ impl HitCount {
             ajax_url: self.config.ajax_url(),
             hits,
             token: self.issue_token(pk),
+            script_url: self.config.script_url(),
+            jquery_script_url: self.config.jquery_script_url(),
         }
     }
 }

@@ -42,6 +42,18 @@ pub struct ViewContext {
 
 /// What a page's script needs to count through the AJAX endpoint
 /// (django-hitcount's `get_hit_count_js_variables` plus the page token).
+///
+/// ```rust,no_run
+/// use rocket::{get, serde::json::Json};
+/// use rocket_hitcount::{Hits, JsContext};
+///
+/// // For a page that builds its script from JSON: pk, ajax_url, token...
+/// #[get("/post/<id>/hitcount")]
+/// async fn variables(id: i64, hits: Hits<'_>) -> Option<Json<JsContext>> {
+///     let post = hitcount::ObjectRef::new("blog.post", id).ok()?;
+///     hits.js_variables(&post).await.ok().map(Json)
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct JsContext {
@@ -53,6 +65,11 @@ pub struct JsContext {
     pub hits: i64,
     /// The signed page token (`hitcountToken`).
     pub token: String,
+    /// Where the fairing serves `hitcount.js` (under the base path), for
+    /// the page's `<script src>`.
+    pub script_url: String,
+    /// Where the fairing serves `jquery.postcsrf.js`.
+    pub jquery_script_url: String,
 }
 
 /// Request guard: the counter and the visitor of this request.

@@ -410,7 +410,7 @@ fn count_script(state: &HitCount, vars: &crate::JsContext, debug: bool) -> Strin
     format!(
         "{}\n<script src=\"{}\"></script>\n<script type=\"text/javascript\">\nHitCount.countHit(hitcountJS){log};\n</script>",
         script_variables(vars, state.config().require_token),
-        js_string(&state.config().script_url())
+        js_string(&vars.script_url)
     )
 }
 

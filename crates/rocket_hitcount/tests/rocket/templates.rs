@@ -16,6 +16,7 @@ use crate::common::TestDb;
 storage_tests!(
     totals_and_windows_as_django_hitcount_tests_them,
     js_variables_and_the_exact_script,
+    script_urls_follow_the_base_path,
     errors_name_the_problem,
     a_counted_hit_shows_at_once,
     list_pages_and_most_viewed,
@@ -31,7 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("set", "{% set hits = get_hit_count(for=post) %}hits={{ hits }}"),
     ("set_within", r#"{% set hits = get_hit_count(for=post, within="hours=1") %}hits={{ hits }}"#),
     ("explicit", r#"{{ get_hit_count(kind="blog.post", id=1) }}|{{ get_hit_count(for="blog.post:1") }}|{{ get_hit_count(for=post.id, kind="blog.post") }}"#),
-    ("js", "{% set hitcount = get_hit_count_js_variables(for=post) %}{{ hitcount.pk }}|{{ hitcount.ajax_url }}|{{ hitcount.hits }}|{{ hitcount.token }}"),
+    ("js", "{% set hitcount = get_hit_count_js_variables(for=post) %}{{ hitcount.pk }}|{{ hitcount.ajax_url }}|{{ hitcount.hits }}|{{ hitcount.token }}|{{ hitcount.script_url }}|{{ hitcount.jquery_script_url }}"),
     ("insert_vars", "{{ insert_hit_count_js_variables(for=post) }}"),
     ("insert_js", "{{ insert_hit_count_js(for=post) }}"),
     ("insert_js_debug", "{{ insert_hit_count_js(for=post, debug=true) }}"),
@@ -99,6 +100,26 @@ async fn totals_and_windows_as_django_hitcount_tests_them(db: &TestDb) {
     assert_eq!(text(&client, "explicit").await, "10|10|10");
 }
 
+/// A page that prints the scripts' URLs from the variables keeps working
+/// when the app moves the fairing's routes.
+async fn script_urls_follow_the_base_path(db: &TestDb) {
+    ten_hits(db).await;
+    let client = app(db, json!({ "base_path": "/stats" })).await;
+    let js = text(&client, "js").await;
+    let parts: Vec<&str> = js.split('|').collect();
+    assert_eq!(parts[1], "/stats/hit/ajax/");
+    assert_eq!(
+        &parts[4..],
+        &["/stats/static/hitcount.js", "/stats/static/jquery.postcsrf.js"]
+    );
+    for url in &parts[4..] {
+        assert_eq!(client.get(*url).dispatch().await.status(), Status::Ok, "{url}");
+    }
+    assert!(text(&client, "insert_js")
+        .await
+        .contains("<script src=\"/stats/static/hitcount.js\"></script>"));
+}
+
 async fn js_variables_and_the_exact_script(db: &TestDb) {
     ten_hits(db).await;
     let client = app(db, json!({})).await;
@@ -114,6 +135,13 @@ async fn js_variables_and_the_exact_script(db: &TestDb) {
     assert!(
         parts[3].starts_with(&format!("{pk}.")),
         "a page token for the pk: {js}"
+    );
+    assert_eq!(
+        &parts[4..],
+        &[
+            "/hitcount/static/hitcount.js",
+            "/hitcount/static/jquery.postcsrf.js"
+        ]
     );
 
     let script = text(&client, "insert_vars").await;
