@@ -86,7 +86,7 @@ quiet=$(for _ in $(seq 1 "$rounds"); do p99; done | median)
 echo "== cleanup of 90% while the route is loaded, 5 s rounds until it ends"
 report=$(mktemp)
 start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$report.rss" "$hitcount" --database-url "$url" cleanup "${cleanup_args[@]}" --json >"$report" &
+/usr/bin/time -f "%M" -o "$report.rss" "$hitcount" --database-url "$url" cleanup ${cleanup_args[@]+"${cleanup_args[@]}"} --json >"$report" &
 cleanup_pid=$!
 busy_rounds=$(mktemp)
 while kill -0 "$cleanup_pid" 2>/dev/null; do p99 >>"$busy_rounds"; done

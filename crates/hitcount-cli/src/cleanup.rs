@@ -98,10 +98,8 @@ impl Progress {
             return Ok(Progress::Quiet);
         }
         // The bar's length: the dry run's count (one indexed COUNT).
-        let counting = CleanupOptions {
-            dry_run: true,
-            ..options.clone()
-        };
+        let mut counting = options.clone();
+        counting.dry_run = true;
         let total = counter
             .cleanup_with(&counting, |_| {})
             .await

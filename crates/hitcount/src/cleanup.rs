@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use sqlx::Connection as _;
 
 use crate::counter::HitCounter;
 use crate::error::Result;
@@ -20,14 +21,13 @@ use crate::window::Window;
 /// assert_eq!((options.keep, options.batch_size), (hitcount::Window::days(30), 1000));
 /// // Paced as the backend suits, unless told (here: full speed).
 /// assert_eq!((options.batch_time, options.pause), (None, None));
-/// let full_speed = hitcount::CleanupOptions {
-///     batch_time: Some(std::time::Duration::ZERO),
-///     pause: Some(std::time::Duration::ZERO),
-///     ..options
-/// };
+/// let mut full_speed = options.clone();
+/// full_speed.batch_time = Some(std::time::Duration::ZERO);
+/// full_speed.pause = Some(std::time::Duration::ZERO);
 /// # let _ = full_speed;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CleanupOptions {
     /// Hit rows older than this are removed.
     pub keep: Window,
@@ -109,9 +109,10 @@ impl CleanupReport {
 }
 
 impl HitCounter {
-    /// Removes hit rows older than `keep_hit_in_database`, in batches of
-    /// `cleanup_batch_size`. Totals and buckets stay, so `hits_in_last`
-    /// over longer windows still counts the removed hits.
+    /// Removes hit rows older than `keep_hit_in_database`, in batches of at
+    /// most `cleanup_batch_size` (paced on SQLite: see
+    /// [`CleanupOptions::batch_time`]). Totals and buckets stay, so
+    /// `hits_in_last` over longer windows still counts the removed hits.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -126,9 +127,9 @@ impl HitCounter {
     }
 
     /// Cleanup with explicit options, calling `progress` with the running
-    /// total after each batch. Interrupting it between batches leaves the
-    /// database consistent (each batch commits alone); running it again
-    /// continues. A `keep` shorter than `keep_hit_active` is refused: it
+    /// total after each batch. Interrupting it (or dropping its future, even
+    /// mid-batch) leaves the database consistent: each batch commits alone
+    /// or not at all; running it again continues. A `keep` shorter than `keep_hit_active` is refused: it
     /// would delete hits that still block recounts.
     ///
     /// ```
@@ -145,6 +146,17 @@ impl HitCounter {
     pub async fn cleanup_with(
         &self,
         options: &CleanupOptions,
+        progress: impl FnMut(u64),
+    ) -> Result<CleanupReport> {
+        self.cleanup_run(options, &mut Cursor::default(), progress).await
+    }
+
+    /// [`cleanup_with`](HitCounter::cleanup_with), going on from `cursor`
+    /// and leaving it where the next run should go on.
+    async fn cleanup_run(
+        &self,
+        options: &CleanupOptions,
+        cursor: &mut Cursor,
         mut progress: impl FnMut(u64),
     ) -> Result<CleanupReport> {
         check_retention(options.keep, self.settings().keep_hit_active)?;
@@ -165,23 +177,30 @@ impl HitCounter {
             }
             let batch_time = options.batch_time.unwrap_or(sql.cleanup_pacing.batch_time);
             let pause = options.pause.unwrap_or(sql.cleanup_pacing.pause);
-            let mut size = options.batch_size;
-            // Where the next batch starts: the latest time the last one
-            // removed (rows of that very time may be left).
-            let mut from = earliest();
+            // Paced batches start small and grow to their time: a first
+            // batch of `batch_size` could hold SQLite's lock for tens of ms.
+            let mut size = match cursor.size {
+                Some(size) => size.min(options.batch_size),
+                None if batch_time.is_zero() => options.batch_size,
+                None => options.batch_size.min(FIRST_PACED_BATCH),
+            };
+            let mut from = cursor.from.unwrap_or_else(earliest);
             // Where batches are transactions of the dialect's own
             // statements, a connection of this run's own: one dropped
             // mid-batch (the run cancelled) closes, rolling back, instead
             // of going back to the pool inside the transaction.
             let mut own = match sql.cleanup_pacing.begin {
-                Some(begin) => Some((begin, pool.acquire().await?.detach())),
-                None => None,
+                Some(begin) if options.max_batches != Some(0) => Some((begin, pool.acquire().await?.detach())),
+                _ => None,
             };
             loop {
                 if options.max_batches.is_some_and(|max| report.statements >= max) {
                     let left: Option<i64> = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_optional(pool).await?;
                     report.complete = left.unwrap_or(0) == 0;
                     break;
+                }
+                if report.statements > 0 && !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
                 }
                 let delete = sqlx::query_scalar::<_, DateTime<Utc>>(sql.cleanup_batch)
                     .bind(cutoff)
@@ -208,6 +227,8 @@ impl HitCounter {
                         (delete.fetch_all(pool).await?, started.elapsed())
                     }
                 };
+                // The next batch starts at the latest time this one removed
+                // (rows of that very time may be left).
                 from = removed.iter().max().copied().unwrap_or(from);
                 let removed = removed.len() as u64;
                 report.statements += 1;
@@ -217,14 +238,27 @@ impl HitCounter {
                     break;
                 }
                 size = next_batch_size(size, took, batch_time, options.batch_size);
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause).await;
-                }
             }
+            if let Some((_, conn)) = own {
+                let _ = conn.close().await;
+            }
+            *cursor = Cursor { from: Some(from), size: Some(size) };
             Ok(report)
         })
     }
 }
+
+/// Where a cleanup goes on from, kept by [`HitCounter::cleanup_alone`]
+/// across its runs of a few hundred batches each: the time the next batch
+/// starts at, and its size (`None`: a first batch).
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    from: Option<DateTime<Utc>>,
+    size: Option<u32>,
+}
+
+/// The first batch of a paced cleanup, in rows (at most `batch_size`).
+const FIRST_PACED_BATCH: u32 = 100;
 
 /// A time before any hit: where the first batch starts. (Year 1: both
 /// backends store it, and as SQLite's text it sorts before every later
@@ -250,7 +284,7 @@ fn next_batch_size(size: u32, took: Duration, target: Duration, max: u32) -> u32
     }
     let scaled = f64::from(size) * target.as_secs_f64() / took.as_secs_f64().max(1e-6);
     let ceiling = size.saturating_mul(2).min(max).max(1);
-    (scaled as u32).clamp((size / 2).clamp(1, ceiling), ceiling)
+    (scaled.round() as u32).clamp((size / 2).clamp(1, ceiling), ceiling)
 }
 
 /// How long a background cleanup holds the lease before renewing it: an
@@ -286,8 +320,9 @@ impl HitCounter {
         let mut options = CleanupOptions::from(self.settings());
         options.max_batches = Some(BATCHES_PER_LEASE);
         let mut total: Option<CleanupReport> = None;
+        let mut cursor = Cursor::default();
         let outcome = loop {
-            let report = match self.cleanup_with(&options, |_| {}).await {
+            let report = match self.cleanup_run(&options, &mut cursor, |_| {}).await {
                 Ok(report) => report,
                 Err(e) => break Err(e),
             };

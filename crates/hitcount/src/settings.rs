@@ -92,7 +92,9 @@ pub struct Settings {
     /// add to `views` but never to `hits`, and no hit row is written.
     /// Default `false` (django-hitcount counts everyone).
     pub respect_do_not_track: bool,
-    /// How many hit rows one cleanup statement deletes. Default 1000.
+    /// How many hit rows one cleanup statement deletes at the most (on
+    /// SQLite batches are also sized by time: `CleanupOptions::batch_time`).
+    /// Default 1000.
     pub cleanup_batch_size: u32,
     /// Run cleanup in the background this often, on one app instance at a
     /// time (a lease in the database; see

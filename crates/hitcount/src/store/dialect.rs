@@ -220,7 +220,9 @@ pub(crate) struct CleanupPacing {
     pub begin: Option<&'static str>,
     /// Ends that transaction.
     pub commit: &'static str,
+    /// The default of `CleanupOptions::batch_time`.
     pub batch_time: std::time::Duration,
+    /// The default of `CleanupOptions::pause`.
     pub pause: std::time::Duration,
 }
 

@@ -13,6 +13,8 @@ storage_tests!(
     cleanup_runs_in_bounded_batches,
     interrupted_cleanup_continues,
     a_cleanup_dropped_mid_batch_leaves_no_transaction_behind,
+    batches_meet_at_any_precision,
+    paced_cleanup_starts_small,
     dry_run_and_bad_options,
     cleanup_alone_waits_for_another_instances_lease,
     cleanup_interval_cleans_up_in_the_background,
@@ -100,18 +102,29 @@ async fn insert_expired_rows(db: &TestDb, pk: i64, n: usize) {
     db.execute(&sql).await;
 }
 
-async fn cleanup_runs_in_bounded_batches(db: &TestDb) {
+/// A cleanup of `rows` expired hits and a fresh one on post 1, in batches
+/// of at most `batch_size`: its report and the running totals it showed.
+async fn cleanup_with_progress(
+    db: &TestDb,
+    rows: usize,
+    batch_size: u32,
+) -> (hitcount::CleanupReport, Vec<u64>) {
     let counter = db.counter(Default::default()).await;
     let pk = counter.register(&post(1)).await.unwrap();
     counter.count_hit(&post(1), &visitor("fresh")).await.unwrap();
-    insert_expired_rows(db, pk, 2_500).await;
+    insert_expired_rows(db, pk, rows).await;
     let mut options = CleanupOptions::from(counter.settings());
-    options.batch_size = 100;
+    options.batch_size = batch_size;
     let mut progress = Vec::new();
     let report = counter
         .cleanup_with(&options, |n| progress.push(n))
         .await
         .unwrap();
+    (report, progress)
+}
+
+async fn cleanup_runs_in_bounded_batches(db: &TestDb) {
+    let (report, progress) = cleanup_with_progress(db, 2_500, 100).await;
     assert_eq!(report.removed, 2_500);
     assert!(report.statements >= 25, "{} statements", report.statements);
     assert_eq!(progress.first(), Some(&100));
@@ -172,6 +185,45 @@ async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
     let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
     assert!(report.complete);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+}
+
+/// Each batch starts at the latest time the one before removed; times of
+/// whole seconds, milli- and microseconds, and equal times, on either
+/// side of a batch's end are all removed (SQLite compares them as text).
+async fn batches_meet_at_any_precision(db: &TestDb) {
+    use chrono::Timelike;
+    let counter = db.counter(Default::default()).await;
+    let now = db.clock.now();
+    let base = (now - TimeDelta::days(40)).with_nanosecond(0).unwrap();
+    let offsets_us = [0, 120_000, 120_500, 1_000_000, 1_000_000, 1_000_001];
+    for (i, offset) in offsets_us.into_iter().enumerate() {
+        db.clock.set(base + TimeDelta::microseconds(offset));
+        let visitor = visitor(&format!("v{i}"));
+        assert!(
+            counter
+                .count_hit(&post(i as i64 + 1), &visitor)
+                .await
+                .unwrap()
+                .hit_counted
+        );
+    }
+    db.clock.set(now);
+    let mut options = CleanupOptions::from(counter.settings());
+    options.batch_size = 1;
+    options.batch_time = Some(std::time::Duration::ZERO);
+    let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    assert_eq!((report.removed, report.complete), (6, true));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+}
+
+/// On SQLite a cleanup's first batch is small (its time unknown yet, a
+/// batch of `batch_size` could hold the write lock for long); PostgreSQL
+/// does not pace.
+async fn paced_cleanup_starts_small(db: &TestDb) {
+    let (report, progress) = cleanup_with_progress(db, 1_500, 1_000).await;
+    assert_eq!(report.removed, 1_500);
+    let first = if db.is_postgres() { 1_000 } else { 100 };
+    assert_eq!(progress.first(), Some(&first));
 }
 
 async fn dry_run_and_bad_options(db: &TestDb) {
