@@ -127,10 +127,11 @@ impl HitCounter {
     }
 
     /// Cleanup with explicit options, calling `progress` with the running
-    /// total after each batch. Interrupting it (or dropping its future, even
-    /// mid-batch) leaves the database consistent: each batch commits alone
-    /// or not at all; running it again continues. A `keep` shorter than `keep_hit_active` is refused: it
-    /// would delete hits that still block recounts.
+    /// total after each batch. Interrupting it (or dropping its future,
+    /// even mid-batch) leaves the database consistent: each batch commits
+    /// alone or not at all; running it again continues. A `keep` shorter
+    /// than `keep_hit_active` is refused: it would delete hits that still
+    /// block recounts.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
