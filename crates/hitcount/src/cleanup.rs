@@ -236,7 +236,17 @@ impl HitCounter {
                 report.removed += removed;
                 progress(report.removed);
                 if removed < u64::from(size) {
-                    break;
+                    // A short batch is the end, unless another deleter
+                    // (a run cancelled while its statement still runs on
+                    // the server, a second cleanup) took rows from under
+                    // it: then look again from the oldest row. Each look
+                    // again follows a batch that removed rows, so it ends.
+                    let left: i64 = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_one(pool).await?;
+                    if left == 0 || removed == 0 {
+                        report.complete = left == 0;
+                        break;
+                    }
+                    from = earliest();
                 }
                 size = next_batch_size(size, took, batch_time, options.batch_size);
             }

@@ -14,6 +14,7 @@ storage_tests!(
     interrupted_cleanup_continues,
     a_cleanup_dropped_mid_batch_leaves_no_transaction_behind,
     batches_meet_at_any_precision,
+    a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run,
     paced_cleanup_starts_small,
     dry_run_and_bad_options,
     cleanup_alone_waits_for_another_instances_lease,
@@ -185,6 +186,40 @@ async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
     let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
     assert!(report.complete);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
+}
+
+/// A batch that removes fewer rows than it asked for because rows were
+/// taken from under it (here: a trigger keeps ten of the first batch's
+/// rows, as a concurrent deleter or a cancelled run's statement still
+/// running on the server would take them) does not end the run early, and
+/// a run that leaves rows behind does not say it is complete.
+async fn a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    insert_expired_rows(db, pk, 300).await;
+    db.execute("UPDATE hitcount_hit SET user_agent = 'pinned' WHERE session_key IN ('bulk0', 'bulk1', 'bulk2', 'bulk3', 'bulk4', 'bulk5', 'bulk6', 'bulk7', 'bulk8', 'bulk9')")
+        .await;
+    if db.is_postgres() {
+        db.execute(
+            "CREATE FUNCTION keep_pinned() RETURNS trigger AS $$ BEGIN \
+               IF OLD.user_agent = 'pinned' THEN RETURN NULL; END IF; RETURN OLD; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER keep_pinned BEFORE DELETE ON hitcount_hit FOR EACH ROW EXECUTE FUNCTION keep_pinned();",
+        )
+        .await;
+    } else {
+        db.execute(
+            "CREATE TRIGGER keep_pinned BEFORE DELETE ON hitcount_hit WHEN OLD.user_agent = 'pinned' \
+             BEGIN SELECT RAISE(IGNORE); END;",
+        )
+        .await;
+    }
+    let mut options = CleanupOptions::from(counter.settings());
+    options.batch_size = 100;
+    options.batch_time = Some(std::time::Duration::ZERO);
+    let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    assert_eq!(report.removed, 290, "every row it could remove");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 10);
+    assert!(!report.complete, "ten expired rows are left");
 }
 
 /// Each batch starts at the latest time the one before removed; times of
