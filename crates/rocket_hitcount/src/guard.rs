@@ -2,6 +2,8 @@
 //! `HitCountDetailView` with `count_hit = True`, and its non-counting
 //! variant.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use hitcount::{HitCounter, ObjectRef};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -90,6 +92,8 @@ pub struct Hits<'r> {
     state: &'r HitCount,
     request: &'r Request<'r>,
     identified: &'r Identified,
+    /// Whether this guard set the visitor cookie (see `Drop`).
+    set_cookie: AtomicBool,
 }
 
 #[rocket::async_trait]
@@ -103,16 +107,25 @@ impl<'r> FromRequest<'r> for Hits<'r> {
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let identified = identify(state, request).await;
-        if !identified.returned_cookie {
-            // Hand out the cookie on any page that uses the guard, so the
-            // next request can return it (Django's test cookie).
-            record_visit(state, request, identified, None);
-        }
         Outcome::Success(Hits {
             state,
             request,
             identified,
+            set_cookie: AtomicBool::new(false),
         })
+    }
+}
+
+/// Hands out the visitor cookie on any page that uses the guard, so the
+/// next request can return it (Django's test cookie): when the handler is
+/// done with the guard, unless counting already set it (one cookie to
+/// encrypt, not two). Rocket adds the cookies to the response after the
+/// handler returns.
+impl Drop for Hits<'_> {
+    fn drop(&mut self) {
+        if !self.identified.returned_cookie && !*self.set_cookie.get_mut() {
+            record_visit(self.state, self.request, self.identified, None);
+        }
     }
 }
 
@@ -125,7 +138,7 @@ impl<'r> Hits<'r> {
             .counter()
             .count_hit(object, &self.identified.visitor)
             .await?;
-        let visits = record_visit(self.state, self.request, self.identified, result.pk);
+        let visits = self.record_visit(result.pk);
         Ok(HitContext {
             pk: result.pk,
             total_hits: result.total_hits,
@@ -179,6 +192,13 @@ impl<'r> Hits<'r> {
 
     pub(crate) fn request(&self) -> &'r Request<'r> {
         self.request
+    }
+
+    /// Records a view of object `pk` in the visitor cookie (and sets it);
+    /// the visitor's views of it, this one included.
+    pub(crate) fn record_visit(&self, pk: Option<i64>) -> u32 {
+        self.set_cookie.store(true, Ordering::Relaxed);
+        record_visit(self.state, self.request, self.identified, pk)
     }
 
     pub(crate) fn identified(&self) -> &'r Identified {
