@@ -6,6 +6,8 @@
 #   bash scripts/bench.sh                     # SQLite
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
 #
+#   BENCH_COUNTING=write_behind bash scripts/bench.sh   # write-behind counting
+#
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk.
 # BENCH_APP runs another build of the app (say, a copy of main's, for a
 # baseline in the same session) instead of building this checkout's.

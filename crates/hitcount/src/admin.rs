@@ -415,7 +415,7 @@ impl HitCounter {
             tx.commit().await?;
             deleted
         });
-        self.read_cache().clear();
+        self.changed_counts().await?;
         // The last statement deleted the object's own row, or nothing.
         Ok(deleted == 1)
     }
@@ -455,7 +455,7 @@ impl HitCounter {
                 }
             }
             tx.commit().await?;
-            self.read_cache().clear();
+            self.changed_counts().await?;
             Ok(totals.values().map(|n| *n as u64).sum())
         })
     }

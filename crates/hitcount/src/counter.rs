@@ -13,10 +13,11 @@ use crate::group_commit::{CountingQueue, Job};
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
-use crate::settings::Settings;
+use crate::settings::{Counting, Settings};
 use crate::store::{migrate, returned, Db};
-use crate::views::{ViewBuffer, FLUSH_INTERVAL};
 use crate::visitor::Visitor;
+use crate::write_behind::ActiveIndex;
+use crate::write_buffer::{PendingHit, WriteBuffer, FLUSH_INTERVAL, WRITE_BEHIND_FLUSH_INTERVAL};
 
 /// What counting one request did: django-hitcount's `{hit_counted,
 /// hit_message}` plus the object's pk and its total after this request.
@@ -102,7 +103,10 @@ pub(crate) struct Inner {
     /// (`synchronous = NORMAL`, safe in WAL mode). On PostgreSQL the pool
     /// itself, whose row locks queue the writes.
     writer: Db,
-    views: ViewBuffer,
+    /// Views, and write-behind hits, not yet written.
+    buffer: WriteBuffer,
+    /// The active hits, with `counting = "write_behind"`.
+    write_behind: Option<ActiveIndex>,
     /// What this instance read or wrote lately (see `cache`).
     cache: Arc<ReadCache>,
     /// Requests that must be decided in the database (see `group_commit`).
@@ -160,10 +164,15 @@ impl HitCounter {
         let writer = db.writer(settings.sqlite_wal, settings.fast_commits).await?;
         let cache = Arc::new(ReadCache::new(settings.counts_refresh.as_duration()));
         let queue = CountingQueue::start(writer.clone(), settings.clone(), cache.clone());
+        let write_behind = match settings.counting {
+            Counting::Exact => None,
+            Counting::WriteBehind => Some(ActiveIndex::load(&db, &settings, clock.now()).await?),
+        };
         let inner = Arc::new(Inner {
             db,
             writer,
-            views: ViewBuffer::default(),
+            buffer: WriteBuffer::default(),
+            write_behind,
             cache,
             queue,
             salt: SaltCache::default(),
@@ -186,7 +195,8 @@ impl HitCounter {
     }
 
     /// Writes the views of repeat visits that are still in memory (they are
-    /// written every second anyway). Call it before shutting down; the
+    /// written every second anyway), and with `counting = "write_behind"`
+    /// the hits (written every 100 ms). Call it before shutting down; the
     /// Rocket fairing does.
     ///
     /// ```
@@ -196,7 +206,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn flush_views(&self) -> Result<()> {
-        self.inner.views.flush(&self.inner.writer).await
+        self.inner.buffer.flush(&self.inner.writer).await
     }
 
     /// Where this instance writes (see `Inner::writer`).
@@ -224,7 +234,42 @@ impl HitCounter {
 
     /// Views of `pk` counted in memory and not yet written.
     pub(crate) fn pending_views(&self, pk: i64) -> i64 {
-        self.inner.views.pending(pk)
+        self.inner.buffer.pending_views(pk)
+    }
+
+    /// Hits of `pk` counted in memory (write-behind) and not yet written.
+    pub(crate) fn pending_hits(&self, pk: i64) -> i64 {
+        self.inner.buffer.pending_hits(pk)
+    }
+
+    /// The pk and total of an object that write-behind counting has seen:
+    /// exact on this instance, with no query.
+    pub(crate) fn write_behind_total(&self, object: &ObjectRef) -> Option<(i64, i64)> {
+        self.inner.write_behind.as_ref()?.object(object)
+    }
+
+    /// An object's total from its row's `stored_hits`, with the hits
+    /// write-behind counting has not written yet.
+    fn with_unwritten(&self, object: &ObjectRef, pk: i64, stored_hits: i64) -> i64 {
+        match self.write_behind_total(object) {
+            Some((_, total)) => total,
+            None => stored_hits + self.pending_hits(pk),
+        }
+    }
+
+    /// After changes that deleted hits or objects or lowered totals: the
+    /// caches forget, and write-behind counting writes what is pending and
+    /// loads its index again.
+    pub(crate) async fn changed_counts(&self) -> Result<()> {
+        let inner = &*self.inner;
+        inner.cache.clear();
+        if let Some(index) = &inner.write_behind {
+            let flush = inner.buffer.flush(&inner.writer);
+            index
+                .reload(&inner.db, &inner.settings, self.now(), flush)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Hold while reading totals, so pending views are added exactly once.
@@ -233,8 +278,8 @@ impl HitCounter {
     /// caller blocks, so its views may be missing from that one answer.
     pub(crate) async fn reading_views(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
         match self.local {
-            None => Some(self.inner.views.reading().await),
-            Some(_) => self.inner.views.try_reading(),
+            None => Some(self.inner.buffer.reading().await),
+            Some(_) => self.inner.buffer.try_reading(),
         }
     }
 
@@ -310,6 +355,9 @@ impl HitCounter {
         {
             return self.record_refusal(object, reason, now).await;
         }
+        if let Some(index) = &inner.write_behind {
+            return self.count_in_memory(index, object, visitor, stored_ip, now).await;
+        }
 
         let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
         // A repeat visit is refused on facts already known, with no write
@@ -321,7 +369,7 @@ impl HitCounter {
         if limited_ip.is_none() {
             if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
                 if let Some(total) = inner.cache.total(pk) {
-                    inner.views.add(pk);
+                    inner.buffer.add_view(pk);
                     return Ok(HitResult::new(
                         Some(pk),
                         total,
@@ -352,7 +400,7 @@ impl HitCounter {
                             Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
                             None => None,
                         };
-                        inner.views.add(pk);
+                        inner.buffer.add_view(pk);
                         return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
                     }
                 }
@@ -371,6 +419,43 @@ impl HitCounter {
             .await
     }
 
+    /// Write-behind counting (see `write_behind`): decided against the
+    /// index, answered at once, written by the next flush.
+    async fn count_in_memory(
+        &self,
+        index: &ActiveIndex,
+        object: &ObjectRef,
+        visitor: &Visitor,
+        stored_ip: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<HitResult> {
+        let inner = &*self.inner;
+        let index = index.enter().await;
+        let known = match index.object(object) {
+            Some(known) => known,
+            // First sight: read (or create) the row. Requests racing it
+            // keep the entry the first of them makes.
+            None => self.pk_and_hits(object).await?,
+        };
+        let (reason, total) =
+            index.decide(&inner.settings, object, known, visitor, stored_ip.as_deref(), now);
+        let pk = known.0;
+        // Still entered: a reload writes what is pending first.
+        if reason.counted() {
+            inner.buffer.add_hit(PendingHit {
+                pk,
+                at: now,
+                stored_ip,
+                session_key: visitor.session_key().to_owned(),
+                user_agent: visitor.user_agent().to_owned(),
+                user_id: visitor.user().map(|u| u.id().to_owned()),
+            });
+        } else {
+            inner.buffer.add_view(pk);
+        }
+        Ok(HitResult::new(Some(pk), total, reason))
+    }
+
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
     /// An unknown pk is [`Error::UnknownObject`] and writes nothing.
     ///
@@ -384,6 +469,15 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
+        // Write-behind counting knows the objects it counted: no query.
+        if let Some(object) = self
+            .inner
+            .write_behind
+            .as_ref()
+            .and_then(|index| index.object_of(pk))
+        {
+            return self.count_hit(&object, visitor).await;
+        }
         let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
         self.count_hit(&object, visitor).await
     }
@@ -426,8 +520,12 @@ impl HitCounter {
                 sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?
             });
             if let Some((pk, hits, _, _)) = known {
-                self.inner.views.add(pk);
-                return Ok(HitResult::new(Some(pk), hits, reason));
+                self.inner.buffer.add_view(pk);
+                return Ok(HitResult::new(
+                    Some(pk),
+                    self.with_unwritten(object, pk, hits),
+                    reason,
+                ));
             }
         }
         let row: Option<(i64, i64)> = dispatch!(self.writer(), pool, sql => {
@@ -435,7 +533,7 @@ impl HitCounter {
             Some(returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
         });
         Ok(match row {
-            Some((pk, hits)) => HitResult::new(Some(pk), hits, reason),
+            Some((pk, hits)) => HitResult::new(Some(pk), self.with_unwritten(object, pk, hits), reason),
             None => HitResult::new(None, 0, reason),
         })
     }
@@ -444,13 +542,19 @@ impl HitCounter {
 /// Writes the view buffer every second while the counter lives.
 fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        let Some(every) = counter.upgrade().map(|inner| match inner.write_behind {
+            Some(_) => WRITE_BEHIND_FLUSH_INTERVAL,
+            None => FLUSH_INTERVAL,
+        }) else {
+            return;
+        };
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
             // A failed flush keeps its views pending for the next tick.
-            let _ = inner.views.flush(&inner.writer).await;
+            let _ = inner.buffer.flush(&inner.writer).await;
         }
     });
 }

@@ -15,14 +15,14 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::{BatchWrite, HitRow};
 use crate::cache::ReadCache;
-use crate::clock::{day_start, hour_start};
 use crate::counter::HitResult;
 use crate::error::{Error, Result};
 use crate::object::ObjectRef;
 use crate::rules;
 use crate::settings::{IpLimitScope, Settings};
-use crate::store::{json_time, Connection, Db};
+use crate::store::{Connection, Db};
 use crate::visitor::Visitor;
 
 /// The most requests one transaction decides: bounds how long one commit
@@ -260,30 +260,8 @@ async fn count_batch<'a>(
                 active_hits.push(if reason.counted() { Some(job.now) } else { active });
                 decisions.push((reason, *so_far));
             }
-            let rows: Vec<_> = counted.iter().map(BatchHit::row).collect();
-            // Hours and days summed, so a batch adds once to each bucket.
-            let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-            let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-            for hit in &counted {
-                *hourly.entry((hit.pk, hour_start(hit.job.now))).or_default() += 1;
-                *daily.entry((hit.pk, day_start(hit.job.now))).or_default() += 1;
-            }
-            let buckets = |sums: BTreeMap<(i64, DateTime<Utc>), i64>| {
-                let sums: Vec<_> = sums.into_iter().map(|((pk, start), n)| (pk, json_time(start), n)).collect();
-                serde_json::to_string(&sums).expect("numbers and strings serialise")
-            };
-            let sums: Vec<_> = views
-                .iter()
-                .map(|(pk, n)| (pk, batch_hits.get(pk).copied().unwrap_or(0), n))
-                .collect();
-            let new_totals: Vec<(i64, i64)> = sqlx::query_as(sql.write_batch)
-                .bind(serde_json::to_string(&rows).expect("numbers and strings serialise"))
-                .bind(serde_json::to_string(&sums).expect("numbers serialise"))
-                .bind(buckets(hourly))
-                .bind(buckets(daily))
-                .bind(latest)
-                .fetch_all(&mut *conn)
-                .await?;
+            let batch = BatchWrite::new(counted.iter().map(BatchHit::row), &views);
+            let new_totals: Vec<(i64, i64)> = write_batch!(sql, &mut *conn, batch, latest);
             if let Some(commit) = sql.commit_counting {
                 sqlx::query(commit).execute(&mut *conn).await?;
             }
@@ -362,17 +340,17 @@ impl BatchHit<'_> {
         }
     }
 
-    /// The hit as an element of `Dialect::insert_hits`' JSON array.
-    fn row(&self) -> (i64, String, Option<&str>, &str, &str, Option<&str>) {
+    /// The hit's row in the hit log.
+    fn row(&self) -> HitRow<'_> {
         let (job, visitor) = (self.job, &self.job.visitor);
-        (
-            self.pk,
-            json_time(job.now),
-            job.stored_ip.as_deref(),
-            visitor.session_key(),
-            visitor.user_agent(),
-            visitor.user().map(|u| u.id()),
-        )
+        HitRow {
+            pk: self.pk,
+            at: job.now,
+            stored_ip: job.stored_ip.as_deref(),
+            session_key: visitor.session_key(),
+            user_agent: visitor.user_agent(),
+            user_id: visitor.user().map(|u| u.id()),
+        }
     }
 }
 

@@ -105,7 +105,7 @@ impl HitCounter {
         for agent in read_all::<(String,)>(source, BLACKLISTED_USER_AGENTS).await? {
             report.blacklisted_user_agents += u64::from(self.blacklist_user_agent(&agent.0).await?);
         }
-        self.read_cache().clear();
+        self.changed_counts().await?;
         Ok(report)
     }
 

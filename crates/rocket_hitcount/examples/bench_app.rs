@@ -1,5 +1,6 @@
 //! The app that `scripts/bench.sh` loads with wrk: one bare route and one
-//! route per scenario, on SQLite (or PostgreSQL with `BENCH_DATABASE_URL`).
+//! route per scenario, on SQLite (or PostgreSQL with `BENCH_DATABASE_URL`),
+//! counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind.
 //!
 //!     cargo run --release -p rocket_hitcount --example bench_app
 
@@ -77,6 +78,11 @@ fn rocket() -> _ {
         .merge((
             "hitcount.secret_key",
             "benchmark secret key, 32 characters or more",
+        ))
+        // `BENCH_COUNTING=write_behind` measures write-behind counting.
+        .merge((
+            "hitcount.counting",
+            std::env::var("BENCH_COUNTING").unwrap_or_else(|_| "exact".into()),
         ));
     let app = rocket::custom(figment).mount("/", routes![bare, count, js, list]);
     let templates =

@@ -11,6 +11,7 @@ mod concurrency;
 mod counting;
 mod read_cache;
 mod reads;
+mod write_behind;
 
 use hitcount::{ObjectRef, Visitor};
 

@@ -31,12 +31,15 @@ async fn invalid_settings_stop_the_launch(db: &TestDb) {
         json!({ "keep_hits_active": "7 days" }),
         json!({ "trusted_proxies": ["not-a-network"] }),
         json!({ "base_path": "no-slash" }),
+        json!({ "counting": "fast" }),
     ] {
         assert!(
             failed_in_hitcount(rocket(db, bad.clone()).ignite().await),
             "{bad}"
         );
     }
+    let err = rocket_hitcount::Config::from_figment(&figment(db, json!({ "counting": "fast" }))).unwrap_err();
+    assert!(err.contains("hitcount.counting"), "{err}");
 }
 
 async fn a_missing_database_stops_the_launch(db: &TestDb) {
@@ -75,7 +78,7 @@ async fn release_builds_need_a_secret(db: &TestDb) {
 async fn settings_reach_the_counter(db: &TestDb) {
     let rocket = rocket(
         db,
-        json!({ "keep_hit_active": { "days": 1 }, "hits_per_ip_limit": 5 }),
+        json!({ "keep_hit_active": { "days": 1 }, "hits_per_ip_limit": 5, "counting": "write_behind" }),
     )
     .ignite()
     .await
@@ -86,5 +89,9 @@ async fn settings_reach_the_counter(db: &TestDb) {
         hitcount::Window::days(1)
     );
     assert_eq!(state.counter().settings().hits_per_ip_limit, 5);
+    assert_eq!(
+        state.counter().settings().counting,
+        hitcount::Counting::WriteBehind
+    );
     assert_eq!(state.config().ajax_url(), "/hitcount/hit/ajax/");
 }

@@ -1,0 +1,102 @@
+//! What one write of counted hits holds: the hit rows, each object's added
+//! hits and views, and the hourly and daily buckets, as the JSON arguments
+//! of `Dialect::write_batch`. The counting queue writes each batch it
+//! decided with it; write-behind counting, the hits it decided in memory.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{day_start, hour_start};
+use crate::store::json_time;
+
+/// One hit row to write.
+#[derive(Clone, Debug)]
+pub(crate) struct HitRow<'a> {
+    pub pk: i64,
+    pub at: DateTime<Utc>,
+    /// The IP as the hit log stores it.
+    pub stored_ip: Option<&'a str>,
+    pub session_key: &'a str,
+    pub user_agent: &'a str,
+    pub user_id: Option<&'a str>,
+}
+
+/// The arguments of `Dialect::write_batch` ($1 to $4).
+pub(crate) struct BatchWrite {
+    pub hits: String,
+    pub objects: String,
+    pub hourly: String,
+    pub daily: String,
+}
+
+impl BatchWrite {
+    /// `hits` in order, and `views` added to each object (a counted
+    /// request is a view too). Hours and days are summed, so a batch adds
+    /// once to each bucket.
+    pub(crate) fn new<'a>(
+        hits: impl IntoIterator<Item = HitRow<'a>>,
+        views: &BTreeMap<i64, i64>,
+    ) -> BatchWrite {
+        let mut rows = Vec::new();
+        let mut per_object: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+        let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+        for hit in hits {
+            *per_object.entry(hit.pk).or_default() += 1;
+            *hourly.entry((hit.pk, hour_start(hit.at))).or_default() += 1;
+            *daily.entry((hit.pk, day_start(hit.at))).or_default() += 1;
+            rows.push((
+                hit.pk,
+                json_time(hit.at),
+                hit.stored_ip,
+                hit.session_key,
+                hit.user_agent,
+                hit.user_id,
+            ));
+        }
+        let buckets = |sums: BTreeMap<(i64, DateTime<Utc>), i64>| {
+            let sums: Vec<_> = sums
+                .into_iter()
+                .map(|((pk, start), n)| (pk, json_time(start), n))
+                .collect();
+            to_json(&sums)
+        };
+        let mut pks: Vec<i64> = views.keys().chain(per_object.keys()).copied().collect();
+        pks.sort_unstable();
+        pks.dedup();
+        let objects: Vec<_> = pks
+            .iter()
+            .map(|pk| {
+                let hits = per_object.get(pk).copied().unwrap_or(0);
+                (pk, hits, views.get(pk).copied().unwrap_or(0))
+            })
+            .collect();
+        BatchWrite {
+            hits: to_json(&rows),
+            objects: to_json(&objects),
+            hourly: buckets(hourly),
+            daily: buckets(daily),
+        }
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("numbers and strings serialise")
+}
+
+/// Runs `Dialect::write_batch` with a [`BatchWrite`] on `$executor`;
+/// returns each written object's `(pk, hits)`. A macro for the same reason
+/// as `ip_hits!`.
+macro_rules! write_batch {
+    ($sql:expr, $executor:expr, $batch:expr, $now:expr) => {
+        sqlx::query_as::<_, (i64, i64)>($sql.write_batch)
+            .bind(&$batch.hits)
+            .bind(&$batch.objects)
+            .bind(&$batch.hourly)
+            .bind(&$batch.daily)
+            .bind($now)
+            .fetch_all($executor)
+            .await?
+    };
+}

@@ -1,0 +1,262 @@
+//! `counting = "write_behind"`: requests decided in memory against the
+//! index of active hits, answered at once, written by the next flush.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use hitcount::{Counting, HitCounter, HitFilter, HitResult, IpStorage, Settings, User, Window};
+
+use crate::common::{settings, TestDb};
+use crate::{post, visitor};
+
+storage_tests!(
+    counts_once_and_writes_at_the_flush,
+    concurrent_requests_count_once,
+    a_reopened_counter_knows_the_active_hits,
+    the_ip_limit_holds_in_memory_and_after_reopening,
+    deleted_hits_count_again,
+    a_deleted_objects_pending_hits_are_dropped,
+    a_failed_flush_keeps_the_hits_for_the_next,
+    refusals_answer_with_the_unwritten_hits,
+);
+
+fn write_behind(edit: impl FnOnce(&mut Settings)) -> Settings {
+    settings(|s| {
+        s.counting = Counting::WriteBehind;
+        edit(s);
+    })
+}
+
+async fn hit(counter: &HitCounter, session: &str) -> HitResult {
+    counter.count_hit(&post(1), &visitor(session)).await.unwrap()
+}
+
+async fn hit_rows(db: &TestDb) -> i64 {
+    db.scalar("SELECT COUNT(*) FROM hitcount_hit").await
+}
+
+async fn counts_once_and_writes_at_the_flush(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let first = hit(&counter, "a").await;
+    assert_eq!(
+        (first.hit_counted, first.hit_message, first.total_hits),
+        (true, "Hit counted: session key", 1)
+    );
+    let again = hit(&counter, "a").await;
+    assert_eq!(
+        (again.hit_message, again.total_hits),
+        ("Not counted: session key has active hit", 1)
+    );
+    assert_eq!(hit(&counter, "b").await.total_hits, 2);
+    // Reads on the instance add what is pending, written or not (that
+    // answers come before the write shows in the failed-flush test).
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (2, 3));
+
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 2);
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!(
+        (counts.hits, counts.views),
+        (2, 3),
+        "written once, no longer pending"
+    );
+    assert_eq!(counter.hits_in_last(&post(1), Window::days(1)).await.unwrap(), 2);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(hits) AS BIGINT) FROM hitcount_daily")
+            .await,
+        2,
+        "the buckets are written with the hits"
+    );
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 2, "a second flush writes nothing again");
+}
+
+async fn concurrent_requests_count_once(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(64));
+    let requests = (0..64).map(|i| {
+        let (counter, barrier) = (counter.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            // Half of them one visitor, the others a visitor each.
+            let session = if i % 2 == 0 {
+                "same".to_owned()
+            } else {
+                format!("v{i}")
+            };
+            hit(&counter, &session).await
+        })
+    });
+    let results: Vec<HitResult> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.hit_counted).count(), 33);
+    let mut totals: Vec<i64> = results
+        .iter()
+        .filter(|r| r.hit_counted)
+        .map(|r| r.total_hits)
+        .collect();
+    totals.sort_unstable();
+    assert_eq!(
+        totals,
+        (1..=33).collect::<Vec<_>>(),
+        "each counted hit has a total of its own"
+    );
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 33);
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 33);
+}
+
+async fn a_reopened_counter_knows_the_active_hits(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let alice = || visitor("alice-1").with_user(User::new("alice").unwrap());
+    assert!(hit(&counter, "a").await.hit_counted);
+    assert!(counter.count_hit(&post(1), &alice()).await.unwrap().hit_counted);
+    counter.flush_views().await.unwrap();
+    drop(counter);
+
+    let reopened = db.counter(write_behind(|_| {})).await;
+    assert_eq!(
+        hit(&reopened, "a").await.hit_message,
+        "Not counted: session key has active hit"
+    );
+    let browser = visitor("new-key").with_previous_session_key("a").unwrap();
+    assert!(!reopened.count_hit(&post(1), &browser).await.unwrap().hit_counted);
+    let alice_elsewhere = visitor("alice-2").with_user(User::new("alice").unwrap());
+    assert_eq!(
+        reopened
+            .count_hit(&post(1), &alice_elsewhere)
+            .await
+            .unwrap()
+            .hit_message,
+        "Not counted: authenticated user has active hit"
+    );
+    assert_eq!(hit(&reopened, "b").await.total_hits, 3, "the total carries on");
+
+    // Once the hits are no longer active, the visitors count again.
+    db.clock.advance(TimeDelta::days(7) + TimeDelta::seconds(1));
+    let later = hit(&reopened, "a").await;
+    assert_eq!((later.hit_counted, later.total_hits), (true, 4));
+    assert!(reopened.count_hit(&post(1), &alice()).await.unwrap().hit_counted);
+}
+
+async fn the_ip_limit_holds_in_memory_and_after_reopening(db: &TestDb) {
+    let limited = || {
+        write_behind(|s| {
+            s.hits_per_ip_limit = 2;
+            s.ip_storage = IpStorage::Full;
+        })
+    };
+    let counter = db.counter(limited()).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    assert!(hit(&counter, "b").await.hit_counted);
+    assert_eq!(
+        hit(&counter, "c").await.hit_message,
+        "Not counted: hits per IP address limit reached"
+    );
+    counter.flush_views().await.unwrap();
+    drop(counter);
+    let reopened = db.counter(limited()).await;
+    assert_eq!(
+        hit(&reopened, "d").await.hit_message,
+        "Not counted: hits per IP address limit reached"
+    );
+    let elsewhere = visitor("e").with_ip("192.0.2.9".parse().unwrap());
+    assert!(
+        reopened
+            .count_hit(&post(1), &elsewhere)
+            .await
+            .unwrap()
+            .hit_counted
+    );
+}
+
+async fn deleted_hits_count_again(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    assert!(hit(&counter, "b").await.hit_counted);
+    counter.flush_views().await.unwrap();
+    let page = counter.list_hits(&HitFilter::default()).await.unwrap();
+    let of_a: Vec<i64> = page
+        .hits
+        .iter()
+        .filter(|h| h.session_key == "a")
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(counter.delete_hits(&of_a).await.unwrap(), 1);
+    // The index was loaded again: a's hit is gone, the total is lower.
+    assert!(!hit(&counter, "b").await.hit_counted);
+    let again = hit(&counter, "a").await;
+    assert_eq!((again.hit_counted, again.total_hits), (true, 2));
+}
+
+async fn a_deleted_objects_pending_hits_are_dropped(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let pk = hit(&counter, "a").await.pk.unwrap();
+    counter.flush_views().await.unwrap();
+    assert!(counter.count_hit_pk(pk, &visitor("b")).await.unwrap().hit_counted);
+    let other = counter.count_hit(&post(2), &visitor("a")).await.unwrap();
+    assert!(other.hit_counted);
+    assert!(counter.delete_counts(&post(1)).await.unwrap());
+    assert!(
+        matches!(counter.count_hit_pk(pk, &visitor("c")).await, Err(hitcount::Error::UnknownObject(p)) if p == pk),
+        "the AJAX endpoint's pk is unknown once the object is deleted"
+    );
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 1, "only post 2's hit is in the log");
+    let fresh = hit(&counter, "a").await;
+    assert_eq!((fresh.hit_counted, fresh.total_hits), (true, 1), "counted afresh");
+    assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
+}
+
+async fn a_failed_flush_keeps_the_hits_for_the_next(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    if db.is_postgres() {
+        db.execute(
+            "CREATE FUNCTION fail_hit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'hit write failed'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_hit BEFORE INSERT ON hitcount_hit FOR EACH ROW EXECUTE FUNCTION fail_hit();",
+        )
+        .await;
+    } else {
+        db.execute("CREATE TRIGGER fail_hit BEFORE INSERT ON hitcount_hit BEGIN SELECT RAISE(ABORT, 'hit write failed'); END;")
+            .await;
+    }
+    assert!(hit(&counter, "a").await.hit_counted);
+    let err = counter.flush_views().await.unwrap_err();
+    assert!(err.to_string().contains("hit write failed"), "{err}");
+    assert_eq!(hit_rows(db).await, 0);
+    assert_eq!(
+        db.scalar("SELECT hits FROM hitcount_hit_count").await,
+        0,
+        "nothing of the failed flush stays"
+    );
+    assert!(hit(&counter, "b").await.hit_counted);
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 2, "still pending");
+
+    if db.is_postgres() {
+        db.execute("DROP TRIGGER fail_hit ON hitcount_hit").await;
+    } else {
+        db.execute("DROP TRIGGER fail_hit").await;
+    }
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 2, "both hits, once each");
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (2, 2));
+}
+
+/// Bots, blacklisted and excluded visitors get the total too, unwritten
+/// hits included.
+async fn refusals_answer_with_the_unwritten_hits(db: &TestDb) {
+    let counter = db.counter(write_behind(|s| s.respect_do_not_track = true)).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    let bot = visitor("bot").with_user_agent("Googlebot/2.1 (+http://www.google.com/bot.html)");
+    let answer = counter.count_hit(&post(1), &bot).await.unwrap();
+    assert_eq!((answer.hit_counted, answer.total_hits), (false, 1));
+    let dnt = visitor("dnt").with_do_not_track(true);
+    assert_eq!(counter.count_hit(&post(1), &dnt).await.unwrap().total_hits, 1);
+    counter.blacklist_user_agent("my_clever_agent").await.unwrap();
+    assert_eq!(hit(&counter, "c").await.total_hits, 1);
+}
