@@ -206,7 +206,24 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn flush_views(&self) -> Result<()> {
-        self.inner.buffer.flush(&self.inner.writer).await
+        self.flush_buffer().await
+    }
+
+    /// Writes what the buffer holds, in a task of its own: a caller that
+    /// stops waiting (a timeout, a dropped future) cannot cut a flush
+    /// between its write and taking what it wrote out of the buffer, which
+    /// would lose hits or write them twice.
+    async fn flush_buffer(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        let flush = tokio::spawn(async move { inner.buffer.flush(&inner.writer).await });
+        match flush.await {
+            Ok(flushed) => flushed,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // The runtime is shutting down.
+                Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
+            },
+        }
     }
 
     /// Where this instance writes (see `Inner::writer`).
@@ -259,15 +276,24 @@ impl HitCounter {
 
     /// After changes that deleted hits or objects or lowered totals: the
     /// caches forget, and write-behind counting writes what is pending and
-    /// loads its index again.
+    /// loads its index again (see `ActiveIndex::reload`).
     pub(crate) async fn changed_counts(&self) -> Result<()> {
         let inner = &*self.inner;
         inner.cache.clear();
         if let Some(index) = &inner.write_behind {
-            let flush = inner.buffer.flush(&inner.writer);
-            index
-                .reload(&inner.db, &inner.settings, self.now(), flush)
-                .await?;
+            let pending = || inner.buffer.pending_hit_list();
+            let reloaded = index
+                .reload(
+                    &inner.db,
+                    &inner.settings,
+                    self.now(),
+                    self.flush_buffer(),
+                    pending,
+                )
+                .await;
+            // What was read while the index reloaded may predate it.
+            inner.cache.clear();
+            reloaded?;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ use crate::rules::{self, Reason};
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::Db;
 use crate::visitor::Visitor;
+use crate::write_buffer::PendingHit;
 
 /// The active hits and the totals an instance counts against.
 pub(crate) struct ActiveIndex {
@@ -90,23 +91,31 @@ impl ActiveIndex {
             index: Mutex::new(Index::default()),
             known: Default::default(),
         };
-        index.reload(db, settings, now, async { Ok(()) }).await?;
+        index
+            .reload(db, settings, now, async { Ok(()) }, Vec::new)
+            .await?;
         Ok(index)
     }
 
     /// Forgets everything and loads the active hits again: after changes
-    /// that deleted hits or lowered totals. Requests wait meanwhile;
-    /// `flush`, run first, must write the hits pending in memory, so that
-    /// the database has every hit the index had.
+    /// that deleted hits or lowered totals. Requests wait meanwhile.
+    /// `flush` writes the hits pending in memory first; those it could not
+    /// write (`pending`, asked for after it) go into the new index too, so
+    /// no visitor counts twice. If loading fails, the old index stays (it
+    /// holds every hit, deleted ones too: refused visitors, never double
+    /// counts), and the totals are read again either way.
     pub(crate) async fn reload(
         &self,
         db: &Db,
         settings: &Settings,
         now: DateTime<Utc>,
         flush: impl std::future::Future<Output = Result<()>>,
+        pending: impl FnOnce() -> Vec<PendingHit>,
     ) -> Result<()> {
         let _gate = self.gate.write().await;
-        flush.await?;
+        // A failed write keeps its hits pending: they are added below.
+        let _ = flush.await;
+        *self.known.lock().expect("not poisoned") = Known::default();
         let mut index = Index::default();
         let since = now - settings.keep_hit_active.as_chrono();
         dispatch!(db, pool, sql => {
@@ -126,8 +135,17 @@ impl ActiveIndex {
                 self.insert(&mut index, settings, &hit);
             }
         });
+        for hit in pending() {
+            let hit = IndexedHit {
+                pk: hit.pk,
+                at: hit.at,
+                session_key: &hit.session_key,
+                user_id: hit.user_id.as_deref(),
+                stored_ip: hit.stored_ip.as_deref(),
+            };
+            self.insert(&mut index, settings, &hit);
+        }
         *self.index.lock().expect("not poisoned") = index;
-        *self.known.lock().expect("not poisoned") = Known::default();
         Ok(())
     }
 

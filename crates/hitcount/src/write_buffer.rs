@@ -108,6 +108,11 @@ impl WriteBuffer {
         pending.hits_of.get(&pk).copied().unwrap_or(0)
     }
 
+    /// The hits not yet written.
+    pub(crate) fn pending_hit_list(&self) -> Vec<PendingHit> {
+        self.pending.lock().expect("not poisoned").hits.clone()
+    }
+
     /// Writes what is pending in one transaction, then takes it out of the
     /// buffer; on failure it stays pending for the next flush.
     pub(crate) async fn flush(&self, db: &Db) -> Result<()> {

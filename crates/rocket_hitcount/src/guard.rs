@@ -2,8 +2,6 @@
 //! `HitCountDetailView` with `count_hit = True`, and its non-counting
 //! variant.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use hitcount::{HitCounter, ObjectRef};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -11,7 +9,7 @@ use rocket::{error, info_};
 use serde::Serialize;
 
 use crate::fairing::HitCount;
-use crate::visitor::{identify, record_visit, Identified};
+use crate::visitor::{identify, record_visit, visit_recorded, Identified};
 
 /// The template context of a counting view: django-hitcount's `hitcount`
 /// context (`pk`, `total_hits`, `hit_counted`, `hit_message`) plus the
@@ -92,8 +90,6 @@ pub struct Hits<'r> {
     state: &'r HitCount,
     request: &'r Request<'r>,
     identified: &'r Identified,
-    /// Whether this guard set the visitor cookie (see `Drop`).
-    set_cookie: AtomicBool,
 }
 
 #[rocket::async_trait]
@@ -111,19 +107,19 @@ impl<'r> FromRequest<'r> for Hits<'r> {
             state,
             request,
             identified,
-            set_cookie: AtomicBool::new(false),
         })
     }
 }
 
 /// Hands out the visitor cookie on any page that uses the guard, so the
 /// next request can return it (Django's test cookie): when the handler is
-/// done with the guard, unless counting already set it (one cookie to
-/// encrypt, not two). Rocket adds the cookies to the response after the
-/// handler returns.
+/// done with the guard, unless the request set it already (counting does:
+/// one cookie to encrypt, not two, and never an older one over it). Rocket
+/// adds the cookies to the response after the handler returns; a guard
+/// kept alive by a streaming body sets none.
 impl Drop for Hits<'_> {
     fn drop(&mut self) {
-        if !self.identified.returned_cookie && !*self.set_cookie.get_mut() {
+        if !self.identified.returned_cookie && !visit_recorded(self.request) {
             record_visit(self.state, self.request, self.identified, None);
         }
     }
@@ -138,7 +134,7 @@ impl<'r> Hits<'r> {
             .counter()
             .count_hit(object, &self.identified.visitor)
             .await?;
-        let visits = self.record_visit(result.pk);
+        let visits = record_visit(self.state, self.request, self.identified, result.pk);
         Ok(HitContext {
             pk: result.pk,
             total_hits: result.total_hits,
@@ -192,13 +188,6 @@ impl<'r> Hits<'r> {
 
     pub(crate) fn request(&self) -> &'r Request<'r> {
         self.request
-    }
-
-    /// Records a view of object `pk` in the visitor cookie (and sets it);
-    /// the visitor's views of it, this one included.
-    pub(crate) fn record_visit(&self, pk: Option<i64>) -> u32 {
-        self.set_cookie.store(true, Ordering::Relaxed);
-        record_visit(self.state, self.request, self.identified, pk)
     }
 
     pub(crate) fn identified(&self) -> &'r Identified {

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::fairing::HitCount;
 use crate::guard::Hits;
+use crate::visitor::record_visit;
 use crate::{csrf, token};
 
 /// The largest request body the endpoint reads: a pk, a token and a CSRF
@@ -144,7 +145,7 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
             ));
         }
     };
-    hits.record_visit(result.pk);
+    record_visit(state, request, identified, result.pk);
     Ok(Json(Answer {
         hit_counted: result.hit_counted,
         hit_message: result.hit_message,

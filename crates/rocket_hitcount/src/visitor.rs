@@ -12,6 +12,7 @@
 //! could share.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rocket::http::{Cookie, SameSite};
 use rocket::{warn_, Request};
@@ -195,6 +196,18 @@ fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<CookieSession>
     decode(&value)
 }
 
+/// Marks a request whose visitor cookie was set (see [`visit_recorded`]).
+struct VisitRecorded(AtomicBool);
+
+/// Whether [`record_visit`] set the visitor cookie of this request.
+pub(crate) fn visit_recorded(request: &Request<'_>) -> bool {
+    recorded_flag(request).load(Ordering::Relaxed)
+}
+
+fn recorded_flag<'r>(request: &'r Request<'_>) -> &'r AtomicBool {
+    &request.local_cache(|| VisitRecorded(AtomicBool::new(false))).0
+}
+
 /// Records a view of object `pk` and (re)sets the visitor cookie. Returns
 /// the visitor's views of the object, this one included.
 pub(crate) fn record_visit(
@@ -239,6 +252,7 @@ pub(crate) fn record_visit(
         CookieMode::Private => request.cookies().add_private(cookie),
         CookieMode::Signed => request.cookies().add(cookie),
     }
+    recorded_flag(request).store(true, Ordering::Relaxed);
     count
 }
 

@@ -18,6 +18,8 @@ storage_tests!(
     a_deleted_objects_pending_hits_are_dropped,
     a_failed_flush_keeps_the_hits_for_the_next,
     refusals_answer_with_the_unwritten_hits,
+    a_reload_whose_flush_fails_keeps_every_hit,
+    a_flush_cut_short_by_its_caller_writes_each_hit_once,
 );
 
 fn write_behind(edit: impl FnOnce(&mut Settings)) -> Settings {
@@ -212,8 +214,8 @@ async fn a_deleted_objects_pending_hits_are_dropped(db: &TestDb) {
     assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
 }
 
-async fn a_failed_flush_keeps_the_hits_for_the_next(db: &TestDb) {
-    let counter = db.counter(write_behind(|_| {})).await;
+/// Makes every insert into the hit log fail, until `allow_hit_writes`.
+async fn fail_hit_writes(db: &TestDb) {
     if db.is_postgres() {
         db.execute(
             "CREATE FUNCTION fail_hit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'hit write failed'; END $$ LANGUAGE plpgsql;
@@ -224,6 +226,19 @@ async fn a_failed_flush_keeps_the_hits_for_the_next(db: &TestDb) {
         db.execute("CREATE TRIGGER fail_hit BEFORE INSERT ON hitcount_hit BEGIN SELECT RAISE(ABORT, 'hit write failed'); END;")
             .await;
     }
+}
+
+async fn allow_hit_writes(db: &TestDb) {
+    if db.is_postgres() {
+        db.execute("DROP TRIGGER fail_hit ON hitcount_hit").await;
+    } else {
+        db.execute("DROP TRIGGER fail_hit").await;
+    }
+}
+
+async fn a_failed_flush_keeps_the_hits_for_the_next(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    fail_hit_writes(db).await;
     assert!(hit(&counter, "a").await.hit_counted);
     let err = counter.flush_views().await.unwrap_err();
     assert!(err.to_string().contains("hit write failed"), "{err}");
@@ -236,11 +251,7 @@ async fn a_failed_flush_keeps_the_hits_for_the_next(db: &TestDb) {
     assert!(hit(&counter, "b").await.hit_counted);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 2, "still pending");
 
-    if db.is_postgres() {
-        db.execute("DROP TRIGGER fail_hit ON hitcount_hit").await;
-    } else {
-        db.execute("DROP TRIGGER fail_hit").await;
-    }
+    allow_hit_writes(db).await;
     counter.flush_views().await.unwrap();
     assert_eq!(hit_rows(db).await, 2, "both hits, once each");
     let counts = counter.counts(&post(1)).await.unwrap();
@@ -259,4 +270,53 @@ async fn refusals_answer_with_the_unwritten_hits(db: &TestDb) {
     assert_eq!(counter.count_hit(&post(1), &dnt).await.unwrap().total_hits, 1);
     counter.blacklist_user_agent("my_clever_agent").await.unwrap();
     assert_eq!(hit(&counter, "c").await.total_hits, 1);
+}
+
+/// An admin delete whose flush of pending hits fails still succeeds and
+/// loads the index again: the deleted object counts afresh, and the hits
+/// still pending keep blocking their visitors.
+async fn a_reload_whose_flush_fails_keeps_every_hit(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let old_pk = hit(&counter, "a").await.pk;
+    counter.flush_views().await.unwrap();
+    let (post_2, x) = (post(2), visitor("x"));
+    assert!(counter.count_hit(&post_2, &x).await.unwrap().hit_counted);
+    fail_hit_writes(db).await;
+    assert!(
+        counter.delete_counts(&post(1)).await.unwrap(),
+        "the delete itself succeeded"
+    );
+    let afresh = hit(&counter, "a").await;
+    assert_eq!((afresh.hit_counted, afresh.total_hits), (true, 1));
+    assert_ne!(afresh.pk, old_pk, "a new row for the deleted object");
+    assert_eq!(
+        counter.count_hit(&post_2, &x).await.unwrap().hit_message,
+        "Not counted: session key has active hit",
+        "a hit the failed flush left pending is still in the index"
+    );
+    allow_hit_writes(db).await;
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, 2);
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
+    assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
+}
+
+/// A caller that stops waiting for a flush (a timeout) at any moment
+/// neither loses its hits nor has them written twice.
+async fn a_flush_cut_short_by_its_caller_writes_each_hit_once(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    let mut counted = 0;
+    for (i, after_us) in [0, 50, 100, 200, 500, 1_000, 2_000].into_iter().enumerate() {
+        for j in 0..20 {
+            assert!(hit(&counter, &format!("v{i}-{j}")).await.hit_counted);
+            counted += 1;
+        }
+        let flush = counter.flush_views();
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(after_us), flush).await;
+        assert_eq!(counter.counts(&post(1)).await.unwrap().hits, counted);
+    }
+    counter.flush_views().await.unwrap();
+    assert_eq!(hit_rows(db).await, counted);
+    let counts = counter.counts(&post(1)).await.unwrap();
+    assert_eq!((counts.hits, counts.views), (counted, counted));
 }

@@ -61,6 +61,12 @@ async fn count(id: i64, hits: Hits<'_>) -> Json<HitContext> {
     Json(hits.count(&post(id)).await.unwrap())
 }
 
+/// Two guards in one handler: one counts, the other is only dropped.
+#[get("/post/<id>/twice")]
+async fn count_with_two_guards(id: i64, hits: Hits<'_>, _other: Hits<'_>) -> Json<HitContext> {
+    Json(hits.count(&post(id)).await.unwrap())
+}
+
 #[get("/post/<id>/view")]
 async fn view(id: i64, hits: Hits<'_>) -> Json<ViewContext> {
     Json(hits.view(&post(id)).await.unwrap())
@@ -185,7 +191,19 @@ pub fn rocket_from(db: &TestDb, figment: Figment) -> Rocket<Build> {
 
 /// The test app and the template functions of its fairing.
 pub fn rocket_and_functions(db: &TestDb, figment: Figment) -> (Rocket<Build>, TemplateFunctions) {
-    let app = rocket::custom(figment).mount("/", routes![count, view, js, about, page, jquery, browser_page]);
+    let app = rocket::custom(figment).mount(
+        "/",
+        routes![
+            count,
+            count_with_two_guards,
+            view,
+            js,
+            about,
+            page,
+            jquery,
+            browser_page
+        ],
+    );
     if db.is_postgres() {
         let hitcount = HitCount::init::<PgHits>().with_users::<TestUser>();
         let functions = hitcount.template_functions();

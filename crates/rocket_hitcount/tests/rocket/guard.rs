@@ -24,6 +24,7 @@ storage_tests!(
     users_and_excluded_groups,
     html_pages_get_the_csrf_cookie,
     write_behind_counts_through_the_guard,
+    a_second_guard_keeps_the_counted_visit,
 );
 
 async fn counting_view_gives_total_and_message(db: &TestDb) {
@@ -373,4 +374,14 @@ async fn write_behind_counts_through_the_guard(db: &TestDb) {
     let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
     state.counter().flush_views().await.unwrap();
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
+}
+
+/// A guard that only goes out of scope never sets an older cookie over the
+/// one counting set in the same request: the visit stays recorded.
+async fn a_second_guard_keeps_the_counted_visit(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let first = json(client.get("/post/1/twice").dispatch().await).await;
+    assert_eq!(first["visits"], 1);
+    let second = json(client.get("/post/1").dispatch().await).await;
+    assert_eq!(second["visits"], 2, "the first response's cookie held its visit");
 }
