@@ -249,14 +249,10 @@ impl HitCounter {
         &self.inner.salt
     }
 
-    /// Views of `pk` counted in memory and not yet written.
-    pub(crate) fn pending_views(&self, pk: i64) -> i64 {
-        self.inner.buffer.pending_views(pk)
-    }
-
-    /// Hits of `pk` counted in memory (write-behind) and not yet written.
-    pub(crate) fn pending_hits(&self, pk: i64) -> i64 {
-        self.inner.buffer.pending_hits(pk)
+    /// Hits (write-behind) and views of `pk` counted in memory and not yet
+    /// written.
+    pub(crate) fn pending(&self, pk: i64) -> (i64, i64) {
+        self.inner.buffer.pending(pk)
     }
 
     /// The pk and total of an object that write-behind counting has seen:
@@ -270,7 +266,7 @@ impl HitCounter {
     fn with_unwritten(&self, object: &ObjectRef, pk: i64, stored_hits: i64) -> i64 {
         match self.write_behind_total(object) {
             Some((_, total)) => total,
-            None => stored_hits + self.pending_hits(pk),
+            None => stored_hits + self.pending(pk).0,
         }
     }
 

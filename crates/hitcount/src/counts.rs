@@ -51,8 +51,8 @@ impl HitCounter {
     /// The totals of a row, with this instance's views and hits not yet
     /// written.
     pub(crate) fn counts_of_row(&self, pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
-        let hits = hits + self.pending_hits(pk);
-        Counts::of_row(pk, hits, views + self.pending_views(pk), bot_hits)
+        let (pending_hits, pending_views) = self.pending(pk);
+        Counts::of_row(pk, hits + pending_hits, views + pending_views, bot_hits)
     }
 }
 

@@ -14,11 +14,10 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use std::sync::Mutex;
-
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use crate::error::Result;

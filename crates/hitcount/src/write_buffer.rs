@@ -96,16 +96,11 @@ impl WriteBuffer {
         self.flushing.try_read().ok()
     }
 
-    /// Views of `pk` not yet written.
-    pub(crate) fn pending_views(&self, pk: i64) -> i64 {
+    /// Hits and views of `pk` not yet written, read together.
+    pub(crate) fn pending(&self, pk: i64) -> (i64, i64) {
         let pending = self.pending.lock().expect("not poisoned");
-        pending.views.get(&pk).copied().unwrap_or(0)
-    }
-
-    /// Hits of `pk` not yet written.
-    pub(crate) fn pending_hits(&self, pk: i64) -> i64 {
-        let pending = self.pending.lock().expect("not poisoned");
-        pending.hits_of.get(&pk).copied().unwrap_or(0)
+        let of = |counts: &HashMap<i64, i64>| counts.get(&pk).copied().unwrap_or(0);
+        (of(&pending.hits_of), of(&pending.views))
     }
 
     /// The hits not yet written.
