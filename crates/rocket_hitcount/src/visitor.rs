@@ -244,7 +244,12 @@ pub(crate) fn record_visit(
         // private cookies a week.
         cookie.expires(None::<rocket::time::OffsetDateTime>)
     } else {
-        cookie.max_age(rocket::time::Duration::seconds(config.max_age.as_secs() as i64))
+        // Expires too, for clients that read only it: left unset, Rocket
+        // gives a private cookie a week whatever its Max-Age.
+        let age = rocket::time::Duration::seconds(config.max_age.as_secs() as i64);
+        cookie
+            .max_age(age)
+            .expires(rocket::time::OffsetDateTime::now_utc() + age)
     }
     .build();
     config.mark_secure(&mut cookie);

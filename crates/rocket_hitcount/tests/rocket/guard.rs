@@ -117,6 +117,14 @@ async fn visitor_cookie_attributes(db: &TestDb) {
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(cookie.same_site(), Some(rocket::http::SameSite::Lax));
     assert_eq!(cookie.max_age(), Some(rocket::time::Duration::days(14)));
+    // Expires says the same as Max-Age for clients that read only it
+    // (left unset, Rocket would give a private cookie a week).
+    let expires = cookie.expires_datetime().expect("Expires is set");
+    let age = expires - rocket::time::OffsetDateTime::now_utc();
+    assert!(
+        (age - rocket::time::Duration::days(14)).abs() < rocket::time::Duration::minutes(5),
+        "Expires is {age} away, Max-Age 14 days"
+    );
     assert_eq!(cookie.path(), Some("/"));
     assert_ne!(cookie.secure(), Some(true));
     // A shared cache must not hand this response to other visitors.
