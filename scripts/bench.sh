@@ -8,7 +8,8 @@
 #
 #   BENCH_COUNTING=write_behind bash scripts/bench.sh   # write-behind counting
 #
-# BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk.
+# BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk;
+# BENCH_ROUNDS (default 1) repeats the scenarios and prints median ratios.
 # BENCH_APP runs another build of the app (say, a copy of main's, for a
 # baseline in the same session) instead of building this checkout's.
 # Figures on a 2-core machine are noisy: compare the ratios, not the numbers.
@@ -62,20 +63,44 @@ run() {
     echo "$name $rps $p99"
 }
 
-results=$(
-    run bare /bare
-    run counted /post/1 new_visitor.lua
-    run repeat /post/3 repeat_visitor.lua
-    run ajax /hitcount/hit/ajax ajax.lua
-    run list-20-counts /list
-    run bare-again /bare
-)
-echo "$results" | awk '
-    $1 == "bare" || $1 == "bare-again" { base += $2; n++ }
-    { name[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
-    END {
-        base /= n
-        printf "%-16s %12s %10s %10s\n", "scenario", "requests/s", "p99 ms", "vs bare"
-        for (i = 1; i <= NR; i++)
-            printf "%-16s %12.0f %10.2f %9.0f%%\n", name[i], rps[i], p99[i], 100 * rps[i] / base
-    }'
+# round: one pass over the scenarios between two bare runs, printed as a
+# table; each line also goes to $ratios as "NAME PERCENT" for the medians.
+ratios=$(mktemp)
+trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true; rm -f "$ratios"' EXIT
+round() {
+    local results
+    results=$(
+        run bare /bare
+        run counted /post/1 new_visitor.lua
+        run repeat /post/3 repeat_visitor.lua
+        run ajax /hitcount/hit/ajax ajax.lua
+        run list-20-counts /list
+        run bare-again /bare
+    )
+    echo "$results" | awk -v ratios="$ratios" '
+        $1 == "bare" || $1 == "bare-again" { base += $2; n++ }
+        { name[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
+        END {
+            base /= n
+            printf "%-16s %12s %10s %10s\n", "scenario", "requests/s", "p99 ms", "vs bare"
+            for (i = 1; i <= NR; i++) {
+                printf "%-16s %12.0f %10.2f %9.0f%%\n", name[i], rps[i], p99[i], 100 * rps[i] / base
+                printf "%s %.1f\n", name[i], 100 * rps[i] / base >> ratios
+            }
+        }'
+}
+
+# BENCH_ROUNDS (default 1) passes over the scenarios, each against its own
+# bare runs; with more than one, the median ratio of each scenario follows.
+rounds="${BENCH_ROUNDS:-1}"
+for i in $(seq 1 "$rounds"); do
+    [ "$rounds" -gt 1 ] && echo "round $i of $rounds"
+    round
+done
+if [ "$rounds" -gt 1 ]; then
+    echo "median of $rounds rounds (vs bare):"
+    for name in counted repeat ajax list-20-counts; do
+        awk -v n="$name" '$1 == n { print $2 }' "$ratios" | sort -n |
+            awk -v n="$name" '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%-16s %9.0f%%\n", n, m }'
+    done
+fi

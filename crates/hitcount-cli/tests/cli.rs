@@ -340,10 +340,15 @@ async fn rocket_toml_names_the_database_and_the_settings() {
     let db = TestDb::sqlite().await;
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(20), "old").await;
+    // The site runs, counting write-behind: the command still opens (it
+    // counts nothing, so it never takes the site's lease).
+    let mut site = hitcount::Settings::default();
+    site.counting = hitcount::Counting::WriteBehind;
+    let _site = db.counter(site).await;
     let dir = std::env::temp_dir().join(format!("hitcount-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let toml = format!(
-        "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\n",
+        "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\ncounting = \"write_behind\"\n",
         db.url
     );
     std::fs::write(dir.join("Rocket.toml"), toml).unwrap();

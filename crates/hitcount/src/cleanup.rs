@@ -10,6 +10,7 @@ use sqlx::Connection as _;
 
 use crate::counter::HitCounter;
 use crate::error::Result;
+use crate::lease::Lease;
 use crate::settings::{check_batch_size, check_retention};
 use crate::window::Window;
 
@@ -322,10 +323,7 @@ impl HitCounter {
     /// ```
     pub async fn cleanup_alone(&self) -> Result<Option<CleanupReport>> {
         let mut until = self.now() + LEASE;
-        let taken = dispatch!(self.writer(), pool, sql => {
-            sqlx::query(sql.take_cleanup_lease).bind(until).bind(self.now()).execute(pool).await?.rows_affected()
-        });
-        if taken == 0 {
+        if !Lease::Cleanup.take(self.writer(), until, self.now()).await? {
             return Ok(None);
         }
         let mut options = CleanupOptions::from(self.settings());
@@ -351,19 +349,14 @@ impl HitCounter {
                 break Ok(());
             }
             let renewed = self.now() + LEASE;
-            let kept = dispatch!(self.writer(), pool, sql => {
-                sqlx::query(sql.renew_cleanup_lease).bind(renewed).bind(until).execute(pool).await?.rows_affected()
-            });
-            if kept == 0 {
+            if !Lease::Cleanup.renew(self.writer(), until, Some(renewed)).await? {
                 // Lost (this instance stalled past the lease): stop here.
                 break Ok(());
             }
             until = renewed;
         };
         // Give it up: the next turn need not wait for it to expire.
-        dispatch!(self.writer(), pool, sql => {
-            sqlx::query(sql.renew_cleanup_lease).bind(None::<DateTime<Utc>>).bind(until).execute(pool).await?;
-        });
+        Lease::Cleanup.renew(self.writer(), until, None).await?;
         outcome.map(|()| total)
     }
 }

@@ -103,6 +103,9 @@ pub(crate) struct Inner {
     /// (`synchronous = NORMAL`, safe in WAL mode). On PostgreSQL the pool
     /// itself, whose row locks queue the writes.
     writer: Db,
+    /// Where the buffer is written once `writer` is closed (see
+    /// `Db::last_writer`).
+    last_writer: Db,
     /// Views, and write-behind hits, not yet written.
     buffer: WriteBuffer,
     /// The active hits, with `counting = "write_behind"`.
@@ -117,6 +120,37 @@ pub(crate) struct Inner {
     bots: isbot::Bots,
     blacklists: BlacklistCache,
     clock: Clock,
+}
+
+impl Inner {
+    /// The write-behind index, unless counting is exact: by the settings,
+    /// or since the index was retired.
+    fn active_index(&self) -> Option<&ActiveIndex> {
+        self.write_behind.as_ref().filter(|index| !index.is_retired())
+    }
+
+    /// Where the buffer and the lease are written: the writer, unless the
+    /// app closed it at shutdown.
+    fn flush_writer(&self) -> &Db {
+        if self.writer.is_closed() {
+            &self.last_writer
+        } else {
+            &self.writer
+        }
+    }
+
+    /// Writes what the buffer holds.
+    async fn flush(&self) -> Result<()> {
+        self.buffer.flush(self.flush_writer()).await
+    }
+
+    /// Counts exactly from now on (see `ActiveIndex::retire`). The read
+    /// cache may hold totals from before the last hits in memory.
+    async fn retire(&self, index: &ActiveIndex) -> Result<()> {
+        let retired = index.retire(self.flush_writer(), self.flush()).await;
+        self.cache.clear();
+        retired
+    }
 }
 
 impl HitCounter {
@@ -166,10 +200,11 @@ impl HitCounter {
         let queue = CountingQueue::start(writer.clone(), settings.clone(), cache.clone());
         let write_behind = match settings.counting {
             Counting::Exact => None,
-            Counting::WriteBehind => Some(ActiveIndex::load(&db, &settings, clock.now()).await?),
+            Counting::WriteBehind => Some(ActiveIndex::open(&db, &settings, clock.now()).await?),
         };
         let inner = Arc::new(Inner {
             db,
+            last_writer: writer.last_writer(),
             writer,
             buffer: WriteBuffer::default(),
             write_behind,
@@ -196,8 +231,9 @@ impl HitCounter {
 
     /// Writes the views of repeat visits that are still in memory (they are
     /// written every second anyway), and with `counting = "write_behind"`
-    /// the hits (written every 100 ms). Call it before shutting down; the
-    /// Rocket fairing does.
+    /// the hits (written every 100 ms). Call it, or
+    /// [`shut_down`](Self::shut_down), before shutting down; the Rocket
+    /// fairing calls `shut_down`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -209,21 +245,43 @@ impl HitCounter {
         self.flush_buffer().await
     }
 
-    /// Writes what the buffer holds, in a task of its own: a caller that
-    /// stops waiting (a timeout, a dropped future) cannot cut a flush
-    /// between its write and taking what it wrote out of the buffer, which
-    /// would lose hits or write them twice.
+    /// Writes what is still in memory, as [`flush_views`](Self::flush_views)
+    /// does, and with `counting = "write_behind"` gives up this instance's
+    /// lease and counts exactly from then on: requests still served while
+    /// the app shuts down are counted in the database, and the next
+    /// instance can open at once. The Rocket fairing calls it as shutdown
+    /// begins.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// use hitcount::{Counting, Db, HitCounter, Settings};
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// let mut settings = Settings::default();
+    /// settings.counting = Counting::WriteBehind;
+    /// let counter = HitCounter::open(db.clone(), settings.clone()).await?;
+    /// // One write-behind instance per database:
+    /// assert!(HitCounter::open(db.clone(), settings.clone()).await.is_err());
+    /// counter.shut_down().await?;
+    /// let next = HitCounter::open(db, settings).await?;
+    /// # let _ = next;
+    /// # Ok(()) }
+    /// ```
+    pub async fn shut_down(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        to_the_end(async move {
+            match &inner.write_behind {
+                Some(index) => inner.retire(index).await,
+                None => inner.flush().await,
+            }
+        })
+        .await
+    }
+
+    /// Writes what the buffer holds, to the end (see [`to_the_end`]).
     async fn flush_buffer(&self) -> Result<()> {
         let inner = self.inner.clone();
-        let flush = tokio::spawn(async move { inner.buffer.flush(&inner.writer).await });
-        match flush.await {
-            Ok(flushed) => flushed,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                // The runtime is shutting down.
-                Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
-            },
-        }
+        to_the_end(async move { inner.flush().await }).await
     }
 
     /// Where this instance writes (see `Inner::writer`).
@@ -258,7 +316,7 @@ impl HitCounter {
     /// The pk and total of an object that write-behind counting has seen:
     /// exact on this instance, with no query.
     pub(crate) fn write_behind_total(&self, object: &ObjectRef) -> Option<(i64, i64)> {
-        self.inner.write_behind.as_ref()?.object(object)
+        self.inner.active_index()?.object(object)
     }
 
     /// An object's total from its row's `stored_hits`, with the hits
@@ -276,7 +334,7 @@ impl HitCounter {
     pub(crate) async fn changed_counts(&self) -> Result<()> {
         let inner = &*self.inner;
         inner.cache.clear();
-        if let Some(index) = &inner.write_behind {
+        if let Some(index) = inner.active_index() {
             let pending = || inner.buffer.pending_hit_list();
             let reloaded = index
                 .reload(
@@ -377,8 +435,13 @@ impl HitCounter {
         {
             return self.record_refusal(object, reason, now).await;
         }
-        if let Some(index) = &inner.write_behind {
-            return self.count_in_memory(index, object, visitor, stored_ip, now).await;
+        if let Some(index) = inner.active_index() {
+            if let Some(result) = self
+                .count_in_memory(index, object, visitor, stored_ip.as_deref(), now)
+                .await?
+            {
+                return Ok(result);
+            }
         }
 
         let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
@@ -442,32 +505,34 @@ impl HitCounter {
     }
 
     /// Write-behind counting (see `write_behind`): decided against the
-    /// index, answered at once, written by the next flush.
+    /// index, answered at once, written by the next flush. `None` when the
+    /// index was retired meanwhile: the request is counted exactly.
     async fn count_in_memory(
         &self,
         index: &ActiveIndex,
         object: &ObjectRef,
         visitor: &Visitor,
-        stored_ip: Option<String>,
+        stored_ip: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<HitResult> {
+    ) -> Result<Option<HitResult>> {
         let inner = &*self.inner;
-        let index = index.enter().await;
+        let Some(index) = index.enter().await else {
+            return Ok(None);
+        };
         let known = match index.object(object) {
             Some(known) => known,
             // First sight: read (or create) the row. Requests racing it
             // keep the entry the first of them makes.
             None => self.pk_and_hits(object).await?,
         };
-        let (reason, total) =
-            index.decide(&inner.settings, object, known, visitor, stored_ip.as_deref(), now);
+        let (reason, total) = index.decide(&inner.settings, object, known, visitor, stored_ip, now);
         let pk = known.0;
         // Still entered: a reload writes what is pending first.
         if reason.counted() {
             inner.buffer.add_hit(PendingHit {
                 pk,
                 at: now,
-                stored_ip,
+                stored_ip: stored_ip.map(str::to_owned),
                 session_key: visitor.session_key().to_owned(),
                 user_agent: visitor.user_agent().to_owned(),
                 user_id: visitor.user().map(|u| u.id().to_owned()),
@@ -475,7 +540,7 @@ impl HitCounter {
         } else {
             inner.buffer.add_view(pk);
         }
-        Ok(HitResult::new(Some(pk), total, reason))
+        Ok(Some(HitResult::new(Some(pk), total, reason)))
     }
 
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
@@ -492,12 +557,7 @@ impl HitCounter {
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
         // Write-behind counting knows the objects it counted: no query.
-        if let Some(object) = self
-            .inner
-            .write_behind
-            .as_ref()
-            .and_then(|index| index.object_of(pk))
-        {
+        if let Some(object) = self.inner.active_index().and_then(|index| index.object_of(pk)) {
             return self.count_hit(&object, visitor).await;
         }
         let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
@@ -576,9 +636,32 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
             // A failed flush keeps its views pending for the next tick.
-            let _ = inner.buffer.flush(&inner.writer).await;
+            let _ = inner.flush().await;
+            if let Some(index) = &inner.write_behind {
+                // Taken over by another instance (this one stalled past
+                // its lease): stop counting in memory. A failed renewal
+                // (the database away) is tried again next tick.
+                if let Ok(false) = index.keep_lease(inner.flush_writer(), inner.clock.now()).await {
+                    let _ = inner.retire(index).await;
+                }
+            }
         }
     });
+}
+
+/// Runs `work` in a task of its own and waits for it: a caller that stops
+/// waiting (a timeout, a dropped future) cannot cut a flush between its
+/// write and taking what it wrote out of the buffer, which would lose hits
+/// or write them twice.
+async fn to_the_end(work: impl std::future::Future<Output = Result<()>> + Send + 'static) -> Result<()> {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // The runtime is shutting down.
+            Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
+        },
+    }
 }
 
 /// The IP hash key kept in the database, made on first use. Concurrent

@@ -44,6 +44,14 @@ pub enum Error {
     UnknownObject(i64),
     /// The database failed or refused a statement.
     Database(sqlx::Error),
+    /// `counting = "write_behind"`, but another app instance counts
+    /// write-behind into the same database: each would count visitors the
+    /// other already counted. It holds the database's write-behind lease
+    /// until `until` (renewed while it runs, given up when it shuts down).
+    WriteBehindLeaseHeld {
+        /// When the lease runs out unless its holder renews it.
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -56,6 +64,13 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, value, reason } => write!(f, "invalid {what} {value:?}: {reason}"),
             Error::UnknownObject(pk) => write!(f, "no hit count with pk {pk}"),
             Error::Database(err) => write!(f, "hit count database error: {err}"),
+            Error::WriteBehindLeaseHeld { until } => write!(
+                f,
+                "another app instance counts write-behind into this database (its lease runs until {}): \
+                 `counting = \"write_behind\"` is for one instance per database; stop the other one, \
+                 or set `counting = \"exact\"` on every instance",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
         }
     }
 }

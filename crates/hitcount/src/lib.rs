@@ -64,6 +64,7 @@ mod export;
 mod group_commit;
 mod import;
 mod ip;
+mod lease;
 mod object;
 mod rules;
 mod salt;
@@ -129,6 +130,7 @@ mod futures_are_send {
         is_send(counter.cleanup());
         is_send(counter.daily_salt());
         is_send(counter.flush_views());
+        is_send(counter.shut_down());
         is_send(counter.cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}));
     }
 }

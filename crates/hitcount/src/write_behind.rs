@@ -10,17 +10,26 @@
 //! in the database in the default mode. What is given up: another instance
 //! counting into the same database does not see this one's index, and a
 //! crash loses the hits not yet written (at most one flush interval).
+//!
+//! So that a second instance cannot start counting in memory next to it
+//! (two replicas of one app, say), the instance holds the write-behind
+//! lease in the database while it counts (see `lease`): a second opens
+//! with an error instead. The lease is renewed by the flusher; an instance
+//! that shuts down, or finds it taken over after stalling past it, writes
+//! what is pending, gives it up and counts exactly from then on.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::lease::Lease;
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason};
 use crate::settings::{IpLimitScope, Settings};
@@ -45,7 +54,20 @@ pub(crate) struct ActiveIndex {
     /// plus the hits counted since. Apart from `index`, so that reads of
     /// totals never wait for a decision; changed only under `index`.
     known: Mutex<Known>,
+    /// Until when this instance holds the write-behind lease; `None` once
+    /// given up. A tokio mutex: renewing and giving up take turns across
+    /// their statement.
+    lease: tokio::sync::Mutex<Option<DateTime<Utc>>>,
+    /// Set when the index is retired (see [`ActiveIndex::retire`]).
+    retired: AtomicBool,
 }
+
+/// How long the write-behind lease runs unless renewed: the longest a new
+/// instance has to wait after one that died without giving it up.
+pub(crate) const LEASE: TimeDelta = TimeDelta::seconds(30);
+
+/// How long after taking or renewing it the lease is renewed again.
+const RENEW_AFTER: TimeDelta = TimeDelta::seconds(10);
 
 #[derive(Default)]
 struct Known {
@@ -82,18 +104,79 @@ pub(crate) struct IndexedHit<'a> {
 }
 
 impl ActiveIndex {
-    /// An index of the hits in `db` still active under `settings` at `now`.
-    pub(crate) async fn load(db: &Db, settings: &Settings, now: DateTime<Utc>) -> Result<ActiveIndex> {
+    /// Takes the write-behind lease of `db` and loads the hits still active
+    /// under `settings` at `now`. Fails with
+    /// [`Error::WriteBehindLeaseHeld`] while another instance holds it.
+    pub(crate) async fn open(db: &Db, settings: &Settings, now: DateTime<Utc>) -> Result<ActiveIndex> {
+        // Taken before loading: hits of an instance still writing when it
+        // gave it up are in the database by then.
+        let until = now + LEASE;
+        if !Lease::WriteBehind.take(db, until, now).await? {
+            let held = Lease::WriteBehind.held_until(db).await?;
+            return Err(Error::WriteBehindLeaseHeld {
+                until: held.unwrap_or(until),
+            });
+        }
         let index = ActiveIndex {
             hasher: RandomState::new(),
             gate: RwLock::new(()),
             index: Mutex::new(Index::default()),
             known: Default::default(),
+            lease: tokio::sync::Mutex::new(Some(until)),
+            retired: AtomicBool::new(false),
         };
-        index
-            .reload(db, settings, now, async { Ok(()) }, Vec::new)
-            .await?;
+        if let Err(e) = index.reload(db, settings, now, async { Ok(()) }, Vec::new).await {
+            let _ = Lease::WriteBehind.renew(db, until, None).await;
+            return Err(e);
+        }
         Ok(index)
+    }
+
+    /// Whether the index was retired: requests are counted exactly.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Renews the lease once [`RENEW_AFTER`] has passed since it was taken
+    /// or renewed (the flusher asks every flush). `false` when another
+    /// instance has taken it over: this one must stop counting in memory.
+    pub(crate) async fn keep_lease(&self, db: &Db, now: DateTime<Utc>) -> Result<bool> {
+        let mut lease = self.lease.lock().await;
+        let Some(held) = *lease else {
+            return Ok(true);
+        };
+        if now < held - LEASE + RENEW_AFTER {
+            return Ok(true);
+        }
+        let until = now + LEASE;
+        let kept = Lease::WriteBehind.renew(db, held, Some(until)).await?;
+        if kept {
+            *lease = Some(until);
+        }
+        Ok(kept)
+    }
+
+    /// Stops counting in memory, for good: waits for decisions under way,
+    /// writes what is pending (`flush`), forgets the index and gives up the
+    /// lease, so requests are counted exactly from now on and another
+    /// instance may open. If the flush fails, the lease is kept until it
+    /// expires, so that no instance opens without the hits still pending
+    /// (they are written by a later flush).
+    pub(crate) async fn retire(
+        &self,
+        db: &Db,
+        flush: impl std::future::Future<Output = Result<()>>,
+    ) -> Result<()> {
+        let _gate = self.gate.write().await;
+        self.retired.store(true, Ordering::Release);
+        let flushed = flush.await;
+        *self.index.lock().expect("not poisoned") = Index::default();
+        *self.known.lock().expect("not poisoned") = Known::default();
+        flushed?;
+        if let Some(held) = self.lease.lock().await.take() {
+            Lease::WriteBehind.renew(db, held, None).await?;
+        }
+        Ok(())
     }
 
     /// Forgets everything and loads the active hits again: after changes
@@ -112,6 +195,9 @@ impl ActiveIndex {
         pending: impl FnOnce() -> Vec<PendingHit>,
     ) -> Result<()> {
         let _gate = self.gate.write().await;
+        if self.is_retired() {
+            return Ok(());
+        }
         // A failed write keeps its hits pending: they are added below.
         let _ = flush.await;
         *self.known.lock().expect("not poisoned") = Known::default();
@@ -166,12 +252,13 @@ impl ActiveIndex {
 
     /// The index, for one decision: held while the caller reads an object
     /// seen for the first time, decides, and adds the pending hit, so that
-    /// no reload happens in between.
-    pub(crate) async fn enter(&self) -> IndexGuard<'_> {
-        IndexGuard {
+    /// no reload happens in between. `None` once it is retired.
+    pub(crate) async fn enter(&self) -> Option<IndexGuard<'_>> {
+        let gate = self.gate.read().await;
+        (!self.is_retired()).then_some(IndexGuard {
             owner: self,
-            _gate: self.gate.read().await,
-        }
+            _gate: gate,
+        })
     }
 
     fn insert(&self, index: &mut Index, settings: &Settings, hit: &IndexedHit<'_>) {

@@ -197,12 +197,6 @@ pub(crate) struct Dialect {
     /// Forgets the salts of days before $1.
     pub delete_old_salts: &'static str,
 
-    /// Takes the cleanup lease until $1 when it is free or expired at $2.
-    /// Affects 0 rows when another instance holds it.
-    pub take_cleanup_lease: &'static str,
-    /// Moves our lease (until $2) on to $1. Affects 0 rows if it was lost.
-    pub renew_cleanup_lease: &'static str,
-
     /// How cleanup shares the database with counting unless told
     /// otherwise (see `CleanupOptions::batch_time` and `pause`).
     pub cleanup_pacing: CleanupPacing,
@@ -460,10 +454,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
         batch_time: std::time::Duration::ZERO,
         pause: std::time::Duration::ZERO,
     },
-    take_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 \
-                         WHERE id = 1 AND (cleanup_lease_until IS NULL OR cleanup_lease_until < $2)",
-    renew_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 \
-                          WHERE id = 1 AND cleanup_lease_until = $2",
     cleanup_batch: "DELETE FROM hitcount_hit WHERE id IN \
                     (SELECT id FROM hitcount_hit WHERE created_at >= $3 AND created_at < $1 \
                      ORDER BY created_at LIMIT $2) \

@@ -31,6 +31,15 @@ macro_rules! migrations {
                 description: "cleanup lease",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0004_cleanup_lease.sql")),
             },
+            $crate::store::migrate::Migration {
+                version: 5,
+                description: "write-behind lease",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0005_write_behind_lease.sql"
+                )),
+            },
         ]
     };
 }

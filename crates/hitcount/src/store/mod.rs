@@ -263,6 +263,29 @@ impl Db {
         }
     }
 
+    /// Where a counter writes once this pool is closed: the app's database
+    /// fairing closes the app's pool as shutdown begins, while the
+    /// counter's last flush is still to run. On SQLite the writer is a
+    /// pool of its own already; on PostgreSQL a pool of one connection
+    /// with the same options, made when first used.
+    pub(crate) fn last_writer(&self) -> Db {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(_) => self.clone(),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => Db::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
+    }
+
+    /// Whether the pool was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        dispatch!(self, pool, _dialect => pool.is_closed())
+    }
+
     /// A new connection with this pool's options, taken out of the pool
     /// (which may open another in its place).
     pub(crate) async fn detached_connection(&self) -> Result<Connection> {

@@ -637,8 +637,8 @@ async fn migrations_run_once(db: &TestDb) {
     }
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await,
-        4,
-        "each of the four migrations once"
+        5,
+        "each of the five migrations once"
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_state").await, 1);
 }

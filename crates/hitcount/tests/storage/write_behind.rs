@@ -20,6 +20,10 @@ storage_tests!(
     refusals_answer_with_the_unwritten_hits,
     a_reload_whose_flush_fails_keeps_every_hit,
     a_flush_cut_short_by_its_caller_writes_each_hit_once,
+    a_second_write_behind_instance_is_refused,
+    the_lease_is_renewed_while_the_instance_runs,
+    a_dead_instances_lease_runs_out,
+    an_instance_whose_lease_was_taken_over_counts_exactly,
 );
 
 fn write_behind(edit: impl FnOnce(&mut Settings)) -> Settings {
@@ -31,6 +35,26 @@ fn write_behind(edit: impl FnOnce(&mut Settings)) -> Settings {
 
 async fn hit(counter: &HitCounter, session: &str) -> HitResult {
     counter.count_hit(&post(1), &visitor(session)).await.unwrap()
+}
+
+async fn open(db: &TestDb) -> hitcount::Result<HitCounter> {
+    HitCounter::open_with_clock(db.db.clone(), write_behind(|_| {}), db.clock.clock()).await
+}
+
+fn refused(opened: hitcount::Result<HitCounter>) -> hitcount::Error {
+    let err = opened
+        .err()
+        .expect("a second write-behind instance does not open");
+    assert!(
+        matches!(err, hitcount::Error::WriteBehindLeaseHeld { .. }),
+        "{err}"
+    );
+    err
+}
+
+/// Lets the flusher (every 100 ms) run a few times.
+async fn a_few_flushes() {
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
 }
 
 async fn hit_rows(db: &TestDb) -> i64 {
@@ -117,8 +141,7 @@ async fn a_reopened_counter_knows_the_active_hits(db: &TestDb) {
     let alice = || visitor("alice-1").with_user(User::new("alice").unwrap());
     assert!(hit(&counter, "a").await.hit_counted);
     assert!(counter.count_hit(&post(1), &alice()).await.unwrap().hit_counted);
-    counter.flush_views().await.unwrap();
-    drop(counter);
+    counter.shut_down().await.unwrap();
 
     let reopened = db.counter(write_behind(|_| {})).await;
     assert_eq!(
@@ -159,8 +182,7 @@ async fn the_ip_limit_holds_in_memory_and_after_reopening(db: &TestDb) {
         hit(&counter, "c").await.hit_message,
         "Not counted: hits per IP address limit reached"
     );
-    counter.flush_views().await.unwrap();
-    drop(counter);
+    counter.shut_down().await.unwrap();
     let reopened = db.counter(limited()).await;
     assert_eq!(
         hit(&reopened, "d").await.hit_message,
@@ -319,4 +341,84 @@ async fn a_flush_cut_short_by_its_caller_writes_each_hit_once(db: &TestDb) {
     assert_eq!(hit_rows(db).await, counted);
     let counts = counter.counts(&post(1)).await.unwrap();
     assert_eq!((counts.hits, counts.views), (counted, counted));
+}
+
+/// One write-behind instance per database: a second one is refused with a
+/// message that says what to do, until the first shuts down, which writes
+/// its pending hits and hands the lease on. Exact instances are not held
+/// back.
+async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
+    let first = db.counter(write_behind(|_| {})).await;
+    assert!(hit(&first, "a").await.hit_counted);
+    let err = refused(open(db).await);
+    let message = err.to_string();
+    assert!(
+        message.contains("another app instance counts write-behind into this database")
+            && message.contains(r#"`counting = "exact"`"#),
+        "{message}"
+    );
+    let _exact = db.counter(settings(|_| {})).await;
+
+    first.shut_down().await.unwrap();
+    assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
+    let next = open(db).await.expect("opens once the first has shut down");
+    assert_eq!(
+        hit(&next, "a").await.hit_message,
+        "Not counted: session key has active hit"
+    );
+    // The first counts exactly from now on: in the database, at once.
+    assert!(hit(&first, "b").await.hit_counted);
+    assert_eq!(hit_rows(db).await, 2);
+}
+
+/// The flusher renews the lease: a running instance keeps it past its
+/// first 30 seconds.
+async fn the_lease_is_renewed_while_the_instance_runs(db: &TestDb) {
+    let _first = db.counter(write_behind(|_| {})).await;
+    db.clock.advance(TimeDelta::seconds(11));
+    a_few_flushes().await;
+    db.clock.advance(TimeDelta::seconds(25));
+    refused(open(db).await);
+}
+
+/// An instance that died without shutting down holds the lease until it
+/// runs out; then the next one opens.
+async fn a_dead_instances_lease_runs_out(db: &TestDb) {
+    let first = db.counter(write_behind(|_| {})).await;
+    drop(first);
+    // Let its tasks see it gone, so none renews the lease.
+    a_few_flushes().await;
+    refused(open(db).await);
+    db.clock.advance(TimeDelta::seconds(31));
+    open(db).await.expect("opens once the lease has run out");
+}
+
+/// An instance that finds its lease taken over (it stalled past it, and
+/// another instance opened) writes what is pending and counts exactly.
+async fn an_instance_whose_lease_was_taken_over_counts_exactly(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    db.execute("UPDATE hitcount_state SET write_behind_lease_until = '2999-01-01T00:00:00Z'")
+        .await;
+    db.clock.advance(TimeDelta::seconds(11));
+    a_few_flushes().await;
+    assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
+    assert_eq!(
+        hit(&counter, "a").await.hit_message,
+        "Not counted: session key has active hit"
+    );
+    // Counted in the database: a hit that cannot be written fails the
+    // request, instead of being answered from memory.
+    fail_hit_writes(db).await;
+    assert!(counter.count_hit(&post(1), &visitor("b")).await.is_err());
+    allow_hit_writes(db).await;
+    let b = hit(&counter, "b").await;
+    assert_eq!((b.hit_counted, b.total_hits), (true, 2));
+    assert_eq!(hit_rows(db).await, 2, "written before the answer");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_state WHERE write_behind_lease_until > '2998-01-01'")
+            .await,
+        1,
+        "the other instance's lease is left alone"
+    );
 }

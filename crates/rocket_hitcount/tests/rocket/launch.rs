@@ -23,6 +23,8 @@ storage_tests!(
     a_missing_database_stops_the_launch,
     release_builds_need_a_secret,
     settings_reach_the_counter,
+    one_write_behind_app_per_database,
+    views_in_memory_are_written_at_shutdown,
 );
 
 async fn invalid_settings_stop_the_launch(db: &TestDb) {
@@ -94,4 +96,40 @@ async fn settings_reach_the_counter(db: &TestDb) {
         hitcount::Counting::WriteBehind
     );
     assert_eq!(state.config().ajax_url(), "/hitcount/hit/ajax/");
+}
+
+/// A second app counting write-behind into the same database does not
+/// launch while the first runs; it does once the first has shut down (the
+/// fairing gives up the lease and writes what is pending).
+async fn one_write_behind_app_per_database(db: &TestDb) {
+    let write_behind = || rocket(db, json!({ "counting": "write_behind" }));
+    let first = rocket::local::asynchronous::Client::untracked(write_behind())
+        .await
+        .expect("the first launches");
+    let counted = first.get("/post/1").dispatch().await;
+    assert_eq!(
+        crate::app::json(counted).await["hit_message"],
+        "Hit counted: session key"
+    );
+    assert!(failed_in_hitcount(write_behind().ignite().await));
+    first.terminate().await;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+    assert!(write_behind().ignite().await.is_ok(), "launches after the first");
+}
+
+/// The views still in memory are written as the app shuts down, although
+/// the database fairing closes the app's pool at the same time.
+async fn views_in_memory_are_written_at_shutdown(db: &TestDb) {
+    let client = rocket::local::asynchronous::Client::untracked(rocket(db, json!({})))
+        .await
+        .expect("launches");
+    for _ in 0..3 {
+        client.get("/post/1").dispatch().await;
+    }
+    client.terminate().await;
+    assert_eq!(
+        db.scalar("SELECT views FROM hitcount_hit_count").await,
+        3,
+        "the repeat views were written"
+    );
 }

@@ -1,0 +1,98 @@
+//! Leases in `hitcount_state`: which one of the app instances sharing a
+//! database does a job that only one may do at a time. A lease is a time in
+//! a column: taken when it is empty or past, moved on and given up only by
+//! the instance whose time it still holds, and expiring by itself after an
+//! instance that died.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::store::Db;
+
+/// The jobs that take a lease.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lease {
+    /// The background cleanup (`cleanup_interval`).
+    Cleanup,
+    /// Counting in memory (`counting = "write_behind"`).
+    WriteBehind,
+}
+
+/// A lease's statements, the same on every backend.
+struct Statements {
+    /// Takes it until $1 when it is free or expired at $2.
+    take: &'static str,
+    /// Moves it from $2 (ours) on to $1.
+    renew: &'static str,
+    /// Until when it is held.
+    until: &'static str,
+}
+
+macro_rules! statements {
+    ($column:literal) => {
+        Statements {
+            take: concat!(
+                "UPDATE hitcount_state SET ",
+                $column,
+                " = $1 WHERE id = 1 AND (",
+                $column,
+                " IS NULL OR ",
+                $column,
+                " < $2)"
+            ),
+            renew: concat!(
+                "UPDATE hitcount_state SET ",
+                $column,
+                " = $1 WHERE id = 1 AND ",
+                $column,
+                " = $2"
+            ),
+            until: concat!("SELECT ", $column, " FROM hitcount_state WHERE id = 1"),
+        }
+    };
+}
+
+impl Lease {
+    fn statements(self) -> &'static Statements {
+        const CLEANUP: Statements = statements!("cleanup_lease_until");
+        const WRITE_BEHIND: Statements = statements!("write_behind_lease_until");
+        match self {
+            Lease::Cleanup => &CLEANUP,
+            Lease::WriteBehind => &WRITE_BEHIND,
+        }
+    }
+
+    /// Takes the lease until `until` if no one holds it at `now`. Whether
+    /// it was taken.
+    pub(crate) async fn take(self, db: &Db, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        let sql = self.statements().take;
+        let taken = dispatch!(db, pool, _dialect => {
+            sqlx::query(sql).bind(until).bind(now).execute(pool).await?.rows_affected()
+        });
+        Ok(taken == 1)
+    }
+
+    /// Moves our lease, held until `held`, on to `until` (`None` gives it
+    /// up). `false` when it is no longer ours: another instance took it
+    /// after it expired.
+    pub(crate) async fn renew(
+        self,
+        db: &Db,
+        held: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let sql = self.statements().renew;
+        let kept = dispatch!(db, pool, _dialect => {
+            sqlx::query(sql).bind(until).bind(held).execute(pool).await?.rows_affected()
+        });
+        Ok(kept == 1)
+    }
+
+    /// Until when someone holds the lease, if anyone does or did.
+    pub(crate) async fn held_until(self, db: &Db) -> Result<Option<DateTime<Utc>>> {
+        let sql = self.statements().until;
+        Ok(dispatch!(db, pool, _dialect => {
+            sqlx::query_scalar(sql).fetch_one(pool).await?
+        }))
+    }
+}
