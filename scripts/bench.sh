@@ -46,6 +46,12 @@ BENCH_PK=$(echo "$vars" | sed -E 's/.*"pk":([0-9]+).*/\1/')
 BENCH_TOKEN=$(echo "$vars" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 BENCH_CSRF=$(curl -fs -b "$jar" -c "$jar" "$base/hitcount/csrf" | sed -E 's/.*"csrftoken":"([^"]+)".*/\1/')
 rm -f "$jar"
+# What a returning browser sends: the visitor cookie of its first visit.
+jar=$(mktemp)
+curl -fs -c "$jar" -A "Mozilla/5.0 (bench returning browser)" "$base/post/4" >/dev/null
+export BENCH_VISITOR
+BENCH_VISITOR="hitcount_visitor=$(awk '$6 == "hitcount_visitor" { print $7 }' "$jar")"
+rm -f "$jar"
 
 # run NAME PATH [LUA]: prints "NAME req/s p99_ms".
 run() {
@@ -73,6 +79,7 @@ round() {
         run bare /bare
         run counted /post/1 new_visitor.lua
         run repeat /post/3 repeat_visitor.lua
+        run returning /post/4 returning_visitor.lua
         run ajax /hitcount/hit/ajax ajax.lua
         run list-20-counts /list
         run bare-again /bare
@@ -99,7 +106,7 @@ for i in $(seq 1 "$rounds"); do
 done
 if [ "$rounds" -gt 1 ]; then
     echo "median of $rounds rounds (vs bare):"
-    for name in counted repeat ajax list-20-counts; do
+    for name in counted repeat returning ajax list-20-counts; do
         awk -v n="$name" '$1 == n { print $2 }' "$ratios" | sort -n |
             awk -v n="$name" '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%-16s %9.0f%%\n", n, m }'
     done

@@ -636,12 +636,18 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
             // A failed flush keeps its views pending for the next tick.
-            let _ = inner.flush().await;
+            let flushed = inner.flush().await;
             if let Some(index) = &inner.write_behind {
-                // Taken over by another instance (this one stalled past
-                // its lease): stop counting in memory. A failed renewal
-                // (the database away) is tried again next tick.
-                if let Ok(false) = index.keep_lease(inner.flush_writer(), inner.clock.now()).await {
+                if index.is_retired() {
+                    // Retired by a flush that failed: the lease goes once
+                    // what was pending is written.
+                    if flushed.is_ok() {
+                        let _ = index.give_up_lease(inner.flush_writer()).await;
+                    }
+                } else if let Ok(false) = index.keep_lease(inner.flush_writer(), inner.clock.now()).await {
+                    // Taken over by another instance (this one stalled
+                    // past its lease): stop counting in memory. A failed
+                    // renewal (the database away) is tried again next tick.
                     let _ = inner.retire(index).await;
                 }
             }

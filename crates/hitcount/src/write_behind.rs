@@ -142,7 +142,7 @@ impl ActiveIndex {
     /// instance has taken it over: this one must stop counting in memory.
     pub(crate) async fn keep_lease(&self, db: &Db, now: DateTime<Utc>) -> Result<bool> {
         let mut lease = self.lease.lock().await;
-        let Some(held) = *lease else {
+        let Some(held) = lease.filter(|_| !self.is_retired()) else {
             return Ok(true);
         };
         if now < held - LEASE + RENEW_AFTER {
@@ -159,9 +159,10 @@ impl ActiveIndex {
     /// Stops counting in memory, for good: waits for decisions under way,
     /// writes what is pending (`flush`), forgets the index and gives up the
     /// lease, so requests are counted exactly from now on and another
-    /// instance may open. If the flush fails, the lease is kept until it
-    /// expires, so that no instance opens without the hits still pending
-    /// (they are written by a later flush).
+    /// instance may open. If the flush fails, the lease is not renewed but
+    /// kept, so that no instance opens without the hits still pending,
+    /// until a later flush writes them ([`ActiveIndex::give_up_lease`]) or
+    /// it runs out.
     pub(crate) async fn retire(
         &self,
         db: &Db,
@@ -173,6 +174,11 @@ impl ActiveIndex {
         *self.index.lock().expect("not poisoned") = Index::default();
         *self.known.lock().expect("not poisoned") = Known::default();
         flushed?;
+        self.give_up_lease(db).await
+    }
+
+    /// Gives up the lease if this instance still holds it.
+    pub(crate) async fn give_up_lease(&self, db: &Db) -> Result<()> {
         if let Some(held) = self.lease.lock().await.take() {
             Lease::WriteBehind.renew(db, held, None).await?;
         }

@@ -24,6 +24,7 @@ storage_tests!(
     the_lease_is_renewed_while_the_instance_runs,
     a_dead_instances_lease_runs_out,
     an_instance_whose_lease_was_taken_over_counts_exactly,
+    a_shutdown_whose_flush_fails_keeps_the_lease_until_written,
 );
 
 fn write_behind(edit: impl FnOnce(&mut Settings)) -> Settings {
@@ -420,5 +421,23 @@ async fn an_instance_whose_lease_was_taken_over_counts_exactly(db: &TestDb) {
             .await,
         1,
         "the other instance's lease is left alone"
+    );
+}
+
+/// A shutdown that cannot write the pending hits keeps the lease, so no
+/// instance opens without them, until a later flush writes them.
+async fn a_shutdown_whose_flush_fails_keeps_the_lease_until_written(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    fail_hit_writes(db).await;
+    assert!(counter.shut_down().await.is_err());
+    refused(open(db).await);
+    allow_hit_writes(db).await;
+    a_few_flushes().await;
+    assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
+    let next = open(db).await.expect("opens once it is written");
+    assert_eq!(
+        hit(&next, "a").await.hit_message,
+        "Not counted: session key has active hit"
     );
 }
