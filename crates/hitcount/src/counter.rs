@@ -144,12 +144,14 @@ impl Inner {
         self.buffer.flush(self.flush_writer()).await
     }
 
-    /// Counts exactly from now on (see `ActiveIndex::retire`). The read
-    /// cache may hold totals from before the last hits in memory.
+    /// Counts exactly from now on, once what is pending is written (see
+    /// `ActiveIndex::retire`), and gives up the lease.
     async fn retire(&self, index: &ActiveIndex) -> Result<()> {
-        let retired = index.retire(self.flush_writer(), self.flush()).await;
+        index.retire(self.flush()).await?;
+        // It may hold totals from before the last hits in memory.
         self.cache.clear();
-        retired
+        // The writer is picked now: the app may have closed its pool.
+        index.give_up_lease(self.flush_writer()).await
     }
 }
 
@@ -218,6 +220,9 @@ impl HitCounter {
             clock,
         });
         spawn_view_flusher(Arc::downgrade(&inner));
+        if inner.write_behind.is_some() {
+            spawn_lease_keeper(Arc::downgrade(&inner));
+        }
         if let Some(interval) = inner.settings.cleanup_interval {
             crate::cleanup::spawn_periodic_cleanup(Arc::downgrade(&inner), interval);
         }
@@ -243,6 +248,30 @@ impl HitCounter {
     /// ```
     pub async fn flush_views(&self) -> Result<()> {
         self.flush_buffer().await
+    }
+
+    /// How this instance counts now: `settings().counting`, unless it has
+    /// stopped counting write-behind ([`shut_down`](Self::shut_down), or
+    /// its lease taken over by another instance): then
+    /// [`Counting::Exact`]. For health checks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// use hitcount::{Counting, Db, HitCounter, Settings};
+    ///
+    /// let mut settings = Settings::default();
+    /// settings.counting = Counting::WriteBehind;
+    /// let counter = HitCounter::open(Db::connect("sqlite::memory:").await?, settings).await?;
+    /// assert_eq!(counter.counting_now(), Counting::WriteBehind);
+    /// counter.shut_down().await?;
+    /// assert_eq!(counter.counting_now(), Counting::Exact);
+    /// # Ok(()) }
+    /// ```
+    pub fn counting_now(&self) -> Counting {
+        match self.inner.active_index() {
+            Some(_) => Counting::WriteBehind,
+            None => Counting::Exact,
+        }
     }
 
     /// Writes what is still in memory, as [`flush_views`](Self::flush_views)
@@ -636,20 +665,37 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
             // A failed flush keeps its views pending for the next tick.
-            let flushed = inner.flush().await;
-            if let Some(index) = &inner.write_behind {
-                if index.is_retired() {
-                    // Retired by a flush that failed: the lease goes once
-                    // what was pending is written.
-                    if flushed.is_ok() {
-                        let _ = index.give_up_lease(inner.flush_writer()).await;
-                    }
-                } else if let Ok(false) = index.keep_lease(inner.flush_writer(), inner.clock.now()).await {
-                    // Taken over by another instance (this one stalled
-                    // past its lease): stop counting in memory. A failed
-                    // renewal (the database away) is tried again next tick.
-                    let _ = inner.retire(index).await;
+            let _ = inner.flush().await;
+        }
+    });
+}
+
+/// How often the lease keeper looks at the write-behind lease.
+const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the write-behind lease while the counter lives, in a task apart
+/// from the flushes, so that a slow flush cannot let it run out: renews
+/// it, stops counting in memory when another instance has taken it over
+/// (this one stalled past it), and finishes a retirement or a giving up
+/// that failed. A failed renewal (the database away) is tried again.
+fn spawn_lease_keeper(counter: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LEASE_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = counter.upgrade() else { break };
+            let Some(index) = &inner.write_behind else { break };
+            if index.is_retired() {
+                if !index.holds_lease().await {
+                    break;
                 }
+                let _ = index.give_up_lease(inner.flush_writer()).await;
+                continue;
+            }
+            let kept = index.keep_lease(inner.flush_writer(), inner.clock.now()).await;
+            if matches!(kept, Ok(false)) || index.wants_retire() {
+                let _ = inner.retire(index).await;
             }
         }
     });

@@ -14,9 +14,10 @@
 //! So that a second instance cannot start counting in memory next to it
 //! (two replicas of one app, say), the instance holds the write-behind
 //! lease in the database while it counts (see `lease`): a second opens
-//! with an error instead. The lease is renewed by the flusher; an instance
-//! that shuts down, or finds it taken over after stalling past it, writes
-//! what is pending, gives it up and counts exactly from then on.
+//! with an error instead. The lease is renewed by a task of its own; an
+//! instance that shuts down, or finds it taken over after stalling past
+//! it, writes what is pending, gives it up and counts exactly from then
+//! on.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -58,7 +59,9 @@ pub(crate) struct ActiveIndex {
     /// given up. A tokio mutex: renewing and giving up take turns across
     /// their statement.
     lease: tokio::sync::Mutex<Option<DateTime<Utc>>>,
-    /// Set when the index is retired (see [`ActiveIndex::retire`]).
+    /// Set when [`ActiveIndex::retire`] is asked for.
+    retiring: AtomicBool,
+    /// Set when it has succeeded: requests are counted exactly.
     retired: AtomicBool,
 }
 
@@ -123,6 +126,7 @@ impl ActiveIndex {
             index: Mutex::new(Index::default()),
             known: Default::default(),
             lease: tokio::sync::Mutex::new(Some(until)),
+            retiring: AtomicBool::new(false),
             retired: AtomicBool::new(false),
         };
         if let Err(e) = index.reload(db, settings, now, async { Ok(()) }, Vec::new).await {
@@ -137,9 +141,16 @@ impl ActiveIndex {
         self.retired.load(Ordering::Acquire)
     }
 
+    /// Whether [`ActiveIndex::retire`] was asked for and has not
+    /// succeeded yet (its flush failed): the lease keeper tries again.
+    pub(crate) fn wants_retire(&self) -> bool {
+        self.retiring.load(Ordering::Acquire) && !self.is_retired()
+    }
+
     /// Renews the lease once [`RENEW_AFTER`] has passed since it was taken
-    /// or renewed (the flusher asks every flush). `false` when another
-    /// instance has taken it over: this one must stop counting in memory.
+    /// or renewed (the lease keeper asks every second). `false` when
+    /// another instance has taken it over: this one must stop counting in
+    /// memory.
     pub(crate) async fn keep_lease(&self, db: &Db, now: DateTime<Utc>) -> Result<bool> {
         let mut lease = self.lease.lock().await;
         let Some(held) = lease.filter(|_| !self.is_retired()) else {
@@ -156,31 +167,38 @@ impl ActiveIndex {
         Ok(kept)
     }
 
-    /// Stops counting in memory, for good: waits for decisions under way,
-    /// writes what is pending (`flush`), forgets the index and gives up the
-    /// lease, so requests are counted exactly from now on and another
-    /// instance may open. If the flush fails, the lease is not renewed but
-    /// kept, so that no instance opens without the hits still pending,
-    /// until a later flush writes them ([`ActiveIndex::give_up_lease`]) or
-    /// it runs out.
-    pub(crate) async fn retire(
-        &self,
-        db: &Db,
-        flush: impl std::future::Future<Output = Result<()>>,
-    ) -> Result<()> {
+    /// Stops counting in memory, for good, once what is pending is
+    /// written: waits for decisions under way and holds the next ones
+    /// back while `flush` writes, so none is decided in the database
+    /// before the hits it must see are there. If the flush fails, the
+    /// index goes on counting (and keeping its lease) and the lease keeper
+    /// tries again. Afterwards requests are counted exactly; the caller
+    /// gives up the lease ([`ActiveIndex::give_up_lease`]).
+    pub(crate) async fn retire(&self, flush: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+        self.retiring.store(true, Ordering::Release);
         let _gate = self.gate.write().await;
+        if self.is_retired() {
+            return Ok(());
+        }
+        flush.await?;
         self.retired.store(true, Ordering::Release);
-        let flushed = flush.await;
         *self.index.lock().expect("not poisoned") = Index::default();
         *self.known.lock().expect("not poisoned") = Known::default();
-        flushed?;
-        self.give_up_lease(db).await
+        Ok(())
     }
 
-    /// Gives up the lease if this instance still holds it.
+    /// Whether this instance still holds the lease in the database.
+    pub(crate) async fn holds_lease(&self) -> bool {
+        self.lease.lock().await.is_some()
+    }
+
+    /// Gives up the lease if this instance still holds it (after taking
+    /// over, another instance does: then it is only forgotten here).
     pub(crate) async fn give_up_lease(&self, db: &Db) -> Result<()> {
-        if let Some(held) = self.lease.lock().await.take() {
+        let mut lease = self.lease.lock().await;
+        if let Some(held) = *lease {
             Lease::WriteBehind.renew(db, held, None).await?;
+            *lease = None;
         }
         Ok(())
     }

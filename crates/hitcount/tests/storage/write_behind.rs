@@ -53,9 +53,27 @@ fn refused(opened: hitcount::Result<HitCounter>) -> hitcount::Error {
     err
 }
 
-/// Lets the flusher (every 100 ms) run a few times.
-async fn a_few_flushes() {
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+/// Waits (10 s at most) until `done` says so: for what the counter's
+/// background tasks do.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
+
+/// Whether the write-behind lease in the database runs past `at`.
+async fn lease_runs_past(db: &TestDb, at: chrono::DateTime<chrono::Utc>) -> bool {
+    // The form sqlx writes on SQLite; PostgreSQL reads it as a time.
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    db.scalar(&format!(
+        "SELECT COUNT(*) FROM hitcount_state WHERE write_behind_lease_until > '{at}'"
+    ))
+    .await
+        == 1
 }
 
 async fn hit_rows(db: &TestDb) -> i64 {
@@ -361,6 +379,7 @@ async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
     let _exact = db.counter(settings(|_| {})).await;
 
     first.shut_down().await.unwrap();
+    assert_eq!(first.counting_now(), Counting::Exact);
     assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
     let next = open(db).await.expect("opens once the first has shut down");
     assert_eq!(
@@ -372,12 +391,13 @@ async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
     assert_eq!(hit_rows(db).await, 2);
 }
 
-/// The flusher renews the lease: a running instance keeps it past its
-/// first 30 seconds.
+/// The lease keeper renews the lease: a running instance keeps it past
+/// its first 30 seconds.
 async fn the_lease_is_renewed_while_the_instance_runs(db: &TestDb) {
     let _first = db.counter(write_behind(|_| {})).await;
+    let first_lease = db.clock.now() + TimeDelta::seconds(30);
     db.clock.advance(TimeDelta::seconds(11));
-    a_few_flushes().await;
+    eventually("the lease is renewed", || lease_runs_past(db, first_lease)).await;
     db.clock.advance(TimeDelta::seconds(25));
     refused(open(db).await);
 }
@@ -387,8 +407,9 @@ async fn the_lease_is_renewed_while_the_instance_runs(db: &TestDb) {
 async fn a_dead_instances_lease_runs_out(db: &TestDb) {
     let first = db.counter(write_behind(|_| {})).await;
     drop(first);
-    // Let its tasks see it gone, so none renews the lease.
-    a_few_flushes().await;
+    // Its tasks end at their next tick (every second at most): none
+    // renews the lease after the clock moves on.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     refused(open(db).await);
     db.clock.advance(TimeDelta::seconds(31));
     open(db).await.expect("opens once the lease has run out");
@@ -402,7 +423,10 @@ async fn an_instance_whose_lease_was_taken_over_counts_exactly(db: &TestDb) {
     db.execute("UPDATE hitcount_state SET write_behind_lease_until = '2999-01-01T00:00:00Z'")
         .await;
     db.clock.advance(TimeDelta::seconds(11));
-    a_few_flushes().await;
+    eventually("it counts exactly", || async {
+        counter.counting_now() == Counting::Exact
+    })
+    .await;
     assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
     assert_eq!(
         hit(&counter, "a").await.hit_message,
@@ -416,28 +440,36 @@ async fn an_instance_whose_lease_was_taken_over_counts_exactly(db: &TestDb) {
     let b = hit(&counter, "b").await;
     assert_eq!((b.hit_counted, b.total_hits), (true, 2));
     assert_eq!(hit_rows(db).await, 2, "written before the answer");
-    assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM hitcount_state WHERE write_behind_lease_until > '2998-01-01'")
-            .await,
-        1,
+    assert!(
+        lease_runs_past(db, db.clock.now() + TimeDelta::days(300 * 365)).await,
         "the other instance's lease is left alone"
     );
 }
 
-/// A shutdown that cannot write the pending hits keeps the lease, so no
-/// instance opens without them, until a later flush writes them.
+/// A shutdown that cannot write the pending hits goes on counting in
+/// memory, keeping the lease so no instance opens without them, until a
+/// later try writes them; then it counts exactly and gives the lease up.
 async fn a_shutdown_whose_flush_fails_keeps_the_lease_until_written(db: &TestDb) {
     let counter = db.counter(write_behind(|_| {})).await;
     assert!(hit(&counter, "a").await.hit_counted);
     fail_hit_writes(db).await;
     assert!(counter.shut_down().await.is_err());
+    assert_eq!(counter.counting_now(), Counting::WriteBehind);
+    assert_eq!(
+        hit(&counter, "a").await.hit_message,
+        "Not counted: session key has active hit",
+        "its pending hit still counts against the visitor"
+    );
     refused(open(db).await);
     allow_hit_writes(db).await;
-    a_few_flushes().await;
-    assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
-    let next = open(db).await.expect("opens once it is written");
+    eventually("it counts exactly", || async {
+        counter.counting_now() == Counting::Exact
+    })
+    .await;
+    assert_eq!(hit_rows(db).await, 1, "the pending hit is written, once");
+    eventually("the lease is given up", || async { open(db).await.is_ok() }).await;
     assert_eq!(
-        hit(&next, "a").await.hit_message,
+        hit(&counter, "a").await.hit_message,
         "Not counted: session key has active hit"
     );
 }
