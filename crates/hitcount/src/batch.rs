@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::{day_start, hour_start};
 use crate::store::json_time;
 
-/// One hit row to write.
+/// One hit: a row to write, or one the write-behind index is told of.
 #[derive(Clone, Debug)]
 pub(crate) struct HitRow<'a> {
     pub pk: i64,

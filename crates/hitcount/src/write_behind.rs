@@ -29,6 +29,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
+use crate::batch::HitRow;
 use crate::error::{Error, Result};
 use crate::lease::Lease;
 use crate::object::ObjectRef;
@@ -95,15 +96,6 @@ struct Index {
 enum Entry {
     Visitor(i64, u64),
     Ip(u64),
-}
-
-/// A hit the index was told of: counted now, or loaded from the database.
-pub(crate) struct IndexedHit<'a> {
-    pub pk: i64,
-    pub at: DateTime<Utc>,
-    pub session_key: &'a str,
-    pub user_id: Option<&'a str>,
-    pub stored_ip: Option<&'a str>,
 }
 
 impl ActiveIndex {
@@ -234,25 +226,20 @@ impl ActiveIndex {
             .bind(since)
             .fetch(pool);
             while let Some((pk, at, session_key, user_id, stored_ip)) = rows.try_next().await? {
-                let hit = IndexedHit {
+                let hit = HitRow {
                     pk,
                     at,
-                    session_key: &session_key,
-                    user_id: user_id.as_deref(),
                     stored_ip: stored_ip.as_deref(),
+                    session_key: &session_key,
+                    // Not loaded: the index has no use for it.
+                    user_agent: "",
+                    user_id: user_id.as_deref(),
                 };
                 self.insert(&mut index, settings, &hit);
             }
         });
         for hit in pending() {
-            let hit = IndexedHit {
-                pk: hit.pk,
-                at: hit.at,
-                session_key: &hit.session_key,
-                user_id: hit.user_id.as_deref(),
-                stored_ip: hit.stored_ip.as_deref(),
-            };
-            self.insert(&mut index, settings, &hit);
+            self.insert(&mut index, settings, &hit.row());
         }
         *self.index.lock().expect("not poisoned") = index;
         Ok(())
@@ -285,7 +272,8 @@ impl ActiveIndex {
         })
     }
 
-    fn insert(&self, index: &mut Index, settings: &Settings, hit: &IndexedHit<'_>) {
+    /// Adds a hit, counted now or loaded from the database.
+    fn insert(&self, index: &mut Index, settings: &Settings, hit: &HitRow<'_>) {
         let mut keys = vec![self.session_key(hit.session_key)];
         keys.extend(hit.user_id.map(|user| self.user_key(user)));
         for key in keys {
@@ -371,12 +359,13 @@ impl IndexGuard<'_> {
             entry.1
         };
         if reason.counted() {
-            let hit = IndexedHit {
+            let hit = HitRow {
                 pk,
                 at: now,
-                session_key: visitor.session_key(),
-                user_id: visitor.user().map(|u| u.id()),
                 stored_ip,
+                session_key: visitor.session_key(),
+                user_agent: visitor.user_agent(),
+                user_id: visitor.user().map(|u| u.id()),
             };
             owner.insert(index, settings, &hit);
         }

@@ -34,7 +34,7 @@ pub(crate) struct PendingHit {
 }
 
 impl PendingHit {
-    fn row(&self) -> HitRow<'_> {
+    pub(crate) fn row(&self) -> HitRow<'_> {
         HitRow {
             pk: self.pk,
             at: self.at,
