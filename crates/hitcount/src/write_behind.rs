@@ -184,8 +184,9 @@ impl ActiveIndex {
         self.lease.lock().await.is_some()
     }
 
-    /// Gives up the lease if this instance still holds it (after taking
-    /// over, another instance does: then it is only forgotten here).
+    /// Gives up the lease if this instance still holds it. Once another
+    /// instance has taken it over, the statement changes nothing and the
+    /// lease is only forgotten here.
     pub(crate) async fn give_up_lease(&self, db: &Db) -> Result<()> {
         let mut lease = self.lease.lock().await;
         if let Some(held) = *lease {
