@@ -51,9 +51,16 @@ impl Blacklists {
     /// address, inside a network, or by the stored form (a hashed IP
     /// blacklisted from a hit).
     pub(crate) fn blocks_ip(&self, ip: IpAddr, stored: Option<&str>) -> bool {
-        self.exact_ips.contains(&ip.to_string())
-            || stored.is_some_and(|s| self.exact_ips.contains(s))
+        self.lists_stored_ips()
+            && (self.exact_ips.contains(&ip.to_string())
+                || stored.is_some_and(|s| self.exact_ips.contains(s)))
             || self.networks.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether any entry could match an IP's stored form (one IP, in
+    /// clear or hashed): [`Blacklists::blocks_ip`] needs that form only then.
+    pub(crate) fn lists_stored_ips(&self) -> bool {
+        !self.exact_ips.is_empty()
     }
 
     /// Whether the (already truncated) user agent is blacklisted.

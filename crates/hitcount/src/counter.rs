@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::blacklist::BlacklistCache;
+use crate::bots::BotCheck;
 use crate::cache::ReadCache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -117,7 +118,7 @@ pub(crate) struct Inner {
     salt: SaltCache,
     settings: Settings,
     ip_key: Vec<u8>,
-    bots: isbot::Bots,
+    bots: BotCheck,
     blacklists: BlacklistCache,
     clock: Clock,
 }
@@ -215,7 +216,7 @@ impl HitCounter {
             salt: SaltCache::default(),
             settings,
             ip_key,
-            bots: isbot::Bots::default(),
+            bots: BotCheck::default(),
             blacklists,
             clock,
         });
@@ -458,22 +459,30 @@ impl HitCounter {
         let inner = &*self.inner;
         let settings = &inner.settings;
         let now = self.now();
-        let stored_ip = visitor.ip().and_then(|ip| self.stored_ip(ip));
+        let mut stored_ip = StoredIp::new(self, visitor);
         let blacklists = inner.blacklists.current(&inner.db).await?;
-        if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, stored_ip.as_deref())
-        {
+        let screened_ip = if blacklists.lists_stored_ips() {
+            stored_ip.get()
+        } else {
+            None
+        };
+        if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
             return self.record_refusal(object, reason, now).await;
         }
         if let Some(index) = inner.active_index() {
             if let Some(result) = self
-                .count_in_memory(index, object, visitor, stored_ip.as_deref(), now)
+                .count_in_memory(index, object, visitor, &mut stored_ip, now)
                 .await?
             {
                 return Ok(result);
             }
         }
 
-        let limited_ip = stored_ip.as_deref().filter(|_| settings.hits_per_ip_limit > 0);
+        let limited_ip = if settings.hits_per_ip_limit > 0 {
+            stored_ip.get()
+        } else {
+            None
+        };
         // A repeat visit is refused on facts already known, with no write
         // (its view waits in memory): from the cache when this instance
         // saw the active hit lately, else from one read where the backend
@@ -527,7 +536,7 @@ impl HitCounter {
             .count(Job {
                 object: object.clone(),
                 visitor: visitor.clone(),
-                stored_ip,
+                stored_ip: stored_ip.into_value(),
                 now,
             })
             .await
@@ -541,7 +550,7 @@ impl HitCounter {
         index: &ActiveIndex,
         object: &ObjectRef,
         visitor: &Visitor,
-        stored_ip: Option<&str>,
+        stored_ip: &mut StoredIp<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<HitResult>> {
         let inner = &*self.inner;
@@ -554,14 +563,19 @@ impl HitCounter {
             // keep the entry the first of them makes.
             None => self.pk_and_hits(object).await?,
         };
-        let (reason, total) = index.decide(&inner.settings, object, known, visitor, stored_ip, now);
+        let limited_ip = if inner.settings.hits_per_ip_limit > 0 {
+            stored_ip.get()
+        } else {
+            None
+        };
+        let (reason, total) = index.decide(&inner.settings, object, known, visitor, limited_ip, now);
         let pk = known.0;
         // Still entered: a reload writes what is pending first.
         if reason.counted() {
             inner.buffer.add_hit(PendingHit {
                 pk,
                 at: now,
-                stored_ip: stored_ip.map(str::to_owned),
+                stored_ip: stored_ip.get().map(str::to_owned),
                 session_key: visitor.session_key().to_owned(),
                 user_agent: visitor.user_agent().to_owned(),
                 user_id: visitor.user().map(|u| u.id().to_owned()),
@@ -713,6 +727,38 @@ async fn to_the_end(work: impl std::future::Future<Output = Result<()>> + Send +
             // The runtime is shutting down.
             Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
         },
+    }
+}
+
+/// The hit log's form of a visitor's IP (a keyed hash by default), made
+/// on first use: screening needs it only against blacklisted stored forms
+/// and deciding only for the per-IP limit, so a refused repeat visit never
+/// makes it; a hit to write does.
+struct StoredIp<'a> {
+    counter: &'a HitCounter,
+    visitor: &'a Visitor,
+    made: Option<Option<String>>,
+}
+
+impl<'a> StoredIp<'a> {
+    fn new(counter: &'a HitCounter, visitor: &'a Visitor) -> Self {
+        StoredIp {
+            counter,
+            visitor,
+            made: None,
+        }
+    }
+
+    fn get(&mut self) -> Option<&str> {
+        let (counter, visitor) = (self.counter, self.visitor);
+        self.made
+            .get_or_insert_with(|| visitor.ip().and_then(|ip| counter.stored_ip(ip)))
+            .as_deref()
+    }
+
+    fn into_value(mut self) -> Option<String> {
+        self.get();
+        self.made.flatten()
     }
 }
 

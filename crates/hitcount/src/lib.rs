@@ -54,6 +54,7 @@ mod batch;
 mod admin;
 mod blacklist;
 mod blocking;
+mod bots;
 mod cache;
 mod cleanup;
 mod clock;

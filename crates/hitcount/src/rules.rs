@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::blacklist::Blacklists;
+use crate::bots::BotCheck;
 use crate::settings::{BotPolicy, Settings};
 use crate::visitor::Visitor;
 
@@ -117,7 +118,7 @@ pub(crate) enum Tally {
 /// refusals that need no database. `None` means: go on to [`decide`].
 pub(crate) fn screen(
     settings: &Settings,
-    bots: &isbot::Bots,
+    bots: &BotCheck,
     blacklists: &Blacklists,
     visitor: &Visitor,
     stored_ip: Option<&str>,
@@ -210,7 +211,7 @@ mod tests {
             fn $name() {
                 let settings = $settings;
                 let visitor = $visitor;
-                let bots = isbot::Bots::default();
+                let bots = BotCheck::default();
                 let reason = screen(&settings, &bots, &$lists, &visitor, None)
                     .unwrap_or_else(|| decide(&settings, &visitor, $ip_hits, $active));
                 assert_eq!(reason, $reason);

@@ -18,12 +18,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CookieMode {
-    /// Encrypted and authenticated with Rocket's `secret_key` (Rocket's
-    /// private cookies). The default.
+    /// Encrypted and authenticated (AES-256-GCM) under a key derived from
+    /// `hitcount.secret_key`. The default.
     #[default]
     Private,
-    /// Readable, but signed with `hitcount.secret_key`: for apps that rotate
-    /// Rocket's key independently.
+    /// Readable, but signed with `hitcount.secret_key`: for seeing what a
+    /// browser holds.
     Signed,
 }
 

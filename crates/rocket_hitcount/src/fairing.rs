@@ -2,6 +2,7 @@
 //! database, manages it and mounts the routes.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use hitcount::{Db, HitCounter, ObjectRef};
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -11,10 +12,11 @@ use rocket_db_pools::Database;
 
 use crate::config::Config;
 use crate::csrf;
-use crate::secret::Secret;
+use crate::secret::{Cipher, Secret};
 use crate::templates::TemplateFunctions;
 use crate::token;
 use crate::user::{lookup, HitUser, UserLookup};
+use crate::visitor::CookielessKeys;
 
 /// The hit counter of a Rocket app: managed state, set up by the fairing
 /// from [`HitCount::init`].
@@ -39,6 +41,8 @@ pub struct HitCount {
     counter: HitCounter,
     config: Config,
     secret: Secret,
+    cookie_cipher: Cipher,
+    cookieless_keys: Arc<CookielessKeys>,
     users: Option<UserLookup>,
 }
 
@@ -90,6 +94,14 @@ impl HitCount {
 
     pub(crate) fn secret(&self) -> &Secret {
         &self.secret
+    }
+
+    pub(crate) fn cookie_cipher(&self) -> &Cipher {
+        &self.cookie_cipher
+    }
+
+    pub(crate) fn cookieless_keys(&self) -> &CookielessKeys {
+        &self.cookieless_keys
     }
 
     pub(crate) fn users(&self) -> Option<UserLookup> {
@@ -230,7 +242,9 @@ where
         let state = HitCount {
             counter,
             config,
+            cookie_cipher: Cipher::derive(&secret, "visitor cookie"),
             secret,
+            cookieless_keys: Arc::default(),
             users: self.users,
         };
         self.templates.bind(state.clone());

@@ -11,8 +11,10 @@
 //! counts again nor keeps a key that other visitors behind the same address
 //! could share.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use rocket::http::{Cookie, SameSite};
 use rocket::{warn_, Request};
@@ -20,7 +22,7 @@ use rocket::{warn_, Request};
 use crate::client_ip::client_ip;
 use crate::config::CookieMode;
 use crate::fairing::HitCount;
-use crate::secret::{random_hex, Secret};
+use crate::secret::{random_hex, to_hex, Secret};
 
 /// Visit counts kept per visitor: the most recent objects.
 const MAX_VISITS: usize = 32;
@@ -62,9 +64,13 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
     request
         .local_cache_async(async {
             let config = state.config();
+            // The forwarding header counts only from trusted proxies: with
+            // none configured, it is not even looked up.
+            let forwarded =
+                (!config.trusted_proxies.is_empty()).then(|| request.headers().get(&config.proxy_header));
             let ip = client_ip(
                 request.remote().map(|addr| addr.ip()),
-                request.headers().get(&config.proxy_header),
+                forwarded.into_iter().flatten(),
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
@@ -118,21 +124,55 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
 /// The session key of a request without the cookie: an HMAC of its IP
 /// and user agent under the day's salt; 40 hex characters.
 async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) -> String {
-    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let message = format!("{ip}|{user_agent}");
+    // `<ip>|<user agent>`, the IP written on the stack: no allocation.
+    let mut ip_text = [0u8; 64];
+    let ip_len = match ip {
+        Some(ip) => {
+            let mut cursor = std::io::Cursor::new(&mut ip_text[..]);
+            write!(cursor, "{ip}").expect("an IP fits in 64 bytes");
+            cursor.position() as usize
+        }
+        None => 0,
+    };
+    let message = [&ip_text[..ip_len], b"|", user_agent.as_bytes()];
     let mac = match state.counter().daily_salt().await {
-        Ok(salt) => Secret::new(&salt).mac("cookieless visitor", message.as_bytes()),
+        Ok(salt) => state
+            .cookieless_keys()
+            .for_salt(salt)
+            .mac_parts(COOKIELESS_PURPOSE, &message),
         Err(e) => {
             // Counting goes on with a key of the integration's secret and
             // the date, which is stable for the day as well.
             warn_!("rocket-hitcount: no daily salt ({e}); using the secret key");
-            let day = chrono::Utc::now().date_naive();
+            let day = format!("{}|", chrono::Utc::now().date_naive());
+            let [ip, bar, agent] = message;
             state
                 .secret()
-                .mac("cookieless visitor", format!("{day}|{message}").as_bytes())
+                .mac_parts(COOKIELESS_PURPOSE, &[day.as_bytes(), ip, bar, agent])
         }
     };
-    hex::encode(&mac[..20])
+    to_hex(&mac[..20])
+}
+
+const COOKIELESS_PURPOSE: &str = "cookieless visitor";
+
+/// The day's salt keyed once for the HMAC of cookieless keys, which every
+/// request without the cookie makes: the salt changes once a day.
+#[derive(Default)]
+pub(crate) struct CookielessKeys(Mutex<Option<(Vec<u8>, Secret)>>);
+
+impl CookielessKeys {
+    fn for_salt(&self, salt: Vec<u8>) -> Secret {
+        let mut current = self.0.lock().expect("not poisoned");
+        match &*current {
+            Some((known, secret)) if *known == salt => secret.clone(),
+            _ => {
+                let secret = Secret::new(&salt);
+                *current = Some((salt, secret.clone()));
+                secret
+            }
+        }
+    }
 }
 
 fn is_key(text: &str) -> bool {
@@ -182,18 +222,22 @@ const COOKIE_PURPOSE: &str = "visitor cookie";
 fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<CookieSession> {
     let config = &state.config().cookie;
     let jar = request.cookies();
-    let value = match config.mode {
-        CookieMode::Private => jar.get_private(&config.name)?.value().to_owned(),
+    let cookie = jar.get(&config.name)?;
+    match config.mode {
+        CookieMode::Private => {
+            let value = state
+                .cookie_cipher()
+                .open(config.name.as_bytes(), cookie.value())?;
+            decode(std::str::from_utf8(&value).ok()?)
+        }
         CookieMode::Signed => {
-            let cookie = jar.get(&config.name)?;
             let (payload, signature) = cookie.value().rsplit_once('.')?;
             if !state.secret().verify(COOKIE_PURPOSE, payload, signature) {
                 return None;
             }
-            payload.to_owned()
+            decode(payload)
         }
-    };
-    decode(&value)
+    }
 }
 
 /// Marks a request whose visitor cookie was set (see [`visit_recorded`]).
@@ -229,34 +273,32 @@ pub(crate) fn record_visit(
     let config = &state.config().cookie;
     let payload = encode(&session);
     let value = match config.mode {
-        CookieMode::Private => payload,
+        CookieMode::Private => state
+            .cookie_cipher()
+            .seal(config.name.as_bytes(), payload.as_bytes()),
         CookieMode::Signed => {
             let signature = state.secret().sign(COOKIE_PURPOSE, &payload);
             format!("{payload}.{signature}")
         }
     };
+    // Sealed or signed here, so a plain cookie to Rocket: it adds no
+    // `Expires` of its own (it gives private cookies a week), and no
+    // second encryption.
     let cookie = Cookie::build((config.name.clone(), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax);
     let mut cookie = if config.expire_at_browser_close {
-        // A session expiry, said explicitly: left unset, Rocket gives
-        // private cookies a week.
-        cookie.expires(None::<rocket::time::OffsetDateTime>)
+        cookie.build()
     } else {
-        // Expires too, for clients that read only it: left unset, Rocket
-        // gives a private cookie a week whatever its Max-Age.
-        let age = rocket::time::Duration::seconds(config.max_age.as_secs() as i64);
+        // `Max-Age` alone: every browser in use honours it, and formatting
+        // an `Expires` date costs more than the rest of the header.
         cookie
-            .max_age(age)
-            .expires(rocket::time::OffsetDateTime::now_utc() + age)
-    }
-    .build();
+            .max_age(rocket::time::Duration::seconds(config.max_age.as_secs() as i64))
+            .build()
+    };
     config.mark_secure(&mut cookie);
-    match config.mode {
-        CookieMode::Private => request.cookies().add_private(cookie),
-        CookieMode::Signed => request.cookies().add(cookie),
-    }
+    request.cookies().add(cookie);
     recorded_flag(request).store(true, Ordering::Relaxed);
     count
 }

@@ -18,6 +18,7 @@ storage_tests!(
     browser_session_cookie_and_secure,
     returned_cookie_and_visits,
     signed_cookies_and_tampering,
+    private_cookies_and_tampering,
     forwarded_headers_ignored_without_trusted_proxy,
     forwarded_headers_used_from_trusted_proxy,
     proxies_that_set_x_real_ip,
@@ -117,21 +118,81 @@ async fn visitor_cookie_attributes(db: &TestDb) {
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(cookie.same_site(), Some(rocket::http::SameSite::Lax));
     assert_eq!(cookie.max_age(), Some(rocket::time::Duration::days(14)));
-    // Expires says the same as Max-Age for clients that read only it
-    // (left unset, Rocket would give a private cookie a week).
-    let expires = cookie.expires_datetime().expect("Expires is set");
-    let age = expires - rocket::time::OffsetDateTime::now_utc();
-    assert!(
-        (age - rocket::time::Duration::days(14)).abs() < rocket::time::Duration::minutes(5),
-        "Expires is {age} away, Max-Age 14 days"
-    );
+    // Max-Age alone: no `Expires` that could say otherwise (Rocket gives
+    // the private cookies of its own jar a week).
+    assert_eq!(cookie.expires(), None);
+    let header = response
+        .headers()
+        .get("Set-Cookie")
+        .find(|h| h.starts_with("hitcount_visitor="))
+        .unwrap();
+    assert!(!header.contains("Expires"), "{header}");
     assert_eq!(cookie.path(), Some("/"));
     assert_ne!(cookie.secure(), Some(true));
     // A shared cache must not hand this response to other visitors.
     assert!(response.headers().get("Vary").any(|v| v == "Cookie"));
-    // Private: the session key is not readable in the cookie.
+    // Private: the session key is not readable in the cookie, whose value
+    // is URL-safe base64 (nothing to escape).
     let about = json(client.get("/about").dispatch().await).await;
     assert!(!cookie.value().contains(about["session_key"].as_str().unwrap()));
+    assert!(cookie
+        .value()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+}
+
+async fn private_cookies_and_tampering(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let first = client.get("/post/1").dispatch().await;
+    let genuine = first
+        .cookies()
+        .get("hitcount_visitor")
+        .unwrap()
+        .value()
+        .to_owned();
+    json(first).await;
+    let again = json(client.get("/post/1").dispatch().await).await;
+    assert_eq!(again["hit_message"], "Not counted: session key has active hit");
+    assert_eq!(again["visits"], 2);
+    // A changed byte, a value cut short, garbage, or the value under
+    // another cookie's name: not believed, the cookie counts as absent.
+    let mut flipped = genuine.clone().into_bytes();
+    let middle = flipped.len() / 2;
+    flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    // Whether the app believes a visitor cookie `name=value`.
+    async fn believed(client: &Client, name: &str, value: &str) -> bool {
+        let about = client
+            .get("/about")
+            .cookie(Cookie::new(name.to_owned(), value.to_owned()))
+            .dispatch()
+            .await;
+        json(about).await["returned_cookie"] == true
+    }
+    for bad in [
+        flipped.as_str(),
+        &genuine[..genuine.len() - 3],
+        "not-a-cookie",
+        "",
+    ] {
+        assert!(!believed(&client, "hitcount_visitor", bad).await, "{bad}");
+    }
+    // Sealed under `hitcount.secret_key`: another app's key opens nothing.
+    let other = browser(
+        db,
+        json!({ "secret_key": "another secret key, thirty-two chars" }),
+    )
+    .await;
+    assert!(!believed(&other, "hitcount_visitor", &genuine).await);
+    let renamed = browser(db, json!({ "cookie": { "name": "visitor" } })).await;
+    assert!(
+        !believed(&renamed, "visitor", &genuine).await,
+        "bound to its cookie's name"
+    );
+    assert!(
+        believed(&client, "hitcount_visitor", &genuine).await,
+        "the genuine value still opens"
+    );
 }
 
 async fn browser_session_cookie_and_secure(db: &TestDb) {
