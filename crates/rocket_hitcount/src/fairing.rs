@@ -242,7 +242,8 @@ where
         let state = HitCount {
             counter,
             config,
-            cookie_cipher: Cipher::derive(&secret, "visitor cookie"),
+            // A purpose of its own: signed cookies sign under "visitor cookie".
+            cookie_cipher: Cipher::derive(&secret, "visitor cookie encryption"),
             secret,
             cookieless_keys: Arc::default(),
             users: self.users,

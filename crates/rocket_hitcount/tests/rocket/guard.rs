@@ -141,34 +141,42 @@ async fn visitor_cookie_attributes(db: &TestDb) {
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
 }
 
-async fn private_cookies_and_tampering(db: &TestDb) {
-    let client = browser(db, json!({})).await;
+/// The visitor cookie of a tracked client's first visit to `/post/1`,
+/// after checking that the second visit returned it (not counted, two visits).
+async fn first_visitor_cookie(client: &Client) -> String {
     let first = client.get("/post/1").dispatch().await;
     let genuine = first
         .cookies()
         .get("hitcount_visitor")
-        .unwrap()
+        .expect("the visitor cookie is set")
         .value()
         .to_owned();
     json(first).await;
     let again = json(client.get("/post/1").dispatch().await).await;
     assert_eq!(again["hit_message"], "Not counted: session key has active hit");
     assert_eq!(again["visits"], 2);
-    // A changed byte, a value cut short, garbage, or the value under
-    // another cookie's name: not believed, the cookie counts as absent.
+    genuine
+}
+
+/// Whether the app believes a visitor cookie `name=value`.
+async fn believed(client: &Client, name: &str, value: &str) -> bool {
+    let about = client
+        .get("/about")
+        .cookie(Cookie::new(name.to_owned(), value.to_owned()))
+        .dispatch()
+        .await;
+    json(about).await["returned_cookie"] == true
+}
+
+async fn private_cookies_and_tampering(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let genuine = first_visitor_cookie(&client).await;
+    // A changed byte, a value cut short or garbage: not believed, the
+    // cookie counts as absent.
     let mut flipped = genuine.clone().into_bytes();
     let middle = flipped.len() / 2;
     flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(flipped).unwrap();
-    // Whether the app believes a visitor cookie `name=value`.
-    async fn believed(client: &Client, name: &str, value: &str) -> bool {
-        let about = client
-            .get("/about")
-            .cookie(Cookie::new(name.to_owned(), value.to_owned()))
-            .dispatch()
-            .await;
-        json(about).await["returned_cookie"] == true
-    }
     for bad in [
         flipped.as_str(),
         &genuine[..genuine.len() - 3],
@@ -244,17 +252,7 @@ async fn returned_cookie_and_visits(db: &TestDb) {
 
 async fn signed_cookies_and_tampering(db: &TestDb) {
     let client = browser(db, json!({ "cookie": { "mode": "signed" } })).await;
-    let first = client.get("/post/1").dispatch().await;
-    let genuine = first
-        .cookies()
-        .get("hitcount_visitor")
-        .expect("a signed cookie")
-        .value()
-        .to_owned();
-    json(first).await;
-    let again = json(client.get("/post/1").dispatch().await).await;
-    assert_eq!(again["hit_message"], "Not counted: session key has active hit");
-    assert_eq!(again["visits"], 2);
+    let genuine = first_visitor_cookie(&client).await;
     // Readable but signed: a visitor who edits it (here, claiming 98 more
     // visits) is not believed, and the cookie counts as absent.
     assert!(genuine.contains("~1:1~"), "{genuine}");
@@ -265,12 +263,7 @@ async fn signed_cookies_and_tampering(db: &TestDb) {
         .dispatch()
         .await;
     assert_eq!(json(tampered).await["visits"], 1);
-    let about = client
-        .get("/about")
-        .cookie(Cookie::new("hitcount_visitor", "f".repeat(40) + "~~.sig"))
-        .dispatch()
-        .await;
-    assert_eq!(json(about).await["returned_cookie"], false);
+    assert!(!believed(&client, "hitcount_visitor", &("f".repeat(40) + "~~.sig")).await);
 }
 
 async fn forwarded_headers_ignored_without_trusted_proxy(db: &TestDb) {
