@@ -7,6 +7,7 @@
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
 #
 #   BENCH_COUNTING=write_behind bash scripts/bench.sh   # write-behind counting
+#   BENCH_VISIT_COUNTS=true bash scripts/bench.sh       # cookie.visit_counts on
 #
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk;
 # BENCH_ROUNDS (default 1) repeats the scenarios and prints median ratios.

@@ -59,7 +59,7 @@ async fn detail(
     hits: &Hits<'_>,
     post: Post,
     counting: impl serde::Serialize,
-    visits: impl FnOnce(Option<i64>) -> u32,
+    visits: impl FnOnce(Option<i64>) -> Option<u32>,
 ) -> Page {
     let counts = hits
         .counter()
@@ -86,7 +86,7 @@ async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &s
         return Ok(None);
     };
     detail(template, posts, &hits, post, (), |pk| {
-        pk.map_or(0, |pk| hits.visits(pk))
+        pk.map_or(Some(0), |pk| hits.visits(pk))
     })
     .await
 }

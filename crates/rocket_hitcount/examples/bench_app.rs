@@ -1,6 +1,7 @@
 //! The app that `scripts/bench.sh` loads with wrk: one bare route and one
 //! route per scenario, on SQLite (or PostgreSQL with `BENCH_DATABASE_URL`),
-//! counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind.
+//! counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind;
+//! `BENCH_VISIT_COUNTS=true` turns on `cookie.visit_counts`.
 //!
 //!     cargo run --release -p rocket_hitcount --example bench_app
 
@@ -56,7 +57,11 @@ fn list() -> Template {
 fn rocket() -> _ {
     let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
         let path = std::env::temp_dir().join("rocket-hitcount-bench.db");
-        let _ = std::fs::remove_file(&path);
+        // With its WAL and shared-memory files: left by a run that was
+        // killed, they make a new database fail with a disk I/O error.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
         format!("sqlite://{}", path.display())
     });
     let figment = rocket::Config::figment()
@@ -78,6 +83,12 @@ fn rocket() -> _ {
         .merge((
             "hitcount.secret_key",
             "benchmark secret key, 32 characters or more",
+        ))
+        // `BENCH_VISIT_COUNTS=true` keeps visit counts in the cookie,
+        // which sets it again on every view.
+        .merge((
+            "hitcount.cookie.visit_counts",
+            std::env::var("BENCH_VISIT_COUNTS").is_ok_and(|v| v == "true"),
         ))
         // `BENCH_COUNTING=write_behind` measures write-behind counting.
         .merge((

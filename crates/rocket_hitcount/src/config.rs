@@ -33,6 +33,7 @@ pub enum CookieMode {
 /// let cookie = rocket_hitcount::VisitorCookie::default();
 /// assert_eq!(cookie.name, "hitcount_visitor");
 /// assert_eq!(cookie.max_age, hitcount::Window::days(14));
+/// assert!(!cookie.visit_counts, "views per visitor are kept on request");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +51,15 @@ pub struct VisitorCookie {
     pub secure: bool,
     /// Private (encrypted) or signed. Default `private`.
     pub mode: CookieMode,
+    /// Keep the visitor's views per object in the cookie, for "You have
+    /// visited this page N times" ([`HitContext::visits`]). Default
+    /// `false`: the cookie is then set once, on the first visit, as
+    /// Django sets its session cookie, and a returning browser's pages
+    /// carry no `Set-Cookie`. With `true`, every counted view sets it
+    /// again with one more visit.
+    ///
+    /// [`HitContext::visits`]: crate::HitContext::visits
+    pub visit_counts: bool,
 }
 
 impl VisitorCookie {
@@ -70,6 +80,7 @@ impl Default for VisitorCookie {
             expire_at_browser_close: false,
             secure: false,
             mode: CookieMode::Private,
+            visit_counts: false,
         }
     }
 }
@@ -370,7 +381,7 @@ mod tests {
             token_ttl = "2 hours"
             require_token = false
             csrf_cookie_name = "xsrf"
-            cookie = { name = "v", max_age = "1 day", expire_at_browser_close = true, secure = true, mode = "signed" }
+            cookie = { name = "v", max_age = "1 day", expire_at_browser_close = true, secure = true, mode = "signed", visit_counts = true }
             "#,
         )
         .unwrap();
@@ -384,6 +395,7 @@ mod tests {
         assert_eq!(config.csrf_cookie_name, "xsrf");
         assert_eq!(config.cookie.mode, CookieMode::Signed);
         assert!(config.cookie.expire_at_browser_close && config.cookie.secure);
+        assert!(config.cookie.visit_counts);
     }
 
     /// Each invalid setting stops with a message naming the key and value.

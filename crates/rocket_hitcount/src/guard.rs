@@ -26,8 +26,11 @@ pub struct HitContext {
     /// django-hitcount's message for the outcome.
     pub hit_message: &'static str,
     /// How often this visitor has viewed the object ("You have visited
-    /// this page N times"), this view included.
-    pub visits: u32,
+    /// this page N times"), this view included; `None` unless
+    /// `cookie.visit_counts` is on (see [`VisitorCookie::visit_counts`]).
+    ///
+    /// [`VisitorCookie::visit_counts`]: crate::VisitorCookie::visit_counts
+    pub visits: Option<u32>,
 }
 
 /// The template context of a view that does not count: `pk`, `total_hits`.
@@ -167,9 +170,13 @@ impl<'r> Hits<'r> {
     }
 
     /// How often this visitor has viewed the object with this pk, as of
-    /// the start of this request.
-    pub fn visits(&self, pk: i64) -> u32 {
-        self.identified.visits_of(pk)
+    /// the start of this request; `None` unless `cookie.visit_counts` is on.
+    pub fn visits(&self, pk: i64) -> Option<u32> {
+        self.state
+            .config()
+            .cookie
+            .visit_counts
+            .then(|| self.identified.visits_of(pk))
     }
 
     /// The visitor, as the counter sees it (session key, user, IP, user agent).

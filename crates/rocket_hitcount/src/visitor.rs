@@ -1,5 +1,6 @@
 //! Visitor sessions. Rocket has none, so the crate keeps its own visitor
-//! cookie: a random session key and the visitor's visit counts per object.
+//! cookie: a random session key and, with `cookie.visit_counts`, the
+//! visitor's visit counts per object.
 //!
 //! A request without the cookie (a first visit, curl, a bot, a browser
 //! refusing cookies) is counted under a key derived from its IP and user
@@ -252,25 +253,34 @@ fn recorded_flag<'r>(request: &'r Request<'_>) -> &'r AtomicBool {
     &request.local_cache(|| VisitRecorded(AtomicBool::new(false))).0
 }
 
-/// Records a view of object `pk` and (re)sets the visitor cookie. Returns
-/// the visitor's views of the object, this one included.
+/// Records a view of object `pk` in the visitor cookie and sets the
+/// cookie when that changes it: for a visitor who returned none (a new
+/// key), and with `cookie.visit_counts` for every view of a counted
+/// object. A returning browser without visit counts gets no `Set-Cookie`,
+/// as Django sends none for a session it did not modify. Returns the
+/// visitor's views of the object, this one included, when they are kept.
 pub(crate) fn record_visit(
     state: &HitCount,
     request: &Request<'_>,
     identified: &Identified,
     pk: Option<i64>,
-) -> u32 {
+) -> Option<u32> {
+    let config = &state.config().cookie;
+    let viewed = pk.filter(|_| config.visit_counts);
+    let visits = config
+        .visit_counts
+        .then(|| viewed.map_or(0, |pk| identified.visits_of(pk) + 1));
+    if identified.returned_cookie && viewed.is_none() {
+        return visits;
+    }
     let mut session = identified.cookie.clone();
-    let mut count = 0;
-    if let Some(pk) = pk {
-        count = identified.visits_of(pk) + 1;
+    if let (Some(pk), Some(count)) = (viewed, visits) {
         session.visits.retain(|(p, _)| *p != pk);
         session.visits.push((pk, count));
         if session.visits.len() > MAX_VISITS {
             session.visits.remove(0);
         }
     }
-    let config = &state.config().cookie;
     let payload = encode(&session);
     let value = match config.mode {
         CookieMode::Private => state
@@ -300,7 +310,7 @@ pub(crate) fn record_visit(
     config.mark_secure(&mut cookie);
     request.cookies().add(cookie);
     recorded_flag(request).store(true, Ordering::Relaxed);
-    count
+    visits
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ storage_tests!(
     visitor_cookie_attributes,
     browser_session_cookie_and_secure,
     returned_cookie_and_visits,
+    cookie_set_once_without_visit_counts,
     signed_cookies_and_tampering,
     private_cookies_and_tampering,
     forwarded_headers_ignored_without_trusted_proxy,
@@ -169,7 +170,7 @@ async fn believed(client: &Client, name: &str, value: &str) -> bool {
 }
 
 async fn private_cookies_and_tampering(db: &TestDb) {
-    let client = browser(db, json!({})).await;
+    let client = browser(db, json!({ "cookie": { "visit_counts": true } })).await;
     let genuine = first_visitor_cookie(&client).await;
     // A changed byte, a value cut short or garbage: not believed, the
     // cookie counts as absent.
@@ -226,7 +227,7 @@ async fn browser_session_cookie_and_secure(db: &TestDb) {
 
 /// Django's test cookie, and "You have visited this page N times".
 async fn returned_cookie_and_visits(db: &TestDb) {
-    let client = browser(db, json!({})).await;
+    let client = browser(db, json!({ "cookie": { "visit_counts": true } })).await;
     assert_eq!(
         json(client.get("/about").dispatch().await).await["returned_cookie"],
         false
@@ -250,8 +251,48 @@ async fn returned_cookie_and_visits(db: &TestDb) {
     );
 }
 
+/// By default the cookie holds no visit counts and is set once: a
+/// returning browser's pages carry no `Set-Cookie` (a shared cache may
+/// keep them, per `Vary: Cookie`), and its cookie goes on being believed.
+async fn cookie_set_once_without_visit_counts(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let first = client.get("/post/1").dispatch().await;
+    assert!(
+        first.cookies().get("hitcount_visitor").is_some(),
+        "set on the first visit"
+    );
+    let first = json(first).await;
+    assert_eq!(
+        (&first["hit_counted"], &first["visits"]),
+        (&json!(true), &json!(null))
+    );
+    for _ in 0..2 {
+        let again = client.get("/post/1").dispatch().await;
+        assert_eq!(
+            again.headers().get("Set-Cookie").count(),
+            0,
+            "a returning browser gets no Set-Cookie"
+        );
+        let again = json(again).await;
+        assert_eq!(again["hit_message"], "Not counted: session key has active hit");
+        assert_eq!(again["visits"], json!(null), "no visit counts kept");
+    }
+    // Another object is counted under the same cookie, still not set again.
+    let other = client.get("/post/2").dispatch().await;
+    assert_eq!(other.headers().get("Set-Cookie").count(), 0);
+    assert_eq!(json(other).await["hit_message"], "Hit counted: session key");
+    assert_eq!(
+        json(client.get("/about").dispatch().await).await["returned_cookie"],
+        true
+    );
+}
+
 async fn signed_cookies_and_tampering(db: &TestDb) {
-    let client = browser(db, json!({ "cookie": { "mode": "signed" } })).await;
+    let client = browser(
+        db,
+        json!({ "cookie": { "mode": "signed", "visit_counts": true } }),
+    )
+    .await;
     let genuine = first_visitor_cookie(&client).await;
     // Readable but signed: a visitor who edits it (here, claiming 98 more
     // visits) is not believed, and the cookie counts as absent.
@@ -441,7 +482,7 @@ async fn write_behind_counts_through_the_guard(db: &TestDb) {
 /// A guard that only goes out of scope never sets an older cookie over the
 /// one counting set in the same request: the visit stays recorded.
 async fn a_second_guard_keeps_the_counted_visit(db: &TestDb) {
-    let client = browser(db, json!({})).await;
+    let client = browser(db, json!({ "cookie": { "visit_counts": true } })).await;
     let first = json(client.get("/post/1/twice").dispatch().await).await;
     assert_eq!(first["visits"], 1);
     let second = json(client.get("/post/1").dispatch().await).await;
