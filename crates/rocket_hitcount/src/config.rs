@@ -53,8 +53,9 @@ pub struct VisitorCookie {
     pub mode: CookieMode,
     /// Keep the visitor's views per object in the cookie, for "You have
     /// visited this page N times" ([`HitContext::visits`]). Default
-    /// `false`: the cookie is then set once, on the first visit, as
-    /// Django sets its session cookie, and a returning browser's pages
+    /// `false`: the cookie is then set on the first visit, as Django sets
+    /// its session cookie, and again only when less than
+    /// `keep_hit_active` of its age is left; a returning browser's pages
     /// carry no `Set-Cookie`. With `true`, every counted view sets it
     /// again with one more visit.
     ///

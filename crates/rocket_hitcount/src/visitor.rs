@@ -21,7 +21,7 @@ use rocket::http::{Cookie, SameSite};
 use rocket::{warn_, Request};
 
 use crate::client_ip::client_ip;
-use crate::config::CookieMode;
+use crate::config::{CookieMode, VisitorCookie};
 use crate::fairing::HitCount;
 use crate::secret::{random_hex, to_hex, Secret};
 
@@ -58,6 +58,8 @@ pub(crate) struct CookieSession {
     pub previous: Option<String>,
     /// Views per object pk, most recent last.
     pub visits: Vec<(i64, u32)>,
+    /// When the cookie was last set, in seconds since the Unix epoch.
+    pub issued: i64,
 }
 
 /// Identifies the visitor of a request (once per request: cached).
@@ -91,6 +93,7 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                         key: random_hex::<20>(),
                         previous: Some(derived.clone()),
                         visits: Vec::new(),
+                        issued: 0,
                     };
                     (
                         hitcount::Visitor::new(derived).expect("hex keys are valid"),
@@ -182,22 +185,24 @@ fn is_key(text: &str) -> bool {
         && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `<key>~<pk>:<n>_<pk>:<n>~<previous key>` (underscores between visits:
-/// commas are not allowed in cookie values).
+/// `<key>~<pk>:<n>_<pk>:<n>~<previous key>~<issued>` (underscores between
+/// visits: commas are not allowed in cookie values).
 fn encode(session: &CookieSession) -> String {
     let visits: Vec<String> = session.visits.iter().map(|(pk, n)| format!("{pk}:{n}")).collect();
     format!(
-        "{}~{}~{}",
+        "{}~{}~{}~{}",
         session.key,
         visits.join("_"),
-        session.previous.as_deref().unwrap_or("")
+        session.previous.as_deref().unwrap_or(""),
+        session.issued
     )
 }
 
 fn decode(value: &str) -> Option<CookieSession> {
     let mut parts = value.split('~');
     let (key, visits, previous) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !is_key(key) || !(previous.is_empty() || is_key(previous)) {
+    let issued: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !is_key(key) || !(previous.is_empty() || is_key(previous)) || issued < 0 {
         return None;
     }
     let visits = if visits.is_empty() {
@@ -215,6 +220,7 @@ fn decode(value: &str) -> Option<CookieSession> {
         key: key.to_owned(),
         previous: (!previous.is_empty()).then(|| previous.to_owned()),
         visits,
+        issued,
     })
 }
 
@@ -256,8 +262,9 @@ fn recorded_flag<'r>(request: &'r Request<'_>) -> &'r AtomicBool {
 /// Records a view of object `pk` in the visitor cookie and sets the
 /// cookie when that changes it: for a visitor who returned none (a new
 /// key), and with `cookie.visit_counts` for every view of a counted
-/// object. A returning browser without visit counts gets no `Set-Cookie`,
-/// as Django sends none for a session it did not modify. Returns the
+/// object, and when it would run out too soon ([`needs_renewal`]). Else
+/// a returning browser gets no `Set-Cookie`, as Django sends none for a
+/// session it did not modify. Returns the
 /// visitor's views of the object, this one included, when they are kept.
 pub(crate) fn record_visit(
     state: &HitCount,
@@ -270,10 +277,16 @@ pub(crate) fn record_visit(
     let visits = config
         .visit_counts
         .then(|| viewed.map_or(0, |pk| identified.visits_of(pk) + 1));
-    if identified.returned_cookie && viewed.is_none() {
+    let now = chrono::Utc::now().timestamp();
+    let keep_active = state.counter().settings().keep_hit_active;
+    if identified.returned_cookie
+        && viewed.is_none()
+        && !needs_renewal(config, keep_active, identified.cookie.issued, now)
+    {
         return visits;
     }
     let mut session = identified.cookie.clone();
+    session.issued = now;
     if let (Some(pk), Some(count)) = (viewed, visits) {
         session.visits.retain(|(p, _)| *p != pk);
         session.visits.push((pk, count));
@@ -313,6 +326,19 @@ pub(crate) fn record_visit(
     visits
 }
 
+/// Whether a returned cookie is set again to outlive the visitor's active
+/// hits: when it has less than `keep_hit_active` left. A hit made now
+/// stays active that long, and a cookie gone before it would have the
+/// visitor counted again inside the window. Browser-session cookies have
+/// no age to run out.
+fn needs_renewal(config: &VisitorCookie, keep_active: hitcount::Window, issued: i64, now: i64) -> bool {
+    if config.expire_at_browser_close {
+        return false;
+    }
+    let expires = issued.saturating_add(config.max_age.as_secs() as i64);
+    expires.saturating_sub(now) < keep_active.as_secs() as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,14 +349,15 @@ mod tests {
             key: "abc123".into(),
             previous: Some("def456".into()),
             visits: vec![(1, 3), (42, 1)],
+            issued: 1_780_000_000,
         };
         let value = encode(&session);
-        assert_eq!(value, "abc123~1:3_42:1~def456");
+        assert_eq!(value, "abc123~1:3_42:1~def456~1780000000");
         assert!(!value.contains(','), "commas are not allowed in cookie values");
         assert_eq!(decode(&value), Some(session));
-        let bare = decode("abc123~~").unwrap();
+        let bare = decode("abc123~~~0").unwrap();
         assert_eq!((bare.previous, bare.visits), (None, vec![]));
-        let long = format!("{}~~", "a".repeat(65));
+        let long = format!("{}~~~0", "a".repeat(65));
         for bad in [
             "",
             "~1:1~",
@@ -340,11 +367,35 @@ mod tests {
             "abc~1~",
             "abc~x:1~",
             "abc~1:-1~",
-            "abc~~zz",
-            "a~~b~c",
+            "abc~~zz~0",
+            "a~~b~c~0",
+            "abc~~",
+            "abc~~~",
+            "abc~~~-1",
+            "abc~~~x",
             &long,
         ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_cookie_is_renewed_when_it_would_die_before_an_active_hit() {
+        let day = 86_400;
+        let cookie = VisitorCookie::default(); // two weeks
+        let week = hitcount::Window::days(7);
+        let issued = 1_780_000_000;
+        let renews = |cookie: &VisitorCookie, keep, age| needs_renewal(cookie, keep, issued, issued + age);
+        assert!(!renews(&cookie, week, 0));
+        assert!(!renews(&cookie, week, 7 * day), "exactly a week left");
+        assert!(renews(&cookie, week, 7 * day + 1));
+        assert!(renews(&cookie, week, 30 * day), "long gone");
+        let month = hitcount::Window::days(30);
+        assert!(renews(&cookie, month, 0), "shorter than the window: every time");
+        let session_only = VisitorCookie {
+            expire_at_browser_close: true,
+            ..VisitorCookie::default()
+        };
+        assert!(!renews(&session_only, month, 30 * day));
     }
 }

@@ -111,11 +111,7 @@ async fn browsers_behind_one_address_get_their_own_sessions(db: &TestDb) {
 async fn visitor_cookie_attributes(db: &TestDb) {
     let client = browser(db, json!({})).await;
     let response = client.get("/post/1").dispatch().await;
-    let cookie = response
-        .cookies()
-        .get("hitcount_visitor")
-        .expect("the visitor cookie is set")
-        .clone();
+    let cookie = visitor_cookie(&response, "the visitor cookie is set");
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(cookie.same_site(), Some(rocket::http::SameSite::Lax));
     assert_eq!(cookie.max_age(), Some(rocket::time::Duration::days(14)));
@@ -140,6 +136,16 @@ async fn visitor_cookie_attributes(db: &TestDb) {
         .value()
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+}
+
+/// The visitor cookie a response sets; panics with `why` when it sets none.
+fn visitor_cookie(response: &rocket::local::asynchronous::LocalResponse<'_>, why: &str) -> Cookie<'static> {
+    response
+        .cookies()
+        .get("hitcount_visitor")
+        .expect(why)
+        .clone()
+        .into_owned()
 }
 
 /// The visitor cookie of a tracked client's first visit to `/post/1`,
@@ -253,7 +259,8 @@ async fn returned_cookie_and_visits(db: &TestDb) {
 
 /// By default the cookie holds no visit counts and is set once: a
 /// returning browser's pages carry no `Set-Cookie` (a shared cache may
-/// keep them, per `Vary: Cookie`), and its cookie goes on being believed.
+/// keep them, per `Vary: Cookie`), and its cookie goes on being believed,
+/// until it has less left than `keep_hit_active`.
 async fn cookie_set_once_without_visit_counts(db: &TestDb) {
     let client = browser(db, json!({})).await;
     let first = client.get("/post/1").dispatch().await;
@@ -284,6 +291,17 @@ async fn cookie_set_once_without_visit_counts(db: &TestDb) {
     assert_eq!(
         json(client.get("/about").dispatch().await).await["returned_cookie"],
         true
+    );
+    // A cookie that would end before a hit made now stops being active is
+    // set again (here: one day of age against a week of active hits).
+    let short = browser(db, json!({ "cookie": { "max_age": "1 day" } })).await;
+    json(short.get("/post/1").dispatch().await).await;
+    let again = short.get("/post/1").dispatch().await;
+    let renewed = visitor_cookie(&again, "renewed: it would die inside the active window");
+    assert_eq!(renewed.max_age(), Some(rocket::time::Duration::days(1)));
+    assert_eq!(
+        json(again).await["hit_message"],
+        "Not counted: session key has active hit"
     );
 }
 
