@@ -86,7 +86,11 @@ async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &s
         return Ok(None);
     };
     detail(template, posts, &hits, post, (), |pk| {
-        pk.map_or(Some(0), |pk| hits.visits(pk))
+        match pk {
+            Some(pk) => hits.visits(pk),
+            // Never counted: no views yet, if views are kept at all.
+            None => hits.visits(0).map(|_| 0),
+        }
     })
     .await
 }

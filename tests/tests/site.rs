@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use common::TestDb;
 use hitcount::ObjectRef;
-use hitcount_tests::{script_sources, site, text_of, ADMIN_PASSWORD, ADMIN_USER, BROWSER_UA};
+use hitcount_tests::{figment, script_sources, site, text_of, ADMIN_PASSWORD, ADMIN_USER, BROWSER_UA};
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 
@@ -31,6 +31,7 @@ storage_tests!(
     admin_counts_show_totals_and_a_chart,
     admin_blacklists_add_and_remove,
     visitor_text_is_escaped_everywhere,
+    pages_without_visit_counts,
 );
 
 async fn client(db: &TestDb) -> Client {
@@ -780,4 +781,23 @@ async fn release_builds_need_an_admin() {
     assert!(refused(example_project::site(development).ignite().await));
     let configured = release(hitcount_tests::figment(url));
     assert!(example_project::site(configured).ignite().await.is_ok());
+}
+
+/// A site that keeps no visit counts (`cookie.visit_counts` off, the
+/// crate's default) renders its post pages without the sentence.
+async fn pages_without_visit_counts(db: &TestDb) {
+    let off = figment(&db.url).merge(("hitcount.cookie.visit_counts", false));
+    let client = Client::tracked(example_project::site(off))
+        .await
+        .expect("the example launches");
+    for path in [
+        "/hitcount-detail-view-count-hit/1/",
+        "/hitcount-detail-view/1/",
+        "/generic-detail-view-ajax/1/",
+    ] {
+        let (status, page) = get(&client, path).await;
+        assert_eq!(status, Status::Ok, "{path}");
+        assert_eq!(text_of(&page, "visits"), None, "{path}");
+        assert!(text_of(&page, "total-hits").is_some(), "{path}");
+    }
 }

@@ -201,7 +201,9 @@ fn encode(session: &CookieSession) -> String {
 fn decode(value: &str) -> Option<CookieSession> {
     let mut parts = value.split('~');
     let (key, visits, previous) = (parts.next()?, parts.next()?, parts.next()?);
-    let issued: i64 = parts.next()?.parse().ok()?;
+    // A cookie of an earlier build has no time: 0, so it is renewed by
+    // its next count and keeps its key meanwhile.
+    let issued: i64 = parts.next().map_or(Some(0), |t| t.parse().ok())?;
     if parts.next().is_some() || !is_key(key) || !(previous.is_empty() || is_key(previous)) || issued < 0 {
         return None;
     }
@@ -287,6 +289,10 @@ pub(crate) fn record_visit(
     }
     let mut session = identified.cookie.clone();
     session.issued = now;
+    if !config.visit_counts {
+        // Counts kept while the setting was on are not carried forward.
+        session.visits.clear();
+    }
     if let (Some(pk), Some(count)) = (viewed, visits) {
         session.visits.retain(|(p, _)| *p != pk);
         session.visits.push((pk, count));
@@ -330,14 +336,20 @@ pub(crate) fn record_visit(
 /// hits: when it has less than `keep_hit_active` left. A hit made now
 /// stays active that long, and a cookie gone before it would have the
 /// visitor counted again inside the window. Browser-session cookies have
-/// no age to run out.
+/// no age to run out. A time ahead of `now` (another instance's clock) is
+/// not trusted: renewed.
 fn needs_renewal(config: &VisitorCookie, keep_active: hitcount::Window, issued: i64, now: i64) -> bool {
     if config.expire_at_browser_close {
         return false;
     }
-    let expires = issued.saturating_add(config.max_age.as_secs() as i64);
-    expires.saturating_sub(now) < keep_active.as_secs() as i64
+    // Browsers keep a cookie 400 days at most, whatever its `Max-Age`.
+    let age = config.max_age.as_secs().min(BROWSER_MAX_AGE) as i64;
+    let expires = issued.saturating_add(age);
+    issued > now || expires.saturating_sub(now) < keep_active.as_secs() as i64
 }
+
+/// The longest `Max-Age` browsers honour (RFC 6265bis): 400 days.
+const BROWSER_MAX_AGE: u64 = 400 * 86_400;
 
 #[cfg(test)]
 mod tests {
@@ -356,6 +368,7 @@ mod tests {
         assert!(!value.contains(','), "commas are not allowed in cookie values");
         assert_eq!(decode(&value), Some(session));
         let bare = decode("abc123~~~0").unwrap();
+        assert_eq!(decode("abc123~~").unwrap().issued, 0, "an earlier build's cookie");
         assert_eq!((bare.previous, bare.visits), (None, vec![]));
         let long = format!("{}~~~0", "a".repeat(65));
         for bad in [
@@ -369,7 +382,6 @@ mod tests {
             "abc~1:-1~",
             "abc~~zz~0",
             "a~~b~c~0",
-            "abc~~",
             "abc~~~",
             "abc~~~-1",
             "abc~~~x",
@@ -392,6 +404,16 @@ mod tests {
         assert!(renews(&cookie, week, 30 * day), "long gone");
         let month = hitcount::Window::days(30);
         assert!(renews(&cookie, month, 0), "shorter than the window: every time");
+        assert!(renews(&cookie, week, -1), "issued in the future");
+        let years = VisitorCookie {
+            max_age: hitcount::Window::days(3 * 365),
+            ..VisitorCookie::default()
+        };
+        assert!(!renews(&years, week, 390 * day));
+        assert!(
+            renews(&years, week, 394 * day),
+            "browsers forget it after 400 days"
+        );
         let session_only = VisitorCookie {
             expire_at_browser_close: true,
             ..VisitorCookie::default()

@@ -293,15 +293,40 @@ async fn cookie_set_once_without_visit_counts(db: &TestDb) {
         true
     );
     // A cookie that would end before a hit made now stops being active is
-    // set again (here: one day of age against a week of active hits).
-    let short = browser(db, json!({ "cookie": { "max_age": "1 day" } })).await;
+    // set again, with the same key: here once less than 30 of its 34
+    // seconds are left.
+    let short = browser(
+        db,
+        json!({ "keep_hit_active": "30 seconds", "cookie": { "max_age": "34 seconds" } }),
+    )
+    .await;
     json(short.get("/post/1").dispatch().await).await;
-    let again = short.get("/post/1").dispatch().await;
-    let renewed = visitor_cookie(&again, "renewed: it would die inside the active window");
-    assert_eq!(renewed.max_age(), Some(rocket::time::Duration::days(1)));
+    let key = json(short.get("/about").dispatch().await).await["session_key"].clone();
+    let not_yet = short.get("/post/1").dispatch().await;
     assert_eq!(
-        json(again).await["hit_message"],
+        not_yet.headers().get("Set-Cookie").count(),
+        0,
+        "33 s or more left"
+    );
+    json(not_yet).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let due = short.get("/post/1").dispatch().await;
+    let renewed = visitor_cookie(&due, "renewed: it would die inside the active window");
+    assert_eq!(renewed.max_age(), Some(rocket::time::Duration::seconds(34)));
+    assert_eq!(
+        json(due).await["hit_message"],
         "Not counted: session key has active hit"
+    );
+    assert_eq!(
+        json(short.get("/about").dispatch().await).await["session_key"],
+        key,
+        "the same visitor"
+    );
+    let after = short.get("/post/1").dispatch().await;
+    assert_eq!(
+        after.headers().get("Set-Cookie").count(),
+        0,
+        "renewed once, not again"
     );
 }
 
