@@ -266,8 +266,8 @@ fn recorded_flag<'r>(request: &'r Request<'_>) -> &'r AtomicBool {
 /// key), and with `cookie.visit_counts` for every view of a counted
 /// object, and when it would run out too soon ([`needs_renewal`]). Else
 /// a returning browser gets no `Set-Cookie`, as Django sends none for a
-/// session it did not modify. Returns the
-/// visitor's views of the object, this one included, when they are kept.
+/// session it did not modify. Returns the visitor's views of the object,
+/// this one included, when they are kept.
 pub(crate) fn record_visit(
     state: &HitCount,
     request: &Request<'_>,
