@@ -71,7 +71,16 @@ impl VisitorCookie {
             cookie.set_secure(true);
         }
     }
+
+    /// How long, in seconds, browsers keep the cookie: its `max_age`, at
+    /// most the 400 days browsers honour (RFC 6265bis).
+    pub(crate) fn lasting_age(&self) -> u64 {
+        self.max_age.as_secs().min(BROWSER_MAX_AGE)
+    }
 }
+
+/// The longest `Max-Age` browsers honour (RFC 6265bis): 400 days.
+const BROWSER_MAX_AGE: u64 = 400 * 86_400;
 
 impl Default for VisitorCookie {
     fn default() -> Self {
@@ -298,6 +307,38 @@ impl Config {
         Ok(())
     }
 
+    /// Settings that are valid but work against the visitor, one message
+    /// each, naming the keys; the fairing logs them as warnings at ignite.
+    /// A visitor cookie that does not outlive `keep_hit_active` is set
+    /// again on every counted view, and can be gone while the visitor's
+    /// hit is still active, counting a returning visitor twice inside the
+    /// window.
+    ///
+    /// ```
+    /// let mut config = rocket_hitcount::Config::default();
+    /// assert!(config.warnings().is_empty());
+    /// config.cookie.max_age = hitcount::Window::days(1);
+    /// assert!(config.warnings()[0].contains("cookie.max_age"));
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let keep_active = self.counting.keep_hit_active;
+        if !self.cookie.expire_at_browser_close && self.cookie.lasting_age() <= keep_active.as_secs() {
+            let capped = if self.cookie.lasting_age() < self.cookie.max_age.as_secs() {
+                ", of which browsers keep 400 days"
+            } else {
+                ""
+            };
+            warnings.push(format!(
+                "`hitcount.cookie.max_age` ({}{capped}) is not longer than `hitcount.keep_hit_active` \
+                 ({keep_active}): the visitor cookie is set again on every page that counts, and a \
+                 visitor whose cookie ran out while a hit was still active is counted again",
+                self.cookie.max_age
+            ));
+        }
+        warnings
+    }
+
     /// The AJAX endpoint's path, `<base_path>/hit/ajax/`.
     ///
     /// ```
@@ -397,6 +438,43 @@ mod tests {
         assert_eq!(config.cookie.mode, CookieMode::Signed);
         assert!(config.cookie.expire_at_browser_close && config.cookie.secure);
         assert!(config.cookie.visit_counts);
+    }
+
+    /// A cookie that does not outlive an active hit launches with a
+    /// warning naming both keys; a browser-session cookie has no age.
+    #[test]
+    fn a_cookie_shorter_than_an_active_hit_is_warned_about() {
+        let mut config = Config::default();
+        assert_eq!(
+            config.warnings(),
+            Vec::<String>::new(),
+            "two weeks outlive a week"
+        );
+        config.cookie.max_age = Window::days(7);
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`hitcount.cookie.max_age` (days=7)"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains("`hitcount.keep_hit_active` (days=7)"),
+            "{}",
+            warnings[0]
+        );
+        config.cookie.expire_at_browser_close = true;
+        assert!(config.warnings().is_empty(), "no age to run out");
+        config.cookie.expire_at_browser_close = false;
+        config.cookie.max_age = Window::days(500);
+        config.counting.keep_hit_active = Window::days(450);
+        let warnings = config.warnings();
+        assert!(
+            warnings[0].contains("of which browsers keep 400 days"),
+            "{warnings:?}"
+        );
+        config.counting.keep_hit_active = Window::days(399);
+        assert!(config.warnings().is_empty());
     }
 
     /// Each invalid setting stops with a message naming the key and value.

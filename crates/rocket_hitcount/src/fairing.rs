@@ -205,6 +205,9 @@ where
                 return Err(rocket);
             }
         };
+        for warning in config.warnings() {
+            warn_!("rocket-hitcount: {warning}");
+        }
         let secret = match &config.secret_key {
             Some(key) => Secret::new(key.as_bytes()),
             None if rocket.figment().profile() == rocket::Config::RELEASE_PROFILE => {

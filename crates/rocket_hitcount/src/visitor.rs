@@ -342,14 +342,9 @@ fn needs_renewal(config: &VisitorCookie, keep_active: hitcount::Window, issued: 
     if config.expire_at_browser_close {
         return false;
     }
-    // Browsers keep a cookie 400 days at most, whatever its `Max-Age`.
-    let age = config.max_age.as_secs().min(BROWSER_MAX_AGE) as i64;
-    let expires = issued.saturating_add(age);
+    let expires = issued.saturating_add(config.lasting_age() as i64);
     issued > now || expires.saturating_sub(now) < keep_active.as_secs() as i64
 }
-
-/// The longest `Max-Age` browsers honour (RFC 6265bis): 400 days.
-const BROWSER_MAX_AGE: u64 = 400 * 86_400;
 
 #[cfg(test)]
 mod tests {
