@@ -70,8 +70,12 @@ run() {
     echo "$name $rps $p99"
 }
 
-# round: one pass over the scenarios between two bare runs, printed as a
-# table; each line also goes to $ratios as "NAME PERCENT" for the medians.
+# round: one pass over the scenarios with a bare run before and after
+# each, printed as a table. Each scenario is compared with the mean of the
+# two bare runs beside it, seconds apart, so that the machine's drift
+# during a round (large on a shared 2-core machine) stays out of its
+# ratio; each bare run is shown against the round's mean bare run. Each
+# scenario's line also goes to $ratios as "NAME PERCENT" for the medians.
 ratios=$(mktemp)
 trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true; rm -f "$ratios"' EXIT
 round() {
@@ -79,21 +83,29 @@ round() {
     results=$(
         run bare /bare
         run counted /post/1 new_visitor.lua
+        run bare /bare
         run repeat /post/3 repeat_visitor.lua
+        run bare /bare
         run returning /post/4 returning_visitor.lua
+        run bare /bare
         run ajax /hitcount/hit/ajax ajax.lua
+        run bare /bare
         run list-20-counts /list
-        run bare-again /bare
+        run bare /bare
     )
     echo "$results" | awk -v ratios="$ratios" '
-        $1 == "bare" || $1 == "bare-again" { base += $2; n++ }
         { name[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
+        $1 == "bare" { all += $2; n++ }
         END {
-            base /= n
             printf "%-16s %12s %10s %10s\n", "scenario", "requests/s", "p99 ms", "vs bare"
             for (i = 1; i <= NR; i++) {
-                printf "%-16s %12.0f %10.2f %9.0f%%\n", name[i], rps[i], p99[i], 100 * rps[i] / base
-                printf "%s %.1f\n", name[i], 100 * rps[i] / base >> ratios
+                if (name[i] == "bare") {
+                    ratio = 100 * rps[i] / (all / n)
+                } else {
+                    ratio = 100 * rps[i] / ((rps[i - 1] + rps[i + 1]) / 2)
+                    printf "%s %.1f\n", name[i], ratio >> ratios
+                }
+                printf "%-16s %12.0f %10.2f %9.0f%%\n", name[i], rps[i], p99[i], ratio
             }
         }'
 }

@@ -328,6 +328,32 @@ async fn cookie_set_once_without_visit_counts(db: &TestDb) {
         0,
         "renewed once, not again"
     );
+    // A cookie shorter than `keep_hit_active` launches (with a warning,
+    // see `Config::warnings`) and is set again on every page that counts,
+    // keeping the visitor's key.
+    let shorter = browser(
+        db,
+        json!({ "keep_hit_active": "1 hour", "cookie": { "max_age": "30 minutes" } }),
+    )
+    .await;
+    let first = shorter.get("/post/1").dispatch().await;
+    visitor_cookie(&first, "set on the first visit");
+    json(first).await;
+    let key = json(shorter.get("/about").dispatch().await).await["session_key"].clone();
+    for _ in 0..2 {
+        let again = shorter.get("/post/1").dispatch().await;
+        let cookie = visitor_cookie(&again, "always due: it runs out inside the active window");
+        assert_eq!(cookie.max_age(), Some(rocket::time::Duration::minutes(30)));
+        assert_eq!(
+            json(again).await["hit_message"],
+            "Not counted: session key has active hit"
+        );
+    }
+    assert_eq!(
+        json(shorter.get("/about").dispatch().await).await["session_key"],
+        key,
+        "the same visitor"
+    );
 }
 
 async fn signed_cookies_and_tampering(db: &TestDb) {
