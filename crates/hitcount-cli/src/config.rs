@@ -70,7 +70,7 @@ fn database_url(target: &Target, figment: &Figment) -> Result<String, Failure> {
 pub async fn open(target: &Target) -> Result<HitCounter, Failure> {
     let figment = figment(target);
     let url = database_url(target, &figment)?;
-    let mut settings: Settings = if figment.contains("hitcount") {
+    let settings: Settings = if figment.contains("hitcount") {
         figment
             .extract_inner("hitcount")
             .map_err(|e| format!("invalid [hitcount] settings in {}: {e}", target.config.display()))?
@@ -82,10 +82,9 @@ pub async fn open(target: &Target) -> Result<HitCounter, Failure> {
     let say =
         |what: &str, e: hitcount::Error| format!("{what} {safe}: {}", e.to_string().replace(&url, &safe));
     let db = Db::connect(&url).await.map_err(|e| say("cannot open", e))?;
-    // The command counts nothing: with the site's `counting = "write_behind"`
-    // it would load every active hit and find the site's lease taken.
-    settings.counting = hitcount::Counting::Exact;
-    HitCounter::open(db, settings)
+    // The command counts nothing: it opens beside a site counting
+    // write-behind, whose lease an `open` would find taken.
+    HitCounter::open_admin(db, settings)
         .await
         .map_err(|e| say("cannot use", e))
 }

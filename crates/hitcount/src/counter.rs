@@ -11,6 +11,7 @@ use crate::cache::ReadCache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::group_commit::{CountingQueue, Job};
+use crate::lease::Lease;
 use crate::object::ObjectRef;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
@@ -158,7 +159,9 @@ impl Inner {
 
 impl HitCounter {
     /// Validates the settings, runs the migrations, and loads the blacklists
-    /// and the IP hash key.
+    /// and the IP hash key. Fails with [`Error::WriteBehindLeaseHeld`]
+    /// while another instance counts write-behind into the database, in
+    /// either mode: only one instance may count there then.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -190,9 +193,53 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn open_with_clock(db: impl Into<Db>, settings: Settings, clock: Clock) -> Result<HitCounter> {
+        HitCounter::open_counting(db.into(), settings, clock, true).await
+    }
+
+    /// A counter to administer the database beside the site's instances:
+    /// cleanup, exports, imports, blacklists, counts (the `hitcount`
+    /// command opens this one). It counts exactly, whatever `counting`
+    /// says, and opens even while an instance counts write-behind into
+    /// the database, which [`open`](Self::open) refuses
+    /// ([`Error::WriteBehindLeaseHeld`]). Hits counted through it would be
+    /// unknown to that instance's memory: do not serve pages with it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// use hitcount::{Counting, Db, HitCounter, Settings};
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// let mut site = Settings::default();
+    /// site.counting = Counting::WriteBehind;
+    /// let counter = HitCounter::open(db.clone(), site.clone()).await?;
+    /// assert!(HitCounter::open(db.clone(), Settings::default()).await.is_err());
+    /// let admin = HitCounter::open_admin(db, site).await?;
+    /// assert_eq!(admin.counting_now(), Counting::Exact);
+    /// # counter.shut_down().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_admin(db: impl Into<Db>, settings: Settings) -> Result<HitCounter> {
+        let settings = Settings {
+            counting: Counting::Exact,
+            ..settings
+        };
+        HitCounter::open_counting(db.into(), settings, Clock::system(), false).await
+    }
+
+    /// Opens a counter; `serves` when it counts the site's visitors, so
+    /// must not count beside a write-behind instance.
+    async fn open_counting(db: Db, settings: Settings, clock: Clock, serves: bool) -> Result<HitCounter> {
         settings.validate()?;
-        let db = db.into();
         migrate::run(&db).await?;
+        if serves && settings.counting == Counting::Exact {
+            // The write-behind instance would not see this one's hits, nor
+            // this one its hits still in memory. (One that starts after
+            // this one cannot tell: exact instances hold no lease.)
+            let held = Lease::WriteBehind.held_until(&db).await?;
+            if let Some(until) = held.filter(|until| *until >= clock.now()) {
+                return Err(Error::WriteBehindLeaseHeld { until });
+            }
+        }
         let ip_key = match &settings.ip_hash_key {
             Some(key) => key.as_bytes().to_vec(),
             None => stored_ip_hash_key(&db).await?,

@@ -44,10 +44,13 @@ pub enum Error {
     UnknownObject(i64),
     /// The database failed or refused a statement.
     Database(sqlx::Error),
-    /// `counting = "write_behind"`, but another app instance counts
-    /// write-behind into the same database: each would count visitors the
-    /// other already counted. It holds the database's write-behind lease
-    /// until `until` (renewed while it runs, given up when it shuts down).
+    /// Another app instance counts write-behind into the same database, so
+    /// this one may not count there, in either mode: each would count
+    /// visitors the other already counted (the write-behind instance
+    /// decides from memory, which holds only its own hits). It holds the
+    /// database's write-behind lease until `until` (renewed while it runs,
+    /// given up when it shuts down). [`HitCounter::open_admin`](crate::HitCounter::open_admin)
+    /// opens beside it, to administer.
     WriteBehindLeaseHeld {
         /// When the lease runs out unless its holder renews it.
         until: chrono::DateTime<chrono::Utc>,

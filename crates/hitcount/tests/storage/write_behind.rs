@@ -364,8 +364,9 @@ async fn a_flush_cut_short_by_its_caller_writes_each_hit_once(db: &TestDb) {
 
 /// One write-behind instance per database: a second one is refused with a
 /// message that says what to do, until the first shuts down, which writes
-/// its pending hits and hands the lease on. Exact instances are not held
-/// back.
+/// its pending hits and hands the lease on. An exact instance is refused
+/// alike (the write-behind one would not see its hits); a counter to
+/// administer opens beside it.
 async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
     let first = db.counter(write_behind(|_| {})).await;
     assert!(hit(&first, "a").await.hit_counted);
@@ -376,9 +377,17 @@ async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
             && message.contains(r#"`counting = "exact"`"#),
         "{message}"
     );
-    let _exact = db.counter(settings(|_| {})).await;
+    let exact = || HitCounter::open_with_clock(db.db.clone(), settings(|_| {}), db.clock.clock());
+    assert_eq!(refused(exact().await).to_string(), message);
+    let admin = HitCounter::open_admin(db.db.clone(), write_behind(|_| {}))
+        .await
+        .expect("opens beside the write-behind instance");
+    assert_eq!(admin.counting_now(), Counting::Exact);
 
     first.shut_down().await.unwrap();
+    exact()
+        .await
+        .expect("an exact instance opens once it has shut down");
     assert_eq!(first.counting_now(), Counting::Exact);
     assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
     let next = open(db).await.expect("opens once the first has shut down");

@@ -98,9 +98,10 @@ async fn settings_reach_the_counter(db: &TestDb) {
     assert_eq!(state.config().ajax_url(), "/hitcount/hit/ajax/");
 }
 
-/// A second app counting write-behind into the same database does not
-/// launch while the first runs; it does once the first has shut down (the
-/// fairing gives up the lease and writes what is pending).
+/// A second app counting into the same database, write-behind or exactly,
+/// does not launch while the first counts write-behind; it does once the
+/// first has shut down (the fairing gives up the lease and writes what is
+/// pending).
 async fn one_write_behind_app_per_database(db: &TestDb) {
     let write_behind = || rocket(db, json!({ "counting": "write_behind" }));
     let first = rocket::local::asynchronous::Client::untracked(write_behind())
@@ -112,7 +113,10 @@ async fn one_write_behind_app_per_database(db: &TestDb) {
         "Hit counted: session key"
     );
     assert!(failed_in_hitcount(write_behind().ignite().await));
+    let exact = || rocket(db, json!({ "counting": "exact" }));
+    assert!(failed_in_hitcount(exact().ignite().await), "nor an exact one");
     first.terminate().await;
+    assert!(exact().ignite().await.is_ok(), "an exact one after the first");
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
     assert!(write_behind().ignite().await.is_ok(), "launches after the first");
 }
