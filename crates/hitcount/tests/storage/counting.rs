@@ -38,6 +38,7 @@ storage_tests!(
     ip_storage_modes,
     visitors_without_ip,
     failed_transaction_counts_nothing,
+    hits_written_by_your_own_sql,
     blacklist_changes_reach_other_instances,
     migrations_run_once,
     previous_session_key_keeps_its_hits,
@@ -739,4 +740,39 @@ async fn durable_commits_count_alike(db: &TestDb) {
             .hit_counted
     );
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
+}
+
+/// A hit row written by the site's own SQL is an active hit like one the
+/// crate counted, when its time has the form docs/retention.md gives: on
+/// SQLite the crate's RFC 3339 text, on PostgreSQL any `TIMESTAMPTZ`. On
+/// SQLite the form of `CURRENT_TIMESTAMP` compares as text before every
+/// time of its day, so inside a day's window it is taken for an older hit.
+async fn hits_written_by_your_own_sql(db: &TestDb) {
+    let counter = db
+        .counter(settings(|s| s.keep_hit_active = Window::hours(1)))
+        .await;
+    let pk = counter.register(&post(1)).await.unwrap();
+    let at = (db.clock.now() - TimeDelta::minutes(30)).format("%Y-%m-%d %H:%M:%S");
+    let insert = |session: &str, created: String| {
+        format!(
+            "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent) \
+             VALUES ({pk}, {created}, NULL, '{session}', 'ua')"
+        )
+    };
+    let documented = if db.is_postgres() {
+        format!("TIMESTAMPTZ '{at}+00'")
+    } else {
+        format!("strftime('%Y-%m-%dT%H:%M:%S+00:00', '{at}')")
+    };
+    db.execute(&insert("mine", documented)).await;
+    let hit = counter.count_hit(&post(1), &visitor("mine")).await.unwrap();
+    assert_eq!(hit.hit_message, "Not counted: session key has active hit");
+    if !db.is_postgres() {
+        db.execute(&insert("sqlite-default", format!("'{at}'"))).await;
+        let hit = counter
+            .count_hit(&post(1), &visitor("sqlite-default"))
+            .await
+            .unwrap();
+        assert!(hit.hit_counted, "the pitfall the docs warn of");
+    }
 }
