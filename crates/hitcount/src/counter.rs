@@ -18,7 +18,7 @@ use crate::salt::SaltCache;
 use crate::settings::{Counting, Settings};
 use crate::store::{migrate, returned, Db};
 use crate::visitor::Visitor;
-use crate::write_behind::ActiveIndex;
+use crate::write_behind::{ActiveIndex, LEASE};
 use crate::write_buffer::{PendingHit, WriteBuffer, FLUSH_INTERVAL, WRITE_BEHIND_FLUSH_INTERVAL};
 
 /// What counting one request did: django-hitcount's `{hit_counted,
@@ -234,9 +234,12 @@ impl HitCounter {
         if serves && settings.counting == Counting::Exact {
             // The write-behind instance would not see this one's hits, nor
             // this one its hits still in memory. (One that starts after
-            // this one cannot tell: exact instances hold no lease.)
+            // this one cannot tell: exact instances hold no lease.) A lease
+            // further ahead than a holder ever sets it is no live holder's
+            // but this clock's, set in the past (an import).
+            let now = clock.now();
             let held = Lease::WriteBehind.held_until(&db).await?;
-            if let Some(until) = held.filter(|until| *until >= clock.now()) {
+            if let Some(until) = held.filter(|until| *until >= now && *until <= now + LEASE) {
                 return Err(Error::WriteBehindLeaseHeld { until });
             }
         }

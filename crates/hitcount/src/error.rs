@@ -70,8 +70,9 @@ impl fmt::Display for Error {
             Error::WriteBehindLeaseHeld { until } => write!(
                 f,
                 "another app instance counts write-behind into this database (its lease runs until {}): \
-                 `counting = \"write_behind\"` is for one instance per database; stop the other one, \
-                 or set `counting = \"exact\"` on every instance",
+                 `counting = \"write_behind\"` is for one instance per database, with no other \
+                 counting there; stop that one, or set `counting = \"exact\"` on every instance, \
+                 that one too",
                 until.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         }

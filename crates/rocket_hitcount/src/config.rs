@@ -310,9 +310,9 @@ impl Config {
     /// Settings that are valid but work against the visitor, one message
     /// each, naming the keys; the fairing logs them as warnings at ignite.
     /// A visitor cookie that does not outlive `keep_hit_active` is set
-    /// again on every counted view, and can be gone while the visitor's
-    /// hit is still active, counting a returning visitor twice inside the
-    /// window.
+    /// again on every counted view; a shorter one can be gone while the
+    /// visitor's hit is still active, counting a returning visitor twice
+    /// inside the window.
     ///
     /// ```
     /// let mut config = rocket_hitcount::Config::default();
@@ -323,16 +323,22 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let keep_active = self.counting.keep_hit_active;
-        if !self.cookie.expire_at_browser_close && self.cookie.lasting_age() <= keep_active.as_secs() {
-            let capped = if self.cookie.lasting_age() < self.cookie.max_age.as_secs() {
+        let lasting = self.cookie.lasting_age();
+        if !self.cookie.expire_at_browser_close && lasting <= keep_active.as_secs() {
+            let capped = if lasting < self.cookie.max_age.as_secs() {
                 ", of which browsers keep 400 days"
+            } else {
+                ""
+            };
+            // Equal, it runs out as the hit stops being active: not before.
+            let recounted = if lasting < keep_active.as_secs() {
+                ", and a visitor whose cookie ran out while a hit was still active is counted again"
             } else {
                 ""
             };
             warnings.push(format!(
                 "`hitcount.cookie.max_age` ({}{capped}) is not longer than `hitcount.keep_hit_active` \
-                 ({keep_active}): the visitor cookie is set again on every page that counts, and a \
-                 visitor whose cookie ran out while a hit was still active is counted again",
+                 ({keep_active}): the visitor cookie is set again on every page that counts{recounted}",
                 self.cookie.max_age
             ));
         }
@@ -463,6 +469,13 @@ mod tests {
             "{}",
             warnings[0]
         );
+        assert!(
+            !warnings[0].contains("counted again"),
+            "equal: it runs out with the hit"
+        );
+        config.cookie.max_age = Window::days(6);
+        let warnings = config.warnings();
+        assert!(warnings[0].ends_with("is counted again"), "{warnings:?}");
         config.cookie.expire_at_browser_close = true;
         assert!(config.warnings().is_empty(), "no age to run out");
         config.cookie.expire_at_browser_close = false;
