@@ -340,6 +340,7 @@ async fn rocket_toml_names_the_database_and_the_settings() {
     let db = TestDb::sqlite().await;
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(20), "old").await;
+    counter.shut_down().await.unwrap();
     // The site runs, counting write-behind: the command still opens (it
     // counts nothing, so it never takes the site's lease).
     let mut site = hitcount::Settings::default();

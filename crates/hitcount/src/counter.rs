@@ -11,14 +11,15 @@ use crate::cache::ReadCache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::group_commit::{CountingQueue, Job};
-use crate::lease::Lease;
+use crate::lease::{is_live, Lease};
 use crate::object::ObjectRef;
+use crate::presence::ExactPresence;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
 use crate::settings::{Counting, Settings};
 use crate::store::{migrate, returned, Db};
 use crate::visitor::Visitor;
-use crate::write_behind::{ActiveIndex, LEASE};
+use crate::write_behind::ActiveIndex;
 use crate::write_buffer::{PendingHit, WriteBuffer, FLUSH_INTERVAL, WRITE_BEHIND_FLUSH_INTERVAL};
 
 /// What counting one request did: django-hitcount's `{hit_counted,
@@ -112,6 +113,9 @@ pub(crate) struct Inner {
     buffer: WriteBuffer,
     /// The active hits, with `counting = "write_behind"`.
     write_behind: Option<ActiveIndex>,
+    /// This instance's row among those counting exactly, unless it counts
+    /// write-behind or only administers.
+    presence: Option<ExactPresence>,
     /// What this instance read or wrote lately (see `cache`).
     cache: Arc<ReadCache>,
     /// Requests that must be decided in the database (see `group_commit`).
@@ -161,7 +165,11 @@ impl HitCounter {
     /// Validates the settings, runs the migrations, and loads the blacklists
     /// and the IP hash key. Fails with [`Error::WriteBehindLeaseHeld`]
     /// while another instance counts write-behind into the database, in
-    /// either mode: only one instance may count there then.
+    /// either mode: only one instance may count there then. With `counting
+    /// = "write_behind"` it fails with [`Error::ExactInstancesCounting`]
+    /// while other instances count exactly there: each says so in the
+    /// database while it runs, until it shuts down
+    /// ([`shut_down`](Self::shut_down)) or 30 seconds after it died.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -231,18 +239,6 @@ impl HitCounter {
     async fn open_counting(db: Db, settings: Settings, clock: Clock, serves: bool) -> Result<HitCounter> {
         settings.validate()?;
         migrate::run(&db).await?;
-        if serves && settings.counting == Counting::Exact {
-            // The write-behind instance would not see this one's hits, nor
-            // this one its hits still in memory. (One that starts after
-            // this one cannot tell: exact instances hold no lease.) A lease
-            // further ahead than a holder ever sets it is no live holder's
-            // but this clock's, set in the past (an import).
-            let now = clock.now();
-            let held = Lease::WriteBehind.held_until(&db).await?;
-            if let Some(until) = held.filter(|until| *until >= now && *until <= now + LEASE) {
-                return Err(Error::WriteBehindLeaseHeld { until });
-            }
-        }
         let ip_key = match &settings.ip_hash_key {
             Some(key) => key.as_bytes().to_vec(),
             None => stored_ip_hash_key(&db).await?,
@@ -255,12 +251,18 @@ impl HitCounter {
             Counting::Exact => None,
             Counting::WriteBehind => Some(ActiveIndex::open(&db, &settings, clock.now()).await?),
         };
+        // Last, so that no failure after it leaves the row behind.
+        let presence = match settings.counting {
+            Counting::Exact if serves => Some(announce_exact(&db, clock.now()).await?),
+            _ => None,
+        };
         let inner = Arc::new(Inner {
             db,
             last_writer: writer.last_writer(),
             writer,
             buffer: WriteBuffer::default(),
             write_behind,
+            presence,
             cache,
             queue,
             salt: SaltCache::default(),
@@ -271,9 +273,7 @@ impl HitCounter {
             clock,
         });
         spawn_view_flusher(Arc::downgrade(&inner));
-        if inner.write_behind.is_some() {
-            spawn_lease_keeper(Arc::downgrade(&inner));
-        }
+        spawn_mark_keeper(Arc::downgrade(&inner));
         if let Some(interval) = inner.settings.cleanup_interval {
             crate::cleanup::spawn_periodic_cleanup(Arc::downgrade(&inner), interval);
         }
@@ -329,8 +329,10 @@ impl HitCounter {
     /// does, and with `counting = "write_behind"` gives up this instance's
     /// lease and counts exactly from then on: requests still served while
     /// the app shuts down are counted in the database, and the next
-    /// instance can open at once. The Rocket fairing calls it as shutdown
-    /// begins.
+    /// instance can open at once. With `counting = "exact"` it withdraws
+    /// this instance's mark among those counting exactly, so that an
+    /// instance counting write-behind can open. The Rocket fairing calls
+    /// it as shutdown begins.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -350,9 +352,13 @@ impl HitCounter {
     pub async fn shut_down(&self) -> Result<()> {
         let inner = self.inner.clone();
         to_the_end(async move {
-            match &inner.write_behind {
-                Some(index) => inner.retire(index).await,
-                None => inner.flush().await,
+            match (&inner.write_behind, &inner.presence) {
+                (Some(index), _) => inner.retire(index).await,
+                (None, Some(presence)) => {
+                    let flushed = inner.flush().await;
+                    flushed.and(presence.withdraw(inner.flush_writer()).await)
+                }
+                (None, None) => inner.flush().await,
             }
         })
         .await
@@ -734,35 +740,74 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
     });
 }
 
-/// How often the lease keeper looks at the write-behind lease.
-const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the mark keeper looks at this instance's mark.
+const MARK_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Keeps the write-behind lease while the counter lives, in a task apart
-/// from the flushes, so that a slow flush cannot let it run out: renews
-/// it, stops counting in memory when another instance has taken it over
-/// (this one stalled past it), and finishes a retirement or a giving up
-/// that failed. A failed renewal (the database away) is tried again.
-fn spawn_lease_keeper(counter: std::sync::Weak<Inner>) {
+/// Keeps this instance's mark in the database while the counter lives, in
+/// a task apart from the flushes, so that a slow flush cannot let it run
+/// out: the write-behind lease ([`keep_lease`]), or the row of an instance
+/// counting exactly (see `presence`). A failed renewal (the database
+/// away) is tried again.
+fn spawn_mark_keeper(counter: std::sync::Weak<Inner>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(LEASE_CHECK);
+        let mut tick = tokio::time::interval(MARK_CHECK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
-            let Some(index) = &inner.write_behind else { break };
-            if index.is_retired() {
-                if !index.holds_lease().await {
-                    break;
+            let go_on = match (&inner.write_behind, &inner.presence) {
+                (Some(index), _) => keep_lease(&inner, index).await,
+                (None, Some(presence)) => {
+                    let renewed = presence.renew(inner.flush_writer(), inner.clock.now()).await;
+                    !matches!(renewed, Ok(false))
                 }
-                let _ = index.give_up_lease(inner.flush_writer()).await;
-                continue;
-            }
-            let kept = index.keep_lease(inner.flush_writer(), inner.clock.now()).await;
-            if matches!(kept, Ok(false)) || index.wants_retire() {
-                let _ = inner.retire(index).await;
+                (None, None) => false,
+            };
+            if !go_on {
+                break;
             }
         }
     });
+}
+
+/// Renews the write-behind lease, stops counting in memory when another
+/// instance has taken it over or an exact one counts beside this one (one
+/// of them stalled past its mark), and finishes a retirement or a giving
+/// up that failed. Whether there is more to do.
+async fn keep_lease(inner: &Inner, index: &ActiveIndex) -> bool {
+    if index.is_retired() {
+        if !index.holds_lease().await {
+            return false;
+        }
+        let _ = index.give_up_lease(inner.flush_writer()).await;
+        return true;
+    }
+    let kept = index.keep_lease(inner.flush_writer(), inner.clock.now()).await;
+    if matches!(kept, Ok(false)) || index.wants_retire() {
+        let _ = inner.retire(index).await;
+    }
+    true
+}
+
+/// Says that this instance counts exactly, then checks that none counts
+/// write-behind: that one would not see this one's hits, nor this one its
+/// hits still in memory. The row is written before the lease is read (see
+/// `presence`).
+async fn announce_exact(db: &Db, now: DateTime<Utc>) -> Result<ExactPresence> {
+    let presence = ExactPresence::announce(db, now).await?;
+    let refused = match Lease::WriteBehind.held_until(db).await {
+        Ok(held) => held
+            .filter(|until| is_live(*until, now))
+            .map(|until| Error::WriteBehindLeaseHeld { until }),
+        Err(e) => Some(e),
+    };
+    match refused {
+        Some(e) => {
+            let _ = presence.withdraw(db).await;
+            Err(e)
+        }
+        None => Ok(presence),
+    }
 }
 
 /// Runs `work` in a task of its own and waits for it: a caller that stops

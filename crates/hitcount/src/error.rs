@@ -55,6 +55,16 @@ pub enum Error {
         /// When the lease runs out unless its holder renews it.
         until: chrono::DateTime<chrono::Utc>,
     },
+    /// Other app instances count exactly into the same database, so this
+    /// one may not count write-behind there: its memory would not see
+    /// their hits, and it would count their visitors again. Each of them
+    /// says it runs until a time it renews while it does and withdraws
+    /// when it shuts down; `until` is the latest.
+    ExactInstancesCounting {
+        /// When the last of them stops holding this one back unless it
+        /// renews its row.
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -73,6 +83,14 @@ impl fmt::Display for Error {
                  `counting = \"write_behind\"` is for one instance per database, with no other \
                  counting there; stop that one, or set `counting = \"exact\"` on every instance, \
                  that one too",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Error::ExactInstancesCounting { until } => write!(
+                f,
+                "another app instance counts exactly into this database (its mark runs until {}, \
+                 renewed while it runs): `counting = \"write_behind\"` is for one instance per database, \
+                 with no other counting there; stop the others, or set `counting = \"exact\"` on \
+                 this one too",
                 until.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         }

@@ -4,10 +4,25 @@
 //! the instance whose time it still holds, and expiring by itself after an
 //! instance that died.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::Result;
 use crate::store::Db;
+
+/// How long an instance's mark in the database (the write-behind lease, an
+/// exact instance's row) runs unless renewed: the longest a new instance
+/// has to wait after one that died without giving it up.
+pub(crate) const LIVE_FOR: TimeDelta = TimeDelta::seconds(30);
+
+/// How long after writing its mark an instance renews it.
+pub(crate) const RENEW_AFTER: TimeDelta = TimeDelta::seconds(10);
+
+/// Whether a mark running until `until` is a live instance's at `now`. One
+/// further ahead than an instance ever sets it is no live instance's, but
+/// that of a counter whose clock is set in the past (an import).
+pub(crate) fn is_live(until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    until >= now && until <= now + LIVE_FOR
+}
 
 /// The jobs that take a lease.
 #[derive(Clone, Copy, Debug)]

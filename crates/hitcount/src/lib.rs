@@ -67,6 +67,7 @@ mod import;
 mod ip;
 mod lease;
 mod object;
+mod presence;
 mod rules;
 mod salt;
 mod settings;

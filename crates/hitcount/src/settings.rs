@@ -62,7 +62,8 @@ pub enum Counting {
     /// 100 ms. Several times the throughput of counted hits, exactly once
     /// among one instance's requests, but only for an app that runs **one
     /// instance** on its database: another instance would not see this
-    /// one's hits. A crash loses the hits of the last 100 ms, and the index
+    /// one's hits, so none opens beside it, and it does not open beside
+    /// instances counting exactly. A crash loses the hits of the last 100 ms, and the index
     /// takes memory for every active hit (100 to 150 bytes each,
     /// twice that for a user's).
     WriteBehind,

@@ -25,14 +25,15 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use crate::batch::HitRow;
 use crate::error::{Error, Result};
-use crate::lease::Lease;
+use crate::lease::{Lease, LIVE_FOR, RENEW_AFTER};
 use crate::object::ObjectRef;
+use crate::presence::ExactPresence;
 use crate::rules::{self, Reason};
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::Db;
@@ -66,13 +67,6 @@ pub(crate) struct ActiveIndex {
     retired: AtomicBool,
 }
 
-/// How long the write-behind lease runs unless renewed: the longest a new
-/// instance has to wait after one that died without giving it up.
-pub(crate) const LEASE: TimeDelta = TimeDelta::seconds(30);
-
-/// How long after taking or renewing it the lease is renewed again.
-const RENEW_AFTER: TimeDelta = TimeDelta::seconds(10);
-
 #[derive(Default)]
 struct Known {
     totals: HashMap<ObjectRef, (i64, i64)>,
@@ -101,16 +95,28 @@ enum Entry {
 impl ActiveIndex {
     /// Takes the write-behind lease of `db` and loads the hits still active
     /// under `settings` at `now`. Fails with
-    /// [`Error::WriteBehindLeaseHeld`] while another instance holds it.
+    /// [`Error::WriteBehindLeaseHeld`] while another instance holds it, and
+    /// with [`Error::ExactInstancesCounting`] while instances count exactly.
     pub(crate) async fn open(db: &Db, settings: &Settings, now: DateTime<Utc>) -> Result<ActiveIndex> {
         // Taken before loading: hits of an instance still writing when it
         // gave it up are in the database by then.
-        let until = now + LEASE;
+        let until = now + LIVE_FOR;
         if !Lease::WriteBehind.take(db, until, now).await? {
             let held = Lease::WriteBehind.held_until(db).await?;
             return Err(Error::WriteBehindLeaseHeld {
                 until: held.unwrap_or(until),
             });
+        }
+        // Read after taking the lease, as exact instances read the lease
+        // after writing their row (see `presence`).
+        let refused = match ExactPresence::live_until(db, now).await {
+            Ok(None) => None,
+            Ok(Some(until)) => Some(Error::ExactInstancesCounting { until }),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
+            let _ = Lease::WriteBehind.renew(db, until, None).await;
+            return Err(e);
         }
         let index = ActiveIndex {
             hasher: RandomState::new(),
@@ -134,36 +140,37 @@ impl ActiveIndex {
     }
 
     /// Whether [`ActiveIndex::retire`] was asked for and has not
-    /// succeeded yet (its flush failed): the lease keeper tries again.
+    /// succeeded yet (its flush failed): the mark keeper tries again.
     pub(crate) fn wants_retire(&self) -> bool {
         self.retiring.load(Ordering::Acquire) && !self.is_retired()
     }
 
     /// Renews the lease once [`RENEW_AFTER`] has passed since it was taken
-    /// or renewed (the lease keeper asks every second). `false` when
-    /// another instance has taken it over: this one must stop counting in
-    /// memory.
+    /// or renewed (the mark keeper asks every second). `false` when
+    /// another instance has taken it over, or an exact one counts beside
+    /// this one (either stalled past its mark while the other opened):
+    /// this one must stop counting in memory.
     pub(crate) async fn keep_lease(&self, db: &Db, now: DateTime<Utc>) -> Result<bool> {
         let mut lease = self.lease.lock().await;
         let Some(held) = lease.filter(|_| !self.is_retired()) else {
             return Ok(true);
         };
-        if now < held - LEASE + RENEW_AFTER {
+        if now < held - LIVE_FOR + RENEW_AFTER {
             return Ok(true);
         }
-        let until = now + LEASE;
+        let until = now + LIVE_FOR;
         let kept = Lease::WriteBehind.renew(db, held, Some(until)).await?;
         if kept {
             *lease = Some(until);
         }
-        Ok(kept)
+        Ok(kept && ExactPresence::live_until(db, now).await?.is_none())
     }
 
     /// Stops counting in memory, for good, once what is pending is
     /// written: waits for decisions under way and holds the next ones
     /// back while `flush` writes, so none is decided in the database
     /// before the hits it must see are there. If the flush fails, the
-    /// index goes on counting (and keeping its lease) and the lease keeper
+    /// index goes on counting (and keeping its lease) and the mark keeper
     /// tries again. Afterwards requests are counted exactly; the caller
     /// gives up the lease ([`ActiveIndex::give_up_lease`]).
     pub(crate) async fn retire(&self, flush: impl std::future::Future<Output = Result<()>>) -> Result<()> {

@@ -40,6 +40,15 @@ macro_rules! migrations {
                     "/0005_write_behind_lease.sql"
                 )),
             },
+            $crate::store::migrate::Migration {
+                version: 6,
+                description: "exact instances",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0006_exact_instances.sql"
+                )),
+            },
         ]
     };
 }

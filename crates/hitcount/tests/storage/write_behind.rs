@@ -23,6 +23,9 @@ storage_tests!(
     a_second_write_behind_instance_is_refused,
     the_lease_is_renewed_while_the_instance_runs,
     a_dead_instances_lease_runs_out,
+    write_behind_is_refused_beside_exact_instances,
+    an_exact_instance_renews_its_mark,
+    an_instance_beside_an_exact_one_counts_exactly,
     an_instance_whose_lease_was_taken_over_counts_exactly,
     a_shutdown_whose_flush_fails_keeps_the_lease_until_written,
 );
@@ -385,9 +388,10 @@ async fn a_second_write_behind_instance_is_refused(db: &TestDb) {
     assert_eq!(admin.counting_now(), Counting::Exact);
 
     first.shut_down().await.unwrap();
-    exact()
+    let exact = exact()
         .await
         .expect("an exact instance opens once it has shut down");
+    exact.shut_down().await.unwrap();
     assert_eq!(first.counting_now(), Counting::Exact);
     assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
     let next = open(db).await.expect("opens once the first has shut down");
@@ -429,10 +433,120 @@ async fn a_dead_instances_lease_runs_out(db: &TestDb) {
         .await
         .expect("a lease a day ahead is no live holder's");
     db.clock.advance(TimeDelta::seconds(31));
-    exact(db.clock.clock())
+    let exact = exact(db.clock.clock())
         .await
         .expect("opens once the lease has run out");
+    exact.shut_down().await.unwrap();
     open(db).await.expect("opens once the lease has run out");
+}
+
+fn refused_beside_exact(opened: hitcount::Result<HitCounter>) -> String {
+    let err = opened
+        .err()
+        .expect("a write-behind instance does not open beside exact ones");
+    assert!(
+        matches!(err, hitcount::Error::ExactInstancesCounting { .. }),
+        "{err}"
+    );
+    err.to_string()
+}
+
+/// The other way round: a write-behind instance does not open while
+/// instances count exactly (its memory would not see their hits), until
+/// the last has shut down, or run out 30 seconds after it died; an exact
+/// instance whose clock is in the past (an import) and a counter to
+/// administer do not hold it back. Nothing counted is lost meanwhile.
+async fn write_behind_is_refused_beside_exact_instances(db: &TestDb) {
+    let exact = |clock| HitCounter::open_with_clock(db.db.clone(), settings(|_| {}), clock);
+    let first = exact(db.clock.clock()).await.unwrap();
+    let second = exact(db.clock.clock()).await.unwrap();
+    assert!(hit(&first, "a").await.hit_counted);
+    let message = refused_beside_exact(open(db).await);
+    assert!(
+        message.contains("another app instance counts exactly into this database")
+            && message.contains("stop the others")
+            && message.contains(r#"`counting = "exact"` on this one too"#),
+        "{message}"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_state WHERE write_behind_lease_until IS NULL")
+            .await,
+        1,
+        "the refused instance gives the lease back"
+    );
+    first.shut_down().await.unwrap();
+    refused_beside_exact(open(db).await);
+    drop(second);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    refused_beside_exact(open(db).await);
+
+    let a_day_ago = db.clock.now() - TimeDelta::days(1);
+    let _import = exact(hitcount::Clock::new(move || a_day_ago)).await.unwrap();
+    let _admin = HitCounter::open_admin(db.db.clone(), settings(|_| {}))
+        .await
+        .unwrap();
+    db.clock.advance(TimeDelta::seconds(31));
+    // An exact instance that opens forgets the marks that ran out.
+    exact(db.clock.clock()).await.unwrap().shut_down().await.unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_exact_instance").await, 0);
+    let counter = open(db)
+        .await
+        .expect("opens once the dead instance's mark has run out");
+    assert_eq!(
+        hit(&counter, "a").await.hit_message,
+        "Not counted: session key has active hit"
+    );
+    assert_eq!(hit_rows(db).await, 1);
+}
+
+/// A write-behind instance that finds an exact one counting beside it
+/// (one of them stalled past its mark while the other opened) writes what
+/// is pending, counts exactly, and gives up its lease.
+async fn an_instance_beside_an_exact_one_counts_exactly(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    assert!(hit(&counter, "a").await.hit_counted);
+    db.clock.advance(TimeDelta::seconds(11));
+    let until =
+        (db.clock.now() + TimeDelta::seconds(30)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    db.execute(&format!(
+        "INSERT INTO hitcount_exact_instance (id, until) VALUES ('stalled', '{until}')"
+    ))
+    .await;
+    eventually("it counts exactly", || async {
+        counter.counting_now() == Counting::Exact
+    })
+    .await;
+    assert_eq!(hit_rows(db).await, 1, "the pending hit is written");
+    let b = hit(&counter, "b").await;
+    assert_eq!((b.hit_counted, b.total_hits), (true, 2));
+    assert_eq!(hit_rows(db).await, 2, "written before the answer");
+    eventually("the lease is given up", || async {
+        db.scalar("SELECT COUNT(*) FROM hitcount_state WHERE write_behind_lease_until IS NULL")
+            .await
+            == 1
+    })
+    .await;
+}
+
+/// An exact instance renews its mark while it runs: a write-behind one is
+/// still refused past the first 30 seconds.
+async fn an_exact_instance_renews_its_mark(db: &TestDb) {
+    let _exact = HitCounter::open_with_clock(db.db.clone(), settings(|_| {}), db.clock.clock())
+        .await
+        .unwrap();
+    let first_mark = db.clock.now() + TimeDelta::seconds(30);
+    db.clock.advance(TimeDelta::seconds(11));
+    let at = first_mark.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    eventually("the mark is renewed", || async {
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM hitcount_exact_instance WHERE until > '{at}'"
+        ))
+        .await
+            == 1
+    })
+    .await;
+    db.clock.advance(TimeDelta::seconds(25));
+    refused_beside_exact(open(db).await);
 }
 
 /// An instance that finds its lease taken over (it stalled past it, and
