@@ -105,14 +105,21 @@ impl BlacklistCache {
             due
         };
         if due {
-            let version = dispatch!(db, pool, sql => {
-                sqlx::query_scalar::<_, i64>(sql.blacklist_version).fetch_one(pool).await?
-            });
-            if version != self.version.load(Ordering::Acquire) {
-                self.reload(db).await?;
-            }
+            // Boxed: every request awaits `current`, and the statements
+            // would make its future a kilobyte to move around.
+            Box::pin(self.reload_if_changed(db)).await?;
         }
         Ok(self.current.read().expect("not poisoned").clone())
+    }
+
+    async fn reload_if_changed(&self, db: &Db) -> Result<()> {
+        let version = dispatch!(db, pool, sql => {
+            sqlx::query_scalar::<_, i64>(sql.blacklist_version).fetch_one(pool).await?
+        });
+        if version != self.version.load(Ordering::Acquire) {
+            self.reload(db).await?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn reload(&self, db: &Db) -> Result<()> {

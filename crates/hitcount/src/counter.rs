@@ -113,9 +113,13 @@ pub(crate) struct Inner {
     buffer: WriteBuffer,
     /// The active hits, with `counting = "write_behind"`.
     write_behind: Option<ActiveIndex>,
-    /// This instance's row among those counting exactly, unless it counts
-    /// write-behind or only administers.
-    presence: Option<ExactPresence>,
+    /// This instance's row among those counting exactly: set when it
+    /// opens to count exactly, or when it stops counting write-behind for
+    /// a reason other than shutting down; never for a counter that only
+    /// administers.
+    presence: std::sync::OnceLock<ExactPresence>,
+    /// Set by `HitCounter::shut_down`: no row is written from then on.
+    shutting_down: std::sync::atomic::AtomicBool,
     /// What this instance read or wrote lately (see `cache`).
     cache: Arc<ReadCache>,
     /// Requests that must be decided in the database (see `group_commit`).
@@ -252,10 +256,10 @@ impl HitCounter {
             Counting::WriteBehind => Some(ActiveIndex::open(&db, &settings, clock.now()).await?),
         };
         // Last, so that no failure after it leaves the row behind.
-        let presence = match settings.counting {
-            Counting::Exact if serves => Some(announce_exact(&db, clock.now()).await?),
-            _ => None,
-        };
+        let presence = std::sync::OnceLock::new();
+        if serves && settings.counting == Counting::Exact {
+            let _ = presence.set(announce_exact(&db, clock.now()).await?);
+        }
         let inner = Arc::new(Inner {
             db,
             last_writer: writer.last_writer(),
@@ -263,6 +267,7 @@ impl HitCounter {
             buffer: WriteBuffer::default(),
             write_behind,
             presence,
+            shutting_down: Default::default(),
             cache,
             queue,
             salt: SaltCache::default(),
@@ -351,15 +356,19 @@ impl HitCounter {
     /// ```
     pub async fn shut_down(&self) -> Result<()> {
         let inner = self.inner.clone();
+        inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         to_the_end(async move {
-            match (&inner.write_behind, &inner.presence) {
-                (Some(index), _) => inner.retire(index).await,
-                (None, Some(presence)) => {
-                    let flushed = inner.flush().await;
-                    flushed.and(presence.withdraw(inner.flush_writer()).await)
-                }
-                (None, None) => inner.flush().await,
-            }
+            let written = match &inner.write_behind {
+                Some(index) => inner.retire(index).await,
+                None => inner.flush().await,
+            };
+            let withdrawn = match inner.presence.get() {
+                Some(presence) => presence.withdraw(inner.flush_writer()).await,
+                None => Ok(()),
+            };
+            written.and(withdrawn)
         })
         .await
     }
@@ -523,7 +532,8 @@ impl HitCounter {
             None
         };
         if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
-            return self.record_refusal(object, reason, now).await;
+            // Boxed, as the database path below.
+            return Box::pin(self.record_refusal(object, reason, now)).await;
         }
         if let Some(index) = inner.active_index() {
             if let Some(result) = self
@@ -534,11 +544,7 @@ impl HitCounter {
             }
         }
 
-        let limited_ip = if settings.hits_per_ip_limit > 0 {
-            stored_ip.get()
-        } else {
-            None
-        };
+        let limited_ip = stored_ip.limited(settings);
         // A repeat visit is refused on facts already known, with no write
         // (its view waits in memory): from the cache when this instance
         // saw the active hit lately, else from one read where the backend
@@ -557,6 +563,24 @@ impl HitCounter {
                 }
             }
         }
+        // Boxed: a repeat visit answered above moves this future around,
+        // and the database's statements would make it a kilobyte.
+        Box::pin(self.count_in_database(object, visitor, stored_ip, now)).await
+    }
+
+    /// [`count_hit`](Self::count_hit) where the read cache does not know:
+    /// one read where the backend wants it, then the writer's queue.
+    async fn count_in_database(
+        &self,
+        object: &ObjectRef,
+        visitor: &Visitor,
+        mut stored_ip: StoredIp<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<HitResult> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        let limited_ip = stored_ip.limited(settings);
+        let active_since = now - settings.keep_hit_active.as_chrono();
         let read_start = inner.cache.read_start();
         let (kind, id) = (object.kind(), object.id());
         dispatch!(&inner.db, pool, sql => {
@@ -617,13 +641,9 @@ impl HitCounter {
             Some(known) => known,
             // First sight: read (or create) the row. Requests racing it
             // keep the entry the first of them makes.
-            None => self.pk_and_hits(object).await?,
+            None => Box::pin(self.pk_and_hits(object)).await?,
         };
-        let limited_ip = if inner.settings.hits_per_ip_limit > 0 {
-            stored_ip.get()
-        } else {
-            None
-        };
+        let limited_ip = stored_ip.limited(&inner.settings);
         let (reason, total) = index.decide(&inner.settings, object, known, visitor, limited_ip, now);
         let pk = known.0;
         // Still entered: a reload writes what is pending first.
@@ -745,8 +765,9 @@ const MARK_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Keeps this instance's mark in the database while the counter lives, in
 /// a task apart from the flushes, so that a slow flush cannot let it run
-/// out: the write-behind lease ([`keep_lease`]), or the row of an instance
-/// counting exactly (see `presence`). A failed renewal (the database
+/// out: the write-behind lease ([`keep_lease`]), and the row of an
+/// instance counting exactly (see `presence`), which one that stopped
+/// counting write-behind announces too. A failed renewal (the database
 /// away) is tried again.
 fn spawn_mark_keeper(counter: std::sync::Weak<Inner>) {
     tokio::spawn(async move {
@@ -755,15 +776,18 @@ fn spawn_mark_keeper(counter: std::sync::Weak<Inner>) {
         loop {
             tick.tick().await;
             let Some(inner) = counter.upgrade() else { break };
-            let go_on = match (&inner.write_behind, &inner.presence) {
-                (Some(index), _) => keep_lease(&inner, index).await,
-                (None, Some(presence)) => {
+            let lease_work = match &inner.write_behind {
+                Some(index) => keep_lease(&inner, index).await,
+                None => false,
+            };
+            let presence_work = match inner.presence.get() {
+                Some(presence) => {
                     let renewed = presence.renew(inner.flush_writer(), inner.clock.now()).await;
                     !matches!(renewed, Ok(false))
                 }
-                (None, None) => false,
+                None => false,
             };
-            if !go_on {
+            if !lease_work && !presence_work {
                 break;
             }
         }
@@ -773,11 +797,23 @@ fn spawn_mark_keeper(counter: std::sync::Weak<Inner>) {
 /// Renews the write-behind lease, stops counting in memory when another
 /// instance has taken it over or an exact one counts beside this one (one
 /// of them stalled past its mark), and finishes a retirement or a giving
-/// up that failed. Whether there is more to do.
+/// up that failed. Once retired other than by a shutdown, this instance
+/// counts exactly for good, so it announces itself as such. Whether there
+/// is more to do.
 async fn keep_lease(inner: &Inner, index: &ActiveIndex) -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
     if index.is_retired() {
+        if inner.presence.get().is_none() && !inner.shutting_down.load(SeqCst) {
+            if let Ok(presence) = ExactPresence::announce(inner.flush_writer(), inner.clock.now()).await {
+                let presence = inner.presence.get_or_init(|| presence);
+                // `shut_down` began meanwhile and may have missed it.
+                if inner.shutting_down.load(SeqCst) {
+                    let _ = presence.withdraw(inner.flush_writer()).await;
+                }
+            }
+        }
         if !index.holds_lease().await {
-            return false;
+            return inner.presence.get().is_none() && !inner.shutting_down.load(SeqCst);
         }
         let _ = index.give_up_lease(inner.flush_writer()).await;
         return true;
@@ -849,6 +885,14 @@ impl<'a> StoredIp<'a> {
         self.made
             .get_or_insert_with(|| visitor.ip().and_then(|ip| counter.stored_ip(ip)))
             .as_deref()
+    }
+
+    /// The stored form when the per-IP limit needs it.
+    fn limited(&mut self, settings: &Settings) -> Option<&str> {
+        match settings.hits_per_ip_limit {
+            0 => None,
+            _ => self.get(),
+        }
     }
 
     fn into_value(mut self) -> Option<String> {

@@ -87,10 +87,10 @@ impl fmt::Display for Error {
             ),
             Error::ExactInstancesCounting { until } => write!(
                 f,
-                "another app instance counts exactly into this database (its mark runs until {}, \
-                 renewed while it runs): `counting = \"write_behind\"` is for one instance per database, \
-                 with no other counting there; stop the others, or set `counting = \"exact\"` on \
-                 this one too",
+                "app instances count exactly into this database (the last says it runs until {}, \
+                 and renews that while it does): `counting = \"write_behind\"` is for one instance \
+                 per database, with no other counting there; shut them down (one that died holds \
+                 on until that time), or set `counting = \"exact\"` on this one too",
                 until.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         }

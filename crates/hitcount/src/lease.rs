@@ -17,11 +17,21 @@ pub(crate) const LIVE_FOR: TimeDelta = TimeDelta::seconds(30);
 /// How long after writing its mark an instance renews it.
 pub(crate) const RENEW_AFTER: TimeDelta = TimeDelta::seconds(10);
 
+/// How far ahead of this instance's clock a live mark may be: another
+/// instance read its clock a moment after this one (two opening at once),
+/// or its clock runs a little ahead.
+const CLOCK_SLACK: TimeDelta = TimeDelta::seconds(60);
+
 /// Whether a mark running until `until` is a live instance's at `now`. One
-/// further ahead than an instance ever sets it is no live instance's, but
-/// that of a counter whose clock is set in the past (an import).
+/// much further ahead than an instance ever sets it is no live instance's,
+/// but that of a counter whose clock is set in the past (an import).
 pub(crate) fn is_live(until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    until >= now && until <= now + LIVE_FOR
+    until >= now && until <= now + LIVE_FOR + CLOCK_SLACK
+}
+
+/// Whether a mark written to run until `held` is due for renewal at `now`.
+pub(crate) fn renewal_due(held: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now >= held - LIVE_FOR + RENEW_AFTER
 }
 
 /// The jobs that take a lease.

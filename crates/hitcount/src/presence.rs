@@ -5,11 +5,16 @@
 //! hits), just as an exact instance does not open while the write-behind
 //! lease is held. Each side writes its own mark first and reads the other's
 //! after, so of two instances opening at once at least one sees the other.
+//!
+//! On SQLite the times are text in sqlx's form (RFC 3339, `+00:00`), which
+//! sorts as the times do: `DELETE_EXPIRED` compares them as text.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
-use crate::lease::{is_live, LIVE_FOR, RENEW_AFTER};
+use crate::lease::{is_live, renewal_due, LIVE_FOR};
 use crate::store::Db;
 
 const UPSERT: &str = "INSERT INTO hitcount_exact_instance (id, until) VALUES ($1, $2) \
@@ -21,10 +26,13 @@ const ALL: &str = "SELECT until FROM hitcount_exact_instance";
 /// This instance's row, while it counts exactly.
 pub(crate) struct ExactPresence {
     id: String,
-    /// Until when the row says this instance runs; `None` once withdrawn.
+    /// Until when the row says this instance runs; `None` once deleted.
     /// A tokio mutex: renewing and withdrawing take turns across their
     /// statement.
     until: tokio::sync::Mutex<Option<DateTime<Utc>>>,
+    /// Set by [`ExactPresence::withdraw`]: no more renewals, even while
+    /// its statement has not succeeded yet.
+    withdrawn: AtomicBool,
 }
 
 impl ExactPresence {
@@ -40,17 +48,20 @@ impl ExactPresence {
         Ok(ExactPresence {
             id,
             until: tokio::sync::Mutex::new(Some(until)),
+            withdrawn: AtomicBool::new(false),
         })
     }
 
-    /// Moves the row on once [`RENEW_AFTER`] has passed since it was
-    /// written (the keeper asks every second). Written again if another
-    /// instance deleted it as expired (this one stalled). `false` once it
-    /// was withdrawn: there is nothing more to renew.
+    /// Moves the row on once it is due (the keeper asks every second).
+    /// Written again if another instance deleted it as expired (this one
+    /// stalled). `false` once withdrawn: there is nothing more to renew.
     pub(crate) async fn renew(&self, db: &Db, now: DateTime<Utc>) -> Result<bool> {
         let mut until = self.until.lock().await;
-        let Some(held) = *until else { return Ok(false) };
-        if now < held - LIVE_FOR + RENEW_AFTER {
+        let held = match *until {
+            Some(held) if !self.withdrawn.load(Ordering::Acquire) => held,
+            _ => return Ok(false),
+        };
+        if !renewal_due(held, now) {
             return Ok(true);
         }
         let next = now + LIVE_FOR;
@@ -62,13 +73,16 @@ impl ExactPresence {
     }
 
     /// Deletes the row, for good: a write-behind instance may open now. If
-    /// the statement fails, the row runs out by itself, no longer renewed.
+    /// the statement fails, the row is no longer renewed and runs out by
+    /// itself; a second call tries again.
     pub(crate) async fn withdraw(&self, db: &Db) -> Result<()> {
+        self.withdrawn.store(true, Ordering::Release);
         let mut until = self.until.lock().await;
-        if until.take().is_some() {
+        if until.is_some() {
             dispatch!(db, pool, _dialect => {
                 sqlx::query(DELETE).bind(&self.id).execute(pool).await?;
             });
+            *until = None;
         }
         Ok(())
     }

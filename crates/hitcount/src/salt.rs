@@ -29,12 +29,20 @@ impl HitCounter {
     /// ```
     pub async fn daily_salt(&self) -> Result<Vec<u8>> {
         let now = self.now();
-        let today = now.date_naive();
         if let Some((cached_day, salt)) = &*self.salt_cache().0.lock().expect("not poisoned") {
-            if *cached_day == today {
+            if *cached_day == now.date_naive() {
                 return Ok(salt.clone());
             }
         }
+        // Boxed: every cookieless request awaits this future, and the
+        // database statements would make it kilobytes to move around.
+        Box::pin(self.store_daily_salt(now)).await
+    }
+
+    /// Makes the day's salt, or reads the one another instance made, and
+    /// caches it.
+    async fn store_daily_salt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<u8>> {
+        let today = now.date_naive();
         let day = today.to_string();
         let candidate: String = crate::counter::random_hex_32()?;
         let yesterday = (now - chrono::TimeDelta::days(1)).date_naive().to_string();

@@ -31,7 +31,7 @@ use tokio::sync::{RwLock, RwLockReadGuard};
 
 use crate::batch::HitRow;
 use crate::error::{Error, Result};
-use crate::lease::{Lease, LIVE_FOR, RENEW_AFTER};
+use crate::lease::{renewal_due, Lease, LIVE_FOR};
 use crate::object::ObjectRef;
 use crate::presence::ExactPresence;
 use crate::rules::{self, Reason};
@@ -145,7 +145,7 @@ impl ActiveIndex {
         self.retiring.load(Ordering::Acquire) && !self.is_retired()
     }
 
-    /// Renews the lease once [`RENEW_AFTER`] has passed since it was taken
+    /// Renews the lease once [`RENEW_AFTER`](crate::lease::RENEW_AFTER) has passed since it was taken
     /// or renewed (the mark keeper asks every second). `false` when
     /// another instance has taken it over, or an exact one counts beside
     /// this one (either stalled past its mark while the other opened):
@@ -155,7 +155,7 @@ impl ActiveIndex {
         let Some(held) = lease.filter(|_| !self.is_retired()) else {
             return Ok(true);
         };
-        if now < held - LIVE_FOR + RENEW_AFTER {
+        if !renewal_due(held, now) {
             return Ok(true);
         }
         let until = now + LIVE_FOR;
