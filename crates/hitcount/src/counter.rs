@@ -11,7 +11,7 @@ use crate::cache::ReadCache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::group_commit::{CountingQueue, Job};
-use crate::lease::{is_live, Lease};
+use crate::lease::{refusal, Lease};
 use crate::object::ObjectRef;
 use crate::presence::ExactPresence;
 use crate::rules::{self, Reason, Tally};
@@ -831,13 +831,8 @@ async fn keep_lease(inner: &Inner, index: &ActiveIndex) -> bool {
 /// `presence`).
 async fn announce_exact(db: &Db, now: DateTime<Utc>) -> Result<ExactPresence> {
     let presence = ExactPresence::announce(db, now).await?;
-    let refused = match Lease::WriteBehind.held_until(db).await {
-        Ok(held) => held
-            .filter(|until| is_live(*until, now))
-            .map(|until| Error::WriteBehindLeaseHeld { until }),
-        Err(e) => Some(e),
-    };
-    match refused {
+    let held = Lease::WriteBehind.held_until(db).await;
+    match refusal(held, now, |until| Error::WriteBehindLeaseHeld { until }) {
         Some(e) => {
             let _ = presence.withdraw(db).await;
             Err(e)

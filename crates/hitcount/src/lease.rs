@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Db;
 
 /// How long an instance's mark in the database (the write-behind lease, an
@@ -27,6 +27,20 @@ const CLOCK_SLACK: TimeDelta = TimeDelta::seconds(60);
 /// but that of a counter whose clock is set in the past (an import).
 pub(crate) fn is_live(until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     until >= now && until <= now + LIVE_FOR + CLOCK_SLACK
+}
+
+/// The error that refuses an instance, from its read of the other kind's
+/// mark: `refused` when the mark is live, the read's own error when it
+/// failed (the caller then gives up the mark it wrote first).
+pub(crate) fn refusal(
+    other: Result<Option<DateTime<Utc>>>,
+    now: DateTime<Utc>,
+    refused: fn(DateTime<Utc>) -> Error,
+) -> Option<Error> {
+    match other {
+        Ok(until) => until.filter(|until| is_live(*until, now)).map(refused),
+        Err(e) => Some(e),
+    }
 }
 
 /// Whether a mark written to run until `held` is due for renewal at `now`.

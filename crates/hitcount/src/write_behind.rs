@@ -31,7 +31,7 @@ use tokio::sync::{RwLock, RwLockReadGuard};
 
 use crate::batch::HitRow;
 use crate::error::{Error, Result};
-use crate::lease::{renewal_due, Lease, LIVE_FOR};
+use crate::lease::{refusal, renewal_due, Lease, LIVE_FOR};
 use crate::object::ObjectRef;
 use crate::presence::ExactPresence;
 use crate::rules::{self, Reason};
@@ -109,12 +109,8 @@ impl ActiveIndex {
         }
         // Read after taking the lease, as exact instances read the lease
         // after writing their row (see `presence`).
-        let refused = match ExactPresence::live_until(db, now).await {
-            Ok(None) => None,
-            Ok(Some(until)) => Some(Error::ExactInstancesCounting { until }),
-            Err(e) => Some(e),
-        };
-        if let Some(e) = refused {
+        let exact = ExactPresence::live_until(db, now).await;
+        if let Some(e) = refusal(exact, now, |until| Error::ExactInstancesCounting { until }) {
             let _ = Lease::WriteBehind.renew(db, until, None).await;
             return Err(e);
         }
