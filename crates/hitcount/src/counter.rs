@@ -565,7 +565,7 @@ impl HitCounter {
         }
         // Boxed: a repeat visit answered above moves this future around,
         // and the database's statements would make it a kilobyte.
-        Box::pin(self.count_in_database(object, visitor, stored_ip, now)).await
+        Box::pin(self.count_in_database(object, visitor, stored_ip, now, active_since)).await
     }
 
     /// [`count_hit`](Self::count_hit) where the read cache does not know:
@@ -576,11 +576,11 @@ impl HitCounter {
         visitor: &Visitor,
         mut stored_ip: StoredIp<'_>,
         now: DateTime<Utc>,
+        active_since: DateTime<Utc>,
     ) -> Result<HitResult> {
         let inner = &*self.inner;
         let settings = &inner.settings;
         let limited_ip = stored_ip.limited(settings);
-        let active_since = now - settings.keep_hit_active.as_chrono();
         let read_start = inner.cache.read_start();
         let (kind, id) = (object.kind(), object.id());
         dispatch!(&inner.db, pool, sql => {
