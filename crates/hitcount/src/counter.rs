@@ -430,14 +430,13 @@ impl HitCounter {
         let inner = &*self.inner;
         inner.cache.clear();
         if let Some(index) = inner.active_index() {
-            let pending = || inner.buffer.pending_hit_list();
             let reloaded = index
                 .reload(
                     &inner.db,
                     &inner.settings,
                     self.now(),
                     self.flush_buffer(),
-                    pending,
+                    inner.buffer.unwritten(),
                 )
                 .await;
             // What was read while the index reloaded may predate it.
@@ -899,7 +898,7 @@ impl<'a> StoredIp<'a> {
 /// The IP hash key kept in the database, made on first use. Concurrent
 /// first starts race on one conditional update; all read the winner's key.
 async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
-    let candidate = random_hex_32()?;
+    let candidate = random_hex_32("the IP hash key (or set `ip_hash_key`)")?;
     let key: Option<String> = dispatch!(db, pool, sql => {
         sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
         sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
@@ -912,13 +911,13 @@ async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
     })
 }
 
-/// 32 random bytes from the operating system, as hex.
-pub(crate) fn random_hex_32() -> Result<String> {
+/// 32 random bytes from the operating system, as hex, for `what` (named
+/// in the error).
+pub(crate) fn random_hex_32(what: &'static str) -> Result<String> {
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| Error::Setting {
-        key: "ip_hash_key",
-        value: "(generated)".into(),
-        reason: format!("the operating system gave no randomness: {e}"),
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::NoRandomness {
+        what,
+        reason: e.to_string(),
     })?;
     Ok(hex::encode(bytes))
 }

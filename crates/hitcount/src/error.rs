@@ -65,6 +65,15 @@ pub enum Error {
         /// renews its row.
         until: chrono::DateTime<chrono::Utc>,
     },
+    /// The operating system gave no randomness for a key the counter makes
+    /// itself: the IP hash key, the day's salt of cookieless visitors'
+    /// keys, or an instance's id.
+    NoRandomness {
+        /// What the counter was making.
+        what: &'static str,
+        /// The operating system's error.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -93,6 +102,9 @@ impl fmt::Display for Error {
                  on until that time), or set `counting = \"exact\"` on this one too",
                 until.format("%Y-%m-%d %H:%M:%S UTC")
             ),
+            Error::NoRandomness { what, reason } => {
+                write!(f, "the operating system gave no randomness for {what}: {reason}")
+            }
         }
     }
 }
@@ -128,5 +140,22 @@ pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: &'st
         what,
         value: value.into(),
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_randomness_names_what_was_being_made() {
+        let err = Error::NoRandomness {
+            what: "this instance's id",
+            reason: "getrandom: unavailable".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "the operating system gave no randomness for this instance's id: getrandom: unavailable"
+        );
     }
 }

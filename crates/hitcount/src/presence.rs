@@ -39,7 +39,7 @@ impl ExactPresence {
     /// Writes this instance's row at `now`, and forgets the rows of
     /// instances that died without withdrawing theirs.
     pub(crate) async fn announce(db: &Db, now: DateTime<Utc>) -> Result<ExactPresence> {
-        let id = crate::counter::random_hex_32()?;
+        let id = crate::counter::random_hex_32("this instance's id")?;
         let until = now + LIVE_FOR;
         dispatch!(db, pool, _dialect => {
             sqlx::query(DELETE_EXPIRED).bind(now).execute(pool).await?;

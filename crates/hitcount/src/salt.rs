@@ -44,7 +44,7 @@ impl HitCounter {
     async fn store_daily_salt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<u8>> {
         let today = now.date_naive();
         let day = today.to_string();
-        let candidate: String = crate::counter::random_hex_32()?;
+        let candidate: String = crate::counter::random_hex_32("the day's salt of cookieless visitors' keys")?;
         let yesterday = (now - chrono::TimeDelta::days(1)).date_naive().to_string();
         let stored: String = dispatch!(self.writer(), pool, sql => {
             let mut tx = pool.begin().await?;

@@ -38,7 +38,7 @@ use crate::rules::{self, Reason};
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::Db;
 use crate::visitor::Visitor;
-use crate::write_buffer::PendingHit;
+use crate::write_buffer::Unwritten;
 
 /// The active hits and the totals an instance counts against.
 pub(crate) struct ActiveIndex {
@@ -123,7 +123,10 @@ impl ActiveIndex {
             retiring: AtomicBool::new(false),
             retired: AtomicBool::new(false),
         };
-        if let Err(e) = index.reload(db, settings, now, async { Ok(()) }, Vec::new).await {
+        if let Err(e) = index
+            .reload(db, settings, now, async { Ok(()) }, async { Unwritten::none() })
+            .await
+        {
             let _ = Lease::WriteBehind.renew(db, until, None).await;
             return Err(e);
         }
@@ -202,17 +205,18 @@ impl ActiveIndex {
     /// Forgets everything and loads the active hits again: after changes
     /// that deleted hits or lowered totals. Requests wait meanwhile.
     /// `flush` writes the hits pending in memory first; those it could not
-    /// write (`pending`, asked for after it) go into the new index too, so
-    /// no visitor counts twice. If loading fails, the old index stays (it
-    /// holds every hit, deleted ones too: refused visitors, never double
-    /// counts), and the totals are read again either way.
-    pub(crate) async fn reload(
+    /// write (`unwritten`, asked for after it and held, so that no other
+    /// flush writes them before the load reads) go into the new index too,
+    /// so no visitor counts twice. If loading fails, the old index stays
+    /// (it holds every hit, deleted ones too: refused visitors, never
+    /// double counts), and the totals are read again either way.
+    pub(crate) async fn reload<'b>(
         &self,
         db: &Db,
         settings: &Settings,
         now: DateTime<Utc>,
         flush: impl std::future::Future<Output = Result<()>>,
-        pending: impl FnOnce() -> Vec<PendingHit>,
+        unwritten: impl std::future::Future<Output = Unwritten<'b>>,
     ) -> Result<()> {
         let _gate = self.gate.write().await;
         if self.is_retired() {
@@ -220,6 +224,7 @@ impl ActiveIndex {
         }
         // A failed write keeps its hits pending: they are added below.
         let _ = flush.await;
+        let unwritten = unwritten.await;
         *self.known.lock().expect("not poisoned") = Known::default();
         let mut index = Index::default();
         let since = now - settings.keep_hit_active.as_chrono();
@@ -242,7 +247,7 @@ impl ActiveIndex {
                 self.insert(&mut index, settings, &hit);
             }
         });
-        for hit in pending() {
+        for hit in &unwritten.hits {
             self.insert(&mut index, settings, &hit.row());
         }
         *self.index.lock().expect("not poisoned") = index;

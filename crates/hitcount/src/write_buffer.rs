@@ -103,9 +103,17 @@ impl WriteBuffer {
         (of(&pending.hits_of), of(&pending.views))
     }
 
-    /// The hits not yet written.
-    pub(crate) fn pending_hit_list(&self) -> Vec<PendingHit> {
-        self.pending.lock().expect("not poisoned").hits.clone()
+    /// The hits not yet written, with flushes held back while the caller
+    /// keeps the answer: a flush under way takes its hits out of the
+    /// buffer until it commits or puts them back, so a list made during
+    /// one would miss them, and so would a read of the database made
+    /// before its commit.
+    pub(crate) async fn unwritten(&self) -> Unwritten<'_> {
+        let held = self.flushing.read().await;
+        Unwritten {
+            hits: self.pending.lock().expect("not poisoned").hits.clone(),
+            _held: Some(held),
+        }
     }
 
     /// Writes what is pending in one transaction, then takes it out of the
@@ -160,6 +168,23 @@ impl WriteBuffer {
             subtract(&mut pending.hits_of, hit.pk, 1);
         }
         Ok(())
+    }
+}
+
+/// The hits a buffer has not written ([`WriteBuffer::unwritten`]); no
+/// flush starts while this lives.
+pub(crate) struct Unwritten<'a> {
+    pub hits: Vec<PendingHit>,
+    _held: Option<tokio::sync::RwLockReadGuard<'a, ()>>,
+}
+
+impl Unwritten<'_> {
+    /// No hits, and nothing held: for an index loaded before any count.
+    pub(crate) fn none() -> Unwritten<'static> {
+        Unwritten {
+            hits: Vec::new(),
+            _held: None,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ storage_tests!(
     a_failed_flush_keeps_the_hits_for_the_next,
     refusals_answer_with_the_unwritten_hits,
     a_reload_whose_flush_fails_keeps_every_hit,
+    a_flush_racing_a_reload_keeps_every_hit,
     a_flush_cut_short_by_its_caller_writes_each_hit_once,
     a_second_write_behind_instance_is_refused,
     the_lease_is_renewed_while_the_instance_runs,
@@ -344,6 +345,34 @@ async fn a_reload_whose_flush_fails_keeps_every_hit(db: &TestDb) {
     assert_eq!(hit_rows(db).await, 2);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
     assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
+}
+
+/// A flush that runs while an admin change reloads the index (the
+/// background flush, or a caller's) cannot hide the hits it is writing
+/// from the reload: each is either in the rows the reload reads or among
+/// the hits it adds as still pending. Here the writes fail, so every
+/// flush puts the hits back, and the visitor must stay blocked.
+async fn a_flush_racing_a_reload_keeps_every_hit(db: &TestDb) {
+    let counter = db.counter(write_behind(|_| {})).await;
+    hit(&counter, "a").await;
+    counter.flush_views().await.unwrap();
+    let (post_2, x) = (post(2), visitor("x"));
+    assert!(counter.count_hit(&post_2, &x).await.unwrap().hit_counted);
+    fail_hit_writes(db).await;
+    let post_1 = post(1);
+    for round in 0..40 {
+        let (deleted, flushed) = tokio::join!(counter.delete_counts(&post_1), counter.flush_views());
+        deleted.unwrap();
+        assert!(flushed.is_err(), "the writes fail");
+        assert_eq!(
+            counter.count_hit(&post_2, &x).await.unwrap().hit_message,
+            "Not counted: session key has active hit",
+            "round {round}: the pending hit is still in the index"
+        );
+    }
+    allow_hit_writes(db).await;
+    counter.flush_views().await.unwrap();
+    assert_eq!(counter.counts(&post_2).await.unwrap().hits, 1, "counted once");
 }
 
 /// A caller that stops waiting for a flush (a timeout) at any moment
