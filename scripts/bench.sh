@@ -9,6 +9,10 @@
 #   BENCH_COUNTING=write_behind bash scripts/bench.sh   # write-behind counting
 #   BENCH_VISIT_COUNTS=true bash scripts/bench.sh       # cookie.visit_counts on
 #
+# Each scenario runs between two runs of the bare route by the same client
+# (the scenario's wrk script: its headers, cookies and method), so that
+# the ratio is what counting adds to the same request; BENCH_BARE=plain
+# runs the bare route with wrk's plain GET instead, as before 2026-12-03.
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk;
 # BENCH_ROUNDS (default 1) repeats the scenarios and prints median ratios.
 # BENCH_APP runs another build of the app (say, a copy of main's, for a
@@ -47,11 +51,12 @@ BENCH_PK=$(echo "$vars" | sed -E 's/.*"pk":([0-9]+).*/\1/')
 BENCH_TOKEN=$(echo "$vars" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 BENCH_CSRF=$(curl -fs -b "$jar" -c "$jar" "$base/hitcount/csrf" | sed -E 's/.*"csrftoken":"([^"]+)".*/\1/')
 rm -f "$jar"
-# What a returning browser sends: the visitor cookie of its first visit.
+# What a returning browser sends: the cookies of its first visit, the
+# visitor cookie and the CSRF cookie that every page hands out.
 jar=$(mktemp)
 curl -fs -c "$jar" -A "Mozilla/5.0 (bench returning browser)" "$base/post/4" >/dev/null
 export BENCH_VISITOR
-BENCH_VISITOR="hitcount_visitor=$(awk '$6 == "hitcount_visitor" { print $7 }' "$jar")"
+BENCH_VISITOR="hitcount_visitor=$(awk '$6 == "hitcount_visitor" { print $7 }' "$jar"); csrftoken=$(awk '$6 == "csrftoken" { print $7 }' "$jar")"
 rm -f "$jar"
 
 # run NAME PATH [LUA]: prints "NAME req/s p99_ms".
@@ -70,37 +75,41 @@ run() {
     echo "$name $rps $p99"
 }
 
-# round: one pass over the scenarios with a bare run before and after
-# each, printed as a table. Each scenario is compared with the mean of the
-# two bare runs beside it, seconds apart, so that the machine's drift
-# during a round (large on a shared 2-core machine) stays out of its
-# ratio; each bare run is shown against the round's mean bare run. Each
-# scenario's line also goes to $ratios as "NAME PERCENT" for the medians.
+# round: one pass over the scenarios, each between two runs of the bare
+# route by the same client (see the top), printed as a table. Each
+# scenario is compared with the mean of the two bare runs beside it,
+# seconds apart, so that the machine's drift during a round (large on a
+# shared 2-core machine) stays out of its ratio; each bare run is shown
+# against the mean of the two, which tells how steady they were. Each scenario's line also goes to
+# $ratios as "NAME PERCENT" for the medians.
 ratios=$(mktemp)
 trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true; rm -f "$ratios"' EXIT
+# scenario NAME PATH [LUA]: the bare route, the scenario, the bare route.
+scenario() {
+    local bare_script=${3:-}
+    [ "${BENCH_BARE:-}" = plain ] && bare_script=
+    run bare /bare "$bare_script"
+    run "$@"
+    run bare /bare "$bare_script"
+}
 round() {
     local results
     results=$(
-        run bare /bare
-        run counted /post/1 new_visitor.lua
-        run bare /bare
-        run repeat /post/3 repeat_visitor.lua
-        run bare /bare
-        run returning /post/4 returning_visitor.lua
-        run bare /bare
-        run ajax /hitcount/hit/ajax ajax.lua
-        run bare /bare
-        run list-20-counts /list
-        run bare /bare
+        scenario counted /post/1 new_visitor.lua
+        scenario repeat /post/3 repeat_visitor.lua
+        scenario returning /post/4 returning_visitor.lua
+        scenario ajax /hitcount/hit/ajax ajax.lua
+        scenario list-20-counts /list
     )
     echo "$results" | awk -v ratios="$ratios" '
         { name[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
-        $1 == "bare" { all += $2; n++ }
         END {
             printf "%-16s %12s %10s %10s\n", "scenario", "requests/s", "p99 ms", "vs bare"
             for (i = 1; i <= NR; i++) {
                 if (name[i] == "bare") {
-                    ratio = 100 * rps[i] / (all / n)
+                    # Against the mean of its pair: how steady the two runs were.
+                    other = (i % 3 == 1) ? i + 2 : i - 2
+                    ratio = 100 * rps[i] / ((rps[i] + rps[other]) / 2)
                 } else {
                     ratio = 100 * rps[i] / ((rps[i - 1] + rps[i + 1]) / 2)
                     printf "%s %.1f\n", name[i], ratio >> ratios

@@ -196,17 +196,18 @@ impl ReadCache {
 }
 
 /// The cache key of a visitor's active hit on an object: the user, or the
-/// session key with the previous one (the counter checks both).
+/// session key with the previous one (the counter checks both). Joined,
+/// not `format!`ted: every repeat visit makes one.
 fn active_key(object: &ObjectRef, visitor: &Visitor) -> String {
-    let (kind, id) = (object.kind(), object.id());
-    match visitor.user() {
-        Some(user) => format!("{kind}\0{id}\0u\0{}", user.id()),
-        None => format!(
-            "{kind}\0{id}\0s\0{}\0{}",
+    let (tag, first, second) = match visitor.user() {
+        Some(user) => ("u", user.id(), ""),
+        None => (
+            "s",
             visitor.session_key(),
-            visitor.previous_session_key().unwrap_or_default()
+            visitor.previous_session_key().unwrap_or_default(),
         ),
-    }
+    };
+    [object.kind(), object.id(), tag, first, second].join("\0")
 }
 
 #[cfg(test)]

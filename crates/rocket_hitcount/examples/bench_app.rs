@@ -1,13 +1,13 @@
-//! The app that `scripts/bench.sh` loads with wrk: one bare route and one
-//! route per scenario, on SQLite (or PostgreSQL with `BENCH_DATABASE_URL`),
-//! counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind;
+//! The app that `scripts/bench.sh` loads with wrk: one bare route (GET, and
+//! POST for the AJAX scenario's client) and one route per scenario, on
+//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`), counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind;
 //! `BENCH_VISIT_COUNTS=true` turns on `cookie.visit_counts`.
 //!
 //!     cargo run --release -p rocket_hitcount --example bench_app
 
 use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
-use rocket::{get, launch, routes};
+use rocket::{get, launch, post, routes};
 use rocket_db_pools::{sqlx, Database};
 use rocket_dyn_templates::Template;
 use rocket_hitcount::{HitCount, Hits, JsContext, TemplateFunctions};
@@ -28,6 +28,12 @@ fn post(id: i64) -> hitcount::ObjectRef {
 #[get("/bare")]
 fn bare() -> RawHtml<String> {
     RawHtml(format!("<p>total {} hit {} {}</p>", 0, false, "Not counted"))
+}
+
+/// The baseline of the AJAX scenario: the same POST, counting nothing.
+#[post("/bare")]
+fn bare_post() -> RawHtml<String> {
+    bare()
 }
 
 /// Counts a hit, as a detail page with `count_hit = True` does.
@@ -95,7 +101,7 @@ fn rocket() -> _ {
             "hitcount.counting",
             std::env::var("BENCH_COUNTING").unwrap_or_else(|_| "exact".into()),
         ));
-    let app = rocket::custom(figment).mount("/", routes![bare, count, js, list]);
+    let app = rocket::custom(figment).mount("/", routes![bare, bare_post, count, js, list]);
     let templates =
         |functions: TemplateFunctions| Template::custom(move |engines| functions.register(&mut engines.tera));
     if url.starts_with("postgres") {

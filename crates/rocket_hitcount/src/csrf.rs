@@ -12,14 +12,21 @@ use crate::secret::{random_hex, same};
 /// The CSRF cookie lives a year, as Django's does.
 const COOKIE_DAYS: i64 = 365;
 
-/// The request's CSRF cookie value, if it has a plausible one.
-pub(crate) fn cookie_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
-    let name = &state.config().csrf_cookie_name;
-    // 16 to 64 letters and digits: ours (32 hex) and Django's (32 or 64),
-    // so a Django app on the same domain keeps its cookie.
-    jar.get_pending(name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+/// The CSRF token the client sent in its cookie, if it is plausible: 16
+/// to 64 letters and digits, ours (32 hex) and Django's (32 or 64), so a
+/// Django app on the same domain keeps its cookie. The cookie as sent,
+/// not one set during the request: that is what a double-submit check
+/// compares, and Rocket's `get_pending` would first try to decrypt it as
+/// a private cookie, on every page.
+fn sent_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
+    jar.get(&state.config().csrf_cookie_name)
+        .map(|c| c.value())
+        .filter(|v| is_plausible(v))
+        .map(str::to_owned)
+}
+
+fn is_plausible(token: &str) -> bool {
+    (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn cookie(state: &HitCount, token: String) -> Cookie<'static> {
@@ -42,9 +49,15 @@ pub(crate) fn sets_cookie(response: &Response<'_>, name: &str) -> bool {
         .any(|c| c.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')))
 }
 
-/// The CSRF token of this visitor, issuing the cookie if it has none.
+/// The CSRF token of this visitor, issuing the cookie if it has none (or
+/// the one issued earlier in the same request).
 pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
-    cookie_token(state, jar).unwrap_or_else(|| {
+    let issued = || {
+        jar.get_pending(&state.config().csrf_cookie_name)
+            .map(|c| c.value().to_owned())
+            .filter(|v| is_plausible(v))
+    };
+    sent_token(state, jar).or_else(issued).unwrap_or_else(|| {
         let token = random_hex::<16>();
         jar.add(cookie(state, token.clone()));
         token
@@ -55,7 +68,7 @@ pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
 /// the handler already set it).
 pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &mut Response<'_>) {
     let already_set = sets_cookie(response, &state.config().csrf_cookie_name);
-    if cookie_token(state, request.cookies()).is_none() && !already_set {
+    if sent_token(state, request.cookies()).is_none() && !already_set {
         response.adjoin_header(cookie(state, random_hex::<16>()));
     }
 }
@@ -65,7 +78,7 @@ pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &
 pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<&str>) -> Result<(), String> {
     check_origin(request)?;
     let name = &state.config().csrf_cookie_name;
-    let Some(expected) = cookie_token(state, request.cookies()) else {
+    let Some(expected) = sent_token(state, request.cookies()) else {
         return Err(format!("CSRF cookie `{name}` is missing"));
     };
     let sent = request.headers().get_one("X-CSRFToken").or(form_token);

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use hitcount::{Db, HitCounter, ObjectRef};
 use rocket::fairing::{self, Fairing, Info, Kind};
-use rocket::http::ContentType;
 use rocket::{error, info_, warn_, Build, Phase, Rocket};
 use rocket_db_pools::Database;
 
@@ -277,7 +276,7 @@ where
         };
         // Django's ensure_csrf_cookie: every HTML page hands out the CSRF
         // cookie its script will need.
-        if response.content_type() == Some(ContentType::HTML) {
+        if is_html(response) {
             csrf::ensure_cookie(state, request, response);
         }
         // A page that sets one of our cookies is this visitor's own: a
@@ -288,5 +287,42 @@ where
         {
             response.adjoin_raw_header("Vary", "Cookie");
         }
+    }
+}
+
+/// Whether the response is an HTML page: its `Content-Type` read as is,
+/// since Rocket's `content_type()` parses the header on each call.
+fn is_html(response: &rocket::Response<'_>) -> bool {
+    response
+        .headers()
+        .get_one("Content-Type")
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use rocket::http::{ContentType, Header};
+    use rocket::Response;
+
+    #[test]
+    fn html_is_told_from_the_header_as_sent() {
+        let with = |value: Option<&'static str>| {
+            let mut response = Response::new();
+            if let Some(value) = value {
+                response.set_header(Header::new("Content-Type", value));
+            }
+            super::is_html(&response)
+        };
+        assert!(with(Some("text/html; charset=utf-8")));
+        assert!(with(Some("text/html")));
+        assert!(with(Some(" Text/HTML ;charset=utf-8")));
+        assert!(!with(Some("text/htmlx")));
+        assert!(!with(Some("application/json")));
+        assert!(!with(Some("")));
+        assert!(!with(None));
+        let mut page = Response::new();
+        page.set_header(ContentType::HTML);
+        assert!(super::is_html(&page), "what Rocket's HTML responders set");
     }
 }
