@@ -12,7 +12,8 @@
 # Each scenario runs between two runs of the bare route by the same client
 # (the scenario's wrk script: its headers, cookies and method), so that
 # the ratio is what counting adds to the same request; BENCH_BARE=plain
-# runs the bare route with wrk's plain GET instead, as before 2026-12-03.
+# runs the bare route with wrk's plain GET instead, as before 2026-12-03's
+# third session (the returning browser sends its CSRF cookie either way).
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk;
 # BENCH_ROUNDS (default 1) repeats the scenarios and prints median ratios.
 # BENCH_APP runs another build of the app (say, a copy of main's, for a

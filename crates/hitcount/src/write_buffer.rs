@@ -64,6 +64,11 @@ pub(crate) struct WriteBuffer {
     /// never sees a batch both in the database and still pending, or in
     /// neither.
     flushing: tokio::sync::RwLock<()>,
+    /// Held by a flush from before it takes the hits out to after it puts
+    /// back what it could not write, and by [`WriteBuffer::unwritten`]'s
+    /// answer: apart from `flushing`, so that reads of totals do not queue
+    /// behind a flush waiting for a reload.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl WriteBuffer {
@@ -109,7 +114,7 @@ impl WriteBuffer {
     /// one would miss them, and so would a read of the database made
     /// before its commit.
     pub(crate) async fn unwritten(&self) -> Unwritten<'_> {
-        let held = self.flushing.read().await;
+        let held = self.writing.lock().await;
         Unwritten {
             hits: self.pending.lock().expect("not poisoned").hits.clone(),
             _held: Some(held),
@@ -119,6 +124,7 @@ impl WriteBuffer {
     /// Writes what is pending in one transaction, then takes it out of the
     /// buffer; on failure it stays pending for the next flush.
     pub(crate) async fn flush(&self, db: &Db) -> Result<()> {
+        let _writing = self.writing.lock().await;
         let _flushing = self.flushing.write().await;
         // In pk order, the order the counting transactions lock rows in.
         let (mut views, mut hits) = {
@@ -175,7 +181,7 @@ impl WriteBuffer {
 /// flush starts while this lives.
 pub(crate) struct Unwritten<'a> {
     pub hits: Vec<PendingHit>,
-    _held: Option<tokio::sync::RwLockReadGuard<'a, ()>>,
+    _held: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 impl Unwritten<'_> {

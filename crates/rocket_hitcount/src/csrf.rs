@@ -17,7 +17,8 @@ const COOKIE_DAYS: i64 = 365;
 /// Django app on the same domain keeps its cookie. The cookie as sent,
 /// not one set during the request: that is what a double-submit check
 /// compares, and Rocket's `get_pending` would first try to decrypt it as
-/// a private cookie, on every page.
+/// a private cookie, on every page ([`ensure_cookie`] sees the cookies
+/// the request set in the response's headers).
 fn sent_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
     jar.get(&state.config().csrf_cookie_name)
         .map(|c| c.value())
@@ -49,15 +50,16 @@ pub(crate) fn sets_cookie(response: &Response<'_>, name: &str) -> bool {
         .any(|c| c.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')))
 }
 
-/// The CSRF token of this visitor, issuing the cookie if it has none (or
-/// the one issued earlier in the same request).
+/// The CSRF token of this visitor, issuing the cookie if it has none:
+/// as the response will leave it (`get_pending`: one issued, replaced or
+/// removed earlier in the same request counts), since the page hands it
+/// to its script.
 pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
-    let issued = || {
-        jar.get_pending(&state.config().csrf_cookie_name)
-            .map(|c| c.value().to_owned())
-            .filter(|v| is_plausible(v))
-    };
-    sent_token(state, jar).or_else(issued).unwrap_or_else(|| {
+    let current = jar
+        .get_pending(&state.config().csrf_cookie_name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| is_plausible(v));
+    current.unwrap_or_else(|| {
         let token = random_hex::<16>();
         jar.add(cookie(state, token.clone()));
         token

@@ -316,7 +316,10 @@ mod tests {
         };
         assert!(with(Some("text/html; charset=utf-8")));
         assert!(with(Some("text/html")));
-        assert!(with(Some(" Text/HTML ;charset=utf-8")));
+        assert!(
+            with(Some("Text/HTML;charset=UTF-8")),
+            "case, and parameters, do not matter"
+        );
         assert!(!with(Some("text/htmlx")));
         assert!(!with(Some("application/json")));
         assert!(!with(Some("")));
