@@ -1,6 +1,7 @@
 //! The app that `scripts/bench.sh` loads with wrk: one bare route (GET, and
 //! POST for the AJAX scenario's client) and one route per scenario, on
-//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`), counting exactly or, with `BENCH_COUNTING=write_behind`, write-behind;
+//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`), counting exactly or,
+//! with `BENCH_COUNTING=write_behind`, write-behind;
 //! `BENCH_VISIT_COUNTS=true` turns on `cookie.visit_counts`.
 //!
 //!     cargo run --release -p rocket_hitcount --example bench_app
