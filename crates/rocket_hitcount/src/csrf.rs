@@ -21,13 +21,13 @@ const COOKIE_DAYS: i64 = 365;
 /// the request set in the response's headers).
 fn sent_token(state: &HitCount, jar: &CookieJar<'_>) -> Option<String> {
     jar.get(&state.config().csrf_cookie_name)
-        .map(|c| c.value())
-        .filter(|v| is_plausible(v))
-        .map(str::to_owned)
+        .and_then(|c| plausible(c.value()))
 }
 
-fn is_plausible(token: &str) -> bool {
-    (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
+/// The token in a CSRF cookie's value, if it is plausible (see [`sent_token`]).
+fn plausible(value: &str) -> Option<String> {
+    let fits = (16..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    fits.then(|| value.to_owned())
 }
 
 fn cookie(state: &HitCount, token: String) -> Cookie<'static> {
@@ -57,8 +57,7 @@ pub(crate) fn sets_cookie(response: &Response<'_>, name: &str) -> bool {
 pub(crate) fn token(state: &HitCount, jar: &CookieJar<'_>) -> String {
     let current = jar
         .get_pending(&state.config().csrf_cookie_name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| is_plausible(v));
+        .and_then(|c| plausible(c.value()));
     current.unwrap_or_else(|| {
         let token = random_hex::<16>();
         jar.add(cookie(state, token.clone()));
