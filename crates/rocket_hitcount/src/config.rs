@@ -127,7 +127,8 @@ pub struct Config {
     /// `/hitcount`.
     pub base_path: String,
     /// The integration's secret (32 characters or more): it signs page
-    /// tokens and signed cookies and salts the key of cookieless visitors.
+    /// tokens and signed cookies, seals private ones, and salts the key of
+    /// cookieless visitors when the database gives no salt of the day.
     /// Required in release builds; debug builds make a random one per run.
     pub secret_key: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed: CIDRs or addresses.
