@@ -12,12 +12,14 @@
 # Each scenario runs between two runs of the bare route by the same client
 # (the scenario's wrk script: its headers, cookies and method), so that
 # the ratio is what counting adds to the same request; BENCH_BARE=plain
-# runs the bare route with wrk's plain GET instead, as before 2026-12-03's
-# third session (the returning browser sends its CSRF cookie either way).
+# runs the bare route with wrk's plain GET instead, which also charges each
+# scenario for Rocket parsing its headers and cookies (the returning
+# browser sends its CSRF cookie either way).
 # BENCH_DURATION (default 10s) and BENCH_CONNECTIONS (default 16) tune wrk;
 # BENCH_ROUNDS (default 1) repeats the scenarios and prints median ratios.
-# BENCH_APP runs another build of the app (say, a copy of main's, for a
-# baseline in the same session) instead of building this checkout's.
+# BENCH_APP runs another build of the app (say, a copy of main's, run in
+# turns with this checkout's to compare the two) instead of building this
+# checkout's.
 # Figures on a 2-core machine are noisy: compare the ratios, not the numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,7 +124,7 @@ round() {
 
 # BENCH_ROUNDS (default 1) passes over the scenarios, each against its own
 # bare runs; then each scenario's median ratio, next to the aim it is held
-# to (docs/performance.md, "Where it stands").
+# to (docs/performance.md, "Figures on a 2-core machine").
 rounds="${BENCH_ROUNDS:-1}"
 for i in $(seq 1 "$rounds"); do
     [ "$rounds" -gt 1 ] && echo "round $i of $rounds"

@@ -56,7 +56,7 @@ case "$url" in
 esac
 
 echo "== schema and $rows rows on ${url%%:*}"
-"$hitcount" --database-url "$url" stats >/dev/null          # opens the counter: migrations
+"$hitcount" --database-url "$url" cleanup --create >/dev/null   # hitcount's tables
 for i in $(seq 1 100); do
     sql "INSERT INTO hitcount_hit_count (kind, object_id, created_at, modified_at)
          VALUES ('bench.object', '$i', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)" >/dev/null

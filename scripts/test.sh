@@ -46,7 +46,7 @@ ensure_postgres() {
         echo "Installing PostgreSQL..."
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-        # Trust local TCP connections, as the development machines do.
+        # Trust local TCP connections: the default test URL has no password.
         for hba in /etc/postgresql/*/main/pg_hba.conf; do
             sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
         done
@@ -72,6 +72,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# The guide's app (docs/examples/blog), built as an app of the user's own:
+# outside the workspace, on the workspace's versions and build folder.
+cp Cargo.lock docs/examples/blog/Cargo.lock
+CARGO_TARGET_DIR="$PWD/target" cargo test --manifest-path docs/examples/blog/Cargo.toml 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
 # The failures again at the end, where a long log is read first.

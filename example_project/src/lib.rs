@@ -17,7 +17,6 @@ use rocket::figment::{Figment, Profile};
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_db_pools::{sqlx, Database};
-use rocket_dyn_templates::Template;
 use rocket_hitcount::HitCount;
 
 pub use admin::hash_password;
@@ -96,13 +95,9 @@ where
     D: Database,
     D::Pool: Clone + Into<Db>,
 {
-    let hitcount = HitCount::init::<D>();
-    let functions = hitcount.template_functions();
     rocket
         .attach(D::init())
         .attach(posts::fairing::<D>())
-        .attach(hitcount)
-        .attach(Template::custom(move |engines| {
-            functions.register(&mut engines.tera)
-        }))
+        .attach(HitCount::init::<D>())
+        .attach(HitCount::templates())
 }

@@ -7,9 +7,9 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::NaiveDate;
 use hitcount::HitCounter;
 
+use crate::days::Days;
 use crate::Failure;
 
 /// What to export.
@@ -19,6 +19,16 @@ enum What {
     Totals,
     /// Each object's hits per day (UTC), from the daily buckets.
     Daily,
+}
+
+impl What {
+    /// The fields of a row, in the order of the CSV header.
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            What::Totals => &["kind", "id", "hits", "views", "bot_hits"],
+            What::Daily => &["kind", "id", "day", "hits"],
+        }
+    }
 }
 
 /// The output format.
@@ -37,9 +47,8 @@ pub struct Args {
     /// csv or json (an array of objects).
     #[arg(long, value_enum, default_value = "csv")]
     format: Output,
-    /// Daily buckets from this day on (YYYY-MM-DD).
-    #[arg(long, value_parser = day)]
-    since: Option<NaiveDate>,
+    #[command(flatten)]
+    days: Days,
     /// Only objects of this kind (e.g. blog.post).
     #[arg(long)]
     kind: Option<String>,
@@ -48,26 +57,37 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-fn day(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("expected a day like 2026-11-22, got {text:?}"))
-}
-
-/// One row's fields, in the order of the CSV header.
-type Fields = Vec<(&'static str, serde_json::Value)>;
+/// One row's values, in the order of its columns.
+type Values = Vec<serde_json::Value>;
 
 /// Writes rows as CSV or as a JSON array, remembering the first write
 /// error (the export stops there).
 struct Writer<W: Write> {
     out: W,
     format: Output,
+    columns: &'static [&'static str],
     rows: u64,
     error: Option<io::Error>,
 }
 
 impl<W: Write> Writer<W> {
-    fn row(&mut self, fields: Fields) -> ControlFlow<()> {
-        let written = self.write(&fields);
+    /// A writer that has written the CSV header (with no rows, the
+    /// output is that header alone).
+    fn start(mut out: W, format: Output, columns: &'static [&'static str]) -> io::Result<Writer<W>> {
+        if let Output::Csv = format {
+            writeln!(out, "{}", columns.join(","))?;
+        }
+        Ok(Writer {
+            out,
+            format,
+            columns,
+            rows: 0,
+            error: None,
+        })
+    }
+
+    fn row(&mut self, values: Values) -> ControlFlow<()> {
+        let written = self.write(&values);
         self.rows += 1;
         match written {
             Ok(()) => ControlFlow::Continue(()),
@@ -78,19 +98,17 @@ impl<W: Write> Writer<W> {
         }
     }
 
-    fn write(&mut self, fields: &Fields) -> io::Result<()> {
+    fn write(&mut self, values: &Values) -> io::Result<()> {
         match self.format {
             Output::Csv => {
-                if self.rows == 0 {
-                    let names: Vec<_> = fields.iter().map(|(name, _)| *name).collect();
-                    writeln!(self.out, "{}", names.join(","))?;
-                }
-                let values: Vec<_> = fields.iter().map(|(_, value)| csv_field(value)).collect();
-                writeln!(self.out, "{}", values.join(","))
+                let fields: Vec<_> = values.iter().map(csv_field).collect();
+                writeln!(self.out, "{}", fields.join(","))
             }
             Output::Json => {
-                let object: serde_json::Map<_, _> =
-                    fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let object: serde_json::Map<_, _> = (self.columns.iter())
+                    .zip(values)
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
                 let separator = if self.rows == 0 { "[\n" } else { ",\n" };
                 write!(self.out, "{separator}{}", serde_json::Value::Object(object))
             }
@@ -124,8 +142,12 @@ fn csv_field(value: &serde_json::Value) -> String {
 }
 
 pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure> {
-    if let (What::Totals, Some(_)) = (args.what, args.since) {
-        return Err("--since applies to daily buckets: hitcount export daily --since ...".into());
+    let days = args.days.checked()?;
+    if let (What::Totals, true) = (args.what, days.is_set()) {
+        let flags = days.flags();
+        return Err(format!(
+            "totals have no days: {flags} is for daily buckets (hitcount export daily {flags})"
+        ));
     }
     let out: Box<dyn Write> = match &args.output {
         Some(path) => {
@@ -133,48 +155,46 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
         }
         None => Box::new(io::stdout().lock()),
     };
-    let mut writer = Writer {
-        out: BufWriter::new(out),
-        format: args.format,
-        rows: 0,
-        error: None,
-    };
+    let target = args
+        .output
+        .as_ref()
+        .map_or("standard output".to_owned(), |p| p.display().to_string());
+    let cannot_write = |e: io::Error| format!("cannot write {target}: {e}");
+    let mut writer =
+        Writer::start(BufWriter::new(out), args.format, args.what.columns()).map_err(cannot_write)?;
     let kind = args.kind.as_deref();
     let read = match args.what {
         What::Totals => {
             counter
                 .each_total(kind, |object, counts| {
                     writer.row(vec![
-                        ("kind", object.kind().into()),
-                        ("id", object.id().into()),
-                        ("hits", counts.hits.into()),
-                        ("views", counts.views.into()),
-                        ("bot_hits", counts.bot_hits.into()),
+                        object.kind().into(),
+                        object.id().into(),
+                        counts.hits.into(),
+                        counts.views.into(),
+                        counts.bot_hits.into(),
                     ])
                 })
                 .await
         }
         What::Daily => {
             counter
-                .each_day(kind, args.since, |object, day, hits| {
+                .each_day(kind, days.since, |object, day, hits| {
+                    if !days.contains(day) {
+                        return ControlFlow::Continue(());
+                    }
                     writer.row(vec![
-                        ("kind", object.kind().into()),
-                        ("id", object.id().into()),
-                        ("day", day.to_string().into()),
-                        ("hits", hits.into()),
+                        object.kind().into(),
+                        object.id().into(),
+                        day.to_string().into(),
+                        hits.into(),
                     ])
                 })
                 .await
         }
     };
     read.map_err(|e| e.to_string())?;
-    let target = args
-        .output
-        .as_ref()
-        .map_or("standard output".to_owned(), |p| p.display().to_string());
-    let rows = writer
-        .finish()
-        .map_err(|e| format!("cannot write {target}: {e}"))?;
+    let rows = writer.finish().map_err(cannot_write)?;
     if args.output.is_some() {
         eprintln!("exported {rows} rows to {target}");
     }

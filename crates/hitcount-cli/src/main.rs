@@ -5,6 +5,7 @@
 
 mod cleanup;
 mod config;
+mod days;
 mod export;
 mod import;
 mod stats;
@@ -28,7 +29,8 @@ enum Command {
     /// Deletes hit rows older than keep_hit_in_database, in batches;
     /// totals and hourly/daily buckets stay, so windows stay exact.
     Cleanup(cleanup::Args),
-    /// The most viewed objects, in total or within a window.
+    /// The most viewed objects, in total, within a window or over days,
+    /// with their views and bot hits.
     Stats(stats::Args),
     /// Totals or daily buckets as CSV or JSON, streamed to stdout or a file.
     Export(export::Args),
@@ -40,10 +42,27 @@ enum Command {
 /// A failure, said in one line.
 type Failure = String;
 
+impl Command {
+    /// What the command does to the database.
+    fn access(&self) -> config::Access {
+        use config::Access;
+        match self {
+            Command::Cleanup(args) if args.reads_only() => Access::Read,
+            Command::Cleanup(args) => Access::Write {
+                create: args.create(),
+            },
+            Command::Stats(_) | Command::Export(_) => Access::Read,
+            Command::ImportDjango(args) => Access::Write {
+                create: args.create(),
+            },
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match config::open(&cli.target).await {
+    let outcome = match config::open(&cli.target, cli.command.access()).await {
         Ok(counter) => match &cli.command {
             Command::Cleanup(args) => cleanup::run(&counter, args).await,
             Command::Stats(args) => stats::run(&counter, args).await,

@@ -1,41 +1,94 @@
-//! `hitcount stats`: the most viewed objects, as a table or JSON.
+//! `hitcount stats`: the most viewed objects, in total, within a window or
+//! over days, with their views and bot hits, as a table or JSON.
 
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-use hitcount::{HitCounter, Window};
+use hitcount::{HitCounter, ObjectRef, Window};
 
+use crate::days::Days;
 use crate::Failure;
 
 /// Options of `hitcount stats`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rank by hits within this window ("days=7", "24 hours") instead of
-    /// by total hits.
-    #[arg(long, value_parser = Window::parse_duration)]
+    /// Rank by hits within this window up to now ("days=7", "24 hours")
+    /// instead of by total hits.
+    #[arg(long, value_parser = window, conflicts_with_all = ["since", "until"])]
     within: Option<Window>,
+    // Rank by hits on these days (UTC), from the daily buckets.
+    #[command(flatten)]
+    days: Days,
     /// Only objects of this kind (e.g. blog.post).
     #[arg(long)]
     kind: Option<String>,
     /// How many objects (1 to 1000).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
-    /// Print JSON: [{"rank", "kind", "id", "pk", "hits"}].
+    /// Print JSON: [{"rank", "kind", "id", "pk", "hits", "views", "bot_hits"}].
     #[arg(long)]
     json: bool,
 }
 
+/// A window to rank by: one of no time would rank nothing.
+fn window(text: &str) -> Result<Window, String> {
+    let window = Window::parse_duration(text)?;
+    if window.as_secs() == 0 {
+        return Err("a window of no time holds no hits: give a length, such as \"7 days\"".into());
+    }
+    Ok(window)
+}
+
+/// One line of the ranking.
+struct Row {
+    object: ObjectRef,
+    pk: i64,
+    hits: i64,
+    views: i64,
+    bot_hits: i64,
+}
+
 pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure> {
-    let ranked = counter
-        .most_viewed(args.kind.as_deref(), args.within, args.limit)
-        .await
-        .map_err(|e| e.to_string())?;
+    let days = args.days.checked()?;
+    let kind = args.kind.as_deref();
+    // The objects, by hits, with their hits.
+    let ranked: Vec<(ObjectRef, i64)> = if days.is_set() {
+        by_days(counter, kind, days, args.limit).await?
+    } else {
+        counter
+            .most_viewed(kind, args.within, args.limit)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| (r.object, r.hits))
+            .collect()
+    };
+    // Views and bot hits are kept as totals only.
+    let objects: Vec<ObjectRef> = ranked.iter().map(|(object, _)| object.clone()).collect();
+    let mut totals = counter.counts_many(&objects).await.map_err(|e| e.to_string())?;
+    let rows: Vec<Row> = ranked
+        .into_iter()
+        .map(|(object, hits)| {
+            let counts = totals.remove(&object).unwrap_or_default();
+            Row {
+                pk: counts.pk.unwrap_or_default(),
+                views: counts.views,
+                bot_hits: counts.bot_hits,
+                object,
+                hits,
+            }
+        })
+        .collect();
+
     if args.json {
-        let rows: Vec<_> = ranked
+        let rows: Vec<_> = rows
             .iter()
             .enumerate()
             .map(|(i, r)| {
                 serde_json::json!({
-                    "rank": i + 1, "kind": r.object.kind(), "id": r.object.id(), "pk": r.pk, "hits": r.hits,
+                    "rank": i + 1, "kind": r.object.kind(), "id": r.object.id(), "pk": r.pk,
+                    "hits": r.hits, "views": r.views, "bot_hits": r.bot_hits,
                 })
             })
             .collect();
@@ -44,36 +97,86 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
     }
     let heading = match args.within {
         Some(window) => format!("hits within {window}"),
+        None if days.is_set() => format!("hits {}", days.describe()),
         None => "total hits".to_owned(),
     };
-    let rows: Vec<[String; 3]> = ranked
+    let header = [
+        "rank".to_owned(),
+        "object".to_owned(),
+        heading,
+        "total views".to_owned(),
+        "total bot hits".to_owned(),
+    ];
+    let lines: Vec<[String; 5]> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| [(i + 1).to_string(), r.object.to_string(), r.hits.to_string()])
+        .map(|(i, r)| {
+            [
+                (i + 1).to_string(),
+                r.object.to_string(),
+                r.hits.to_string(),
+                r.views.to_string(),
+                r.bot_hits.to_string(),
+            ]
+        })
         .collect();
-    let header = ["rank".to_owned(), "object".to_owned(), heading];
-    let widths: Vec<usize> = (0..3)
+    print_table(&header, &lines);
+    if lines.is_empty() {
+        println!("(no hits)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `limit` objects with the most hits on `days`, from the daily
+/// buckets; ties go to the older object, as in `most_viewed`.
+async fn by_days(
+    counter: &HitCounter,
+    kind: Option<&str>,
+    days: Days,
+    limit: u32,
+) -> Result<Vec<(ObjectRef, i64)>, Failure> {
+    // The buckets come by object (oldest first) and day.
+    let mut summed: Vec<(ObjectRef, i64)> = Vec::new();
+    let mut index: HashMap<ObjectRef, usize> = HashMap::new();
+    counter
+        .each_day(kind, days.since, |object, day, hits| {
+            if days.contains(day) && hits > 0 {
+                let at = *index.entry(object.clone()).or_insert_with(|| {
+                    summed.push((object.clone(), 0));
+                    summed.len() - 1
+                });
+                summed[at].1 += hits;
+            }
+            ControlFlow::Continue(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // Stable: equal hits keep the older object first.
+    summed.sort_by_key(|(_, hits)| std::cmp::Reverse(*hits));
+    summed.truncate(limit as usize);
+    Ok(summed)
+}
+
+/// The rows under their header: the object left-aligned, numbers right.
+fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
         .map(|c| {
             rows.iter()
-                .chain([&header])
+                .chain([header])
                 .map(|row| row[c].chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    for row in [&header].into_iter().chain(&rows) {
-        println!(
-            "{:>w0$}  {:<w1$}  {:>w2$}",
-            row[0],
-            row[1],
-            row[2],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+    for row in [header].into_iter().chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| match c {
+                1 => format!("{cell:<w$}", w = widths[c]),
+                _ => format!("{cell:>w$}", w = widths[c]),
+            })
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
     }
-    if rows.is_empty() {
-        println!("(no hits)");
-    }
-    Ok(ExitCode::SUCCESS)
 }

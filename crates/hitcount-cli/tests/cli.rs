@@ -1,11 +1,13 @@
 //! The `hitcount` binary against real databases (SQLite and PostgreSQL):
 //! django-hitcount's cleanup test, batching and continuing, stats, the
-//! Rocket.toml lookup, and one clear line for every kind of bad input.
+//! Rocket.toml lookup, databases that are not the app's left untouched,
+//! and one clear line for every kind of bad input.
 
 #[path = "../../hitcount/tests/storage/common/mod.rs"]
 #[macro_use]
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{TimeDelta, Utc};
@@ -19,18 +21,92 @@ storage_tests!(
     stats_rank_in_total_and_within_a_window,
     export_round_trips_totals_and_daily_buckets,
     import_django_keeps_totals_and_imports_once,
+    foreign_databases_stay_untouched,
+    empty_databases_need_create,
+    reading_commands_write_nothing,
 );
 
 /// Runs `hitcount` with these arguments (and no inherited database
 /// variables).
 fn hitcount(args: &[&str]) -> Output {
+    hitcount_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// [`hitcount`] run in the folder `dir`.
+fn hitcount_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hitcount"))
         .args(args)
+        .current_dir(dir)
         .env_remove("HITCOUNT_DATABASE_URL")
         .env_remove("ROCKET_CONFIG")
         .env_remove("ROCKET_PROFILE")
         .output()
         .expect("hitcount runs")
+}
+
+/// A folder of its own for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = Utc::now().timestamp_subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("hitcount-cli-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// Each row of `sql` on the test database, its columns as text joined
+/// by `|`: for comparing what a database holds before and after.
+async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
+    use hitcount::sqlx::{query, Row};
+    macro_rules! texts {
+        ($pool:expr) => {
+            query(sql)
+                .fetch_all($pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    (0..row.len())
+                        .map(|i| row.get::<Option<String>, _>(i).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect()
+        };
+    }
+    match &db.db {
+        hitcount::Db::Sqlite(pool) => texts!(pool),
+        hitcount::Db::Postgres(pool) => texts!(pool),
+        _ => unreachable!(),
+    }
+}
+
+/// The test database's tables (with their SQL or columns) and, on SQLite,
+/// the file's bytes.
+async fn snapshot(db: &TestDb) -> (Vec<String>, Option<Vec<u8>>) {
+    if db.is_postgres() {
+        let columns = "SELECT table_name || ' ' || column_name || ' ' || data_type \
+                       FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1";
+        (rows(db, columns).await, None)
+    } else {
+        let schema =
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY name";
+        let bytes = std::fs::read(sqlite_path(db)).unwrap();
+        (rows(db, schema).await, Some(bytes))
+    }
+}
+
+/// The file of a SQLite test database.
+fn sqlite_path(db: &TestDb) -> PathBuf {
+    PathBuf::from(db.url.strip_prefix("sqlite://").expect("a SQLite URL"))
 }
 
 fn stdout(output: &Output) -> String {
@@ -172,16 +248,33 @@ async fn cleanup_runs_in_batches_and_continues(db: &TestDb) {
     );
 }
 
+/// A dry run counts what would go and says from when: the cutoff, 30
+/// days (keep_hit_in_database) before now.
 async fn dry_run_only_counts(db: &TestDb) {
     let counter = counter(db).await;
     hit_ago(db, &counter, &post(1), TimeDelta::days(40), "old").await;
     hit_ago(db, &counter, &post(1), TimeDelta::days(1), "new").await;
     let output = hitcount(&["--database-url", &db.url, "cleanup", "--dry-run"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output).trim(), "Would remove 1 Hits");
+    let text = stdout(&output);
+    let cutoff = text
+        .trim()
+        .strip_prefix("Would remove 1 Hits (created before ")
+        .and_then(|rest| rest.strip_suffix(" UTC)"))
+        .unwrap_or_else(|| panic!("the count and the cutoff: {text}"));
+    let cutoff = chrono::NaiveDateTime::parse_from_str(cutoff, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc();
+    let expected = Utc::now() - TimeDelta::days(30);
+    assert!(
+        (expected - cutoff).abs() < TimeDelta::minutes(1),
+        "{cutoff} is 30 days ago"
+    );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
 }
 
+/// The ranking in total, within a window and over days, with each
+/// object's views (repeat visits) and bot hits beside its hits.
 async fn stats_rank_in_total_and_within_a_window(db: &TestDb) {
     let counter = counter(db).await;
     for i in 0..3 {
@@ -192,17 +285,35 @@ async fn stats_rank_in_total_and_within_a_window(db: &TestDb) {
     }
     let wiki = ObjectRef::new("wiki.page", "intro").unwrap();
     hit_ago(db, &counter, &wiki, TimeDelta::hours(2), "c").await;
+    // A repeat visit: a view, not a hit. A bot: a bot hit, not a hit.
+    let again = counter
+        .count_hit(&post(2), &Visitor::new("b-0").unwrap())
+        .await
+        .unwrap();
+    assert!(!again.hit_counted);
+    let bot = Visitor::new("bot")
+        .unwrap()
+        .with_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+    assert!(!counter.count_hit(&post(2), &bot).await.unwrap().hit_counted);
+    counter.flush_views().await.unwrap();
+    let totals = counter.counts(&post(2)).await.unwrap();
+    assert_eq!((totals.hits, totals.views, totals.bot_hits), (2, 3, 1));
 
-    let total = hitcount(&["--database-url", &db.url, "stats"]);
-    assert!(total.status.success(), "{}", stderr(&total));
-    let lines: Vec<Vec<String>> = stdout(&total)
-        .lines()
-        .map(|l| l.split_whitespace().map(str::to_owned).collect())
-        .collect();
-    assert_eq!(lines[0], ["rank", "object", "total", "hits"]);
-    assert_eq!(lines[1], ["1", "blog.post:1", "3"]);
-    assert_eq!(lines[2], ["2", "blog.post:2", "2"]);
-    assert_eq!(lines[3], ["3", "wiki.page:intro", "1"]);
+    let words = |output: &Output| -> Vec<Vec<String>> {
+        assert!(output.status.success(), "{}", stderr(output));
+        stdout(output)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let total = words(&hitcount(&["--database-url", &db.url, "stats"]));
+    assert_eq!(
+        total[0],
+        ["rank", "object", "total", "hits", "total", "views", "total", "bot", "hits"]
+    );
+    assert_eq!(total[1], ["1", "blog.post:1", "3", "3", "0"]);
+    assert_eq!(total[2], ["2", "blog.post:2", "2", "3", "1"]);
+    assert_eq!(total[3], ["3", "wiki.page:intro", "1", "1", "0"]);
 
     let week = hitcount(&[
         "--database-url",
@@ -217,11 +328,44 @@ async fn stats_rank_in_total_and_within_a_window(db: &TestDb) {
     let json: serde_json::Value = serde_json::from_str(stdout(&week).trim()).expect("JSON");
     assert_eq!(
         json,
-        serde_json::json!([{"rank": 1, "kind": "blog.post", "id": "2", "pk": json[0]["pk"], "hits": 2}])
+        serde_json::json!([{"rank": 1, "kind": "blog.post", "id": "2", "pk": totals.pk, "hits": 2, "views": 3, "bot_hits": 1}])
     );
     let limited = hitcount(&["--database-url", &db.url, "stats", "--limit", "1", "--json"]);
     let json: serde_json::Value = serde_json::from_str(stdout(&limited).trim()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 1);
+
+    // Over days, from the daily buckets: 25 to 10 days ago holds post 1's
+    // hits only; the last three hours' days hold the others.
+    let day = |ago: TimeDelta| (Utc::now() - ago).date_naive().to_string();
+    let (since, until) = (day(TimeDelta::days(25)), day(TimeDelta::days(10)));
+    let past = words(&hitcount(&[
+        "--database-url",
+        &db.url,
+        "stats",
+        "--since",
+        &since,
+        "--until",
+        &until,
+    ]));
+    assert_eq!(past[0][2..5], ["hits".to_owned(), since.clone(), "to".to_owned()]);
+    assert_eq!(past[1], ["1", "blog.post:1", "3", "3", "0"]);
+    assert_eq!(past.len(), 2, "{past:?}");
+    let recent = hitcount(&[
+        "--database-url",
+        &db.url,
+        "stats",
+        "--since",
+        &day(TimeDelta::hours(3)),
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&recent).trim()).unwrap();
+    let ranked: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["hits"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ranked, [("blog.post", 2), ("wiki.page", 1)]);
 }
 
 /// Daily buckets and totals exported as CSV and JSON give back the
@@ -299,6 +443,32 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
         hits, 3,
         "post 1's three hits; post 2's is older, the wiki page another kind"
     );
+    // Up to a day: two days ago and before.
+    let until = (Utc::now() - TimeDelta::days(2)).date_naive().to_string();
+    let json = hitcount(&[
+        "--database-url",
+        url,
+        "export",
+        "daily",
+        "--format",
+        "json",
+        "--until",
+        &until,
+    ]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
+    let mut days: Vec<_> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["hits"].as_i64().unwrap()))
+        .collect();
+    days.sort();
+    assert_eq!(
+        days,
+        [("1".to_owned(), 1), ("2".to_owned(), 1)],
+        "post 1's hit of 3 days ago, post 2's of 10"
+    );
 
     // Totals to a file.
     let file = std::env::temp_dir().join(format!("hitcount-export-{}.json", std::process::id()));
@@ -331,6 +501,15 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
         "json",
     ]);
     assert_eq!(stdout(&empty), "[]\n");
+    // CSV with no rows: the header alone.
+    for (what, header) in [
+        ("totals", "kind,id,hits,views,bot_hits\n"),
+        ("daily", "kind,id,day,hits\n"),
+    ] {
+        let empty = hitcount(&["--database-url", url, "export", what, "--kind", "nothing.here"]);
+        assert!(empty.status.success(), "{}", stderr(&empty));
+        assert_eq!(stdout(&empty), header);
+    }
 }
 
 /// The database and the settings from the app's Rocket.toml, as Rocket
@@ -346,23 +525,36 @@ async fn rocket_toml_names_the_database_and_the_settings() {
     let mut site = hitcount::Settings::default();
     site.counting = hitcount::Counting::WriteBehind;
     let _site = db.counter(site).await;
-    let dir = std::env::temp_dir().join(format!("hitcount-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("rocket-toml");
     let toml = format!(
         "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\ncounting = \"write_behind\"\n",
         db.url
     );
-    std::fs::write(dir.join("Rocket.toml"), toml).unwrap();
-    let config = dir.join("Rocket.toml");
+    let config = dir.0.join("Rocket.toml");
+    std::fs::write(&config, toml).unwrap();
     let output = hitcount(&["--config", config.to_str().unwrap(), "cleanup", "--dry-run"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(
-        stdout(&output).trim(),
-        "Would remove 1 Hits",
-        "keep_hit_in_database from the file"
+    assert!(
+        stdout(&output).starts_with("Would remove 1 Hits (created before "),
+        "keep_hit_in_database from the file: {}",
+        stdout(&output)
+    );
+    // Rocket.toml in the working folder, found without --config.
+    let found = hitcount_in(&dir.0, &["cleanup", "--dry-run"]);
+    assert!(
+        stdout(&found).starts_with("Would remove 1 Hits (created before "),
+        "{}",
+        stderr(&found)
     );
 
-    std::fs::write(&config, "[release.databases.a]\nurl = \"sqlite::memory:\"\n[release.databases.b]\nurl = \"sqlite::memory:\"\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[release.databases.a]\nurl = \"sqlite::memory:\"\n[release.databases.b]\nurl = \"{}\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
     let several = hitcount(&["--config", config.to_str().unwrap(), "stats"]);
     assert!(
         stderr(&several).contains("several databases (a, b): pick one with --database"),
@@ -371,7 +563,66 @@ async fn rocket_toml_names_the_database_and_the_settings() {
     );
     let picked = hitcount(&["--config", config.to_str().unwrap(), "--database", "b", "stats"]);
     assert!(picked.status.success(), "{}", stderr(&picked));
-    std::fs::remove_dir_all(&dir).ok();
+    assert!(stdout(&picked).contains("blog.post:1"), "{}", stdout(&picked));
+}
+
+/// A missing or broken Rocket.toml, and a bad value in it, each said as
+/// such, the value under its key as written in the file.
+#[tokio::test]
+async fn rocket_toml_mistakes_are_named() {
+    let db = TestDb::sqlite().await;
+    counter(&db).await;
+    let url = db.url.as_str();
+    let dir = TempDir::new("rocket-toml-mistakes");
+    let config = dir.0.join("Rocket.toml");
+    let path = config.to_str().unwrap();
+    let fails = |args: &[&str], message: &str| {
+        let output = hitcount_in(&dir.0, args);
+        assert!(!output.status.success(), "{args:?} must fail");
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    };
+
+    // No Rocket.toml where none was named: normal with --database-url.
+    let without = hitcount_in(&dir.0, &["--database-url", url, "stats"]);
+    assert!(without.status.success(), "{}", stderr(&without));
+    fails(
+        &["stats"],
+        "no database: pass --database-url, set HITCOUNT_DATABASE_URL, or run where Rocket.toml names one",
+    );
+    // One named must exist, --database-url or not.
+    let missing = dir.0.join("Missing.toml");
+    let missing_message = format!("config file {} does not exist", missing.display());
+    for args in [
+        &["--config", missing.to_str().unwrap(), "stats"][..],
+        &[
+            "--config",
+            missing.to_str().unwrap(),
+            "--database-url",
+            url,
+            "stats",
+        ][..],
+    ] {
+        fails(args, &missing_message);
+    }
+
+    std::fs::write(&config, "[default.hitcount\nkeep_hit_active = \"7 days\"\n").unwrap();
+    let syntax =
+        format!("config file {path} has a TOML syntax error at line 1, column 18: invalid table header");
+    fails(&["--database-url", url, "stats"], &syntax);
+    fails(&["--config", path, "--database-url", url, "stats"], &syntax);
+
+    std::fs::write(&config, "[default.hitcount]\nkeep_hit_active = \"forever\"\n").unwrap();
+    fails(
+        &["--database-url", url, "stats"],
+        &format!("invalid setting default.hitcount.keep_hit_active in {path}: invalid duration \"forever\""),
+    );
+    std::fs::write(&config, "[release.hitcount]\nkeep_hit_active = \"0 days\"\n").unwrap();
+    fails(
+        &["--database-url", url, "stats"],
+        &format!("invalid setting hitcount.keep_hit_active = \"0 days\" in {path}: must be longer than zero"),
+    );
 }
 
 /// Bad input: one line on standard error naming the problem, a non-zero
@@ -382,14 +633,26 @@ async fn bad_input_is_one_clear_line() {
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(40), "old").await;
     let url = db.url.as_str();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: &[(&[&str], &str)] = &[
         (
             &["--database-url", url, "export", "totals", "--since", "2026-01-01"],
-            "--since applies to daily buckets",
+            "totals have no days: --since 2026-01-01 is for daily buckets (hitcount export daily --since 2026-01-01)",
+        ),
+        (
+            &["--database-url", url, "export", "--until", "2026-01-01"],
+            "totals have no days: --until 2026-01-01 is for daily buckets",
         ),
         (
             &["--database-url", url, "export", "daily", "--since", "yesterday"],
             "expected a day like 2026-11-22",
+        ),
+        (
+            &["--database-url", url, "stats", "--since", "2026-02-01", "--until", "2026-01-01"],
+            "--until 2026-01-01 is before --since 2026-02-01",
+        ),
+        (
+            &["--database-url", url, "stats", "--within", "days=7", "--since", "2026-01-01"],
+            "the argument '--within <WITHIN>' cannot be used with '--since <DAY>'",
         ),
         (
             &["--database-url", url, "export", "-o", "/nonexistent/folder/x.csv"],
@@ -397,7 +660,11 @@ async fn bad_input_is_one_clear_line() {
         ),
         (
             &["--database-url", "mysql://localhost/x", "stats"],
-            "expected sqlite:... or postgres://",
+            "invalid database URL \"mysql://localhost/x\": expected a SQLite file (PATH, sqlite:PATH or sqlite://PATH) or postgres://user@host/db",
+        ),
+        (
+            &["--database-url", "sqlite::memory:", "stats"],
+            "an in-memory database ends with the command that made it",
         ),
         (
             &["--database-url", "postgres://user:secret@127.0.0.1:1/x", "stats"],
@@ -412,12 +679,20 @@ async fn bad_input_is_one_clear_line() {
             "--within",
         ),
         (
-            &["--database-url", url, "cleanup", "--keep", "1 day"],
-            "must be at least keep_hit_active",
+            &["--database-url", url, "stats", "--within", "0 days"],
+            "invalid value '0 days' for '--within <WITHIN>': a window of no time holds no hits",
         ),
         (
-            &["--config", "/nonexistent/Rocket.toml", "stats"],
-            "no database: pass --database-url",
+            &["--database-url", url, "cleanup", "--keep", "1 day"],
+            "invalid --keep \"1 day\": must be at least keep_hit_active (days=7)",
+        ),
+        (
+            &["--database-url", url, "cleanup", "--keep", "1 second"],
+            "invalid --keep \"1 second\": must be at least keep_hit_active (days=7): cleanup would delete hits that are still active",
+        ),
+        (
+            &["--database-url", url, "cleanup", "--batch-size", "0"],
+            "invalid value '0' for '--batch-size <ROWS>': must be at least 1 row",
         ),
         (
             &["--database-url", url, "cleanup", "--pause-ms", "soon"],
@@ -427,6 +702,10 @@ async fn bad_input_is_one_clear_line() {
             &["--database-url", url, "cleanup", "--batch-ms=-5"],
             "invalid value '-5' for '--batch-ms <BATCH_MS>'",
         ),
+        (
+            &["--database-url", url, "cleanup", "--dry-run", "--create"],
+            "the argument '--dry-run' cannot be used with '--create'",
+        ),
     ];
     for (args, message) in cases {
         let output = hitcount(args);
@@ -434,6 +713,15 @@ async fn bad_input_is_one_clear_line() {
         let err = stderr(&output);
         assert!(err.contains(message), "{args:?}: {err}");
         assert!(!err.contains("secret"), "passwords stay out of messages: {err}");
+        // Said of the flag as given, not of a setting.
+        for setting in [
+            "keep_hit_in_database",
+            "cleanup_batch_size",
+            "seconds=1",
+            "(with the matching",
+        ] {
+            assert!(!err.contains(setting), "{args:?}: {err}");
+        }
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
     let unknown = hitcount(&["frobnicate"]);
@@ -444,6 +732,29 @@ async fn bad_input_is_one_clear_line() {
         1,
         "nothing was removed"
     );
+}
+
+/// The options naming the database are under their own heading, in the
+/// command's help and each subcommand's, apart from the subcommand's own.
+#[test]
+fn help_puts_the_database_options_apart() {
+    for args in [
+        &["--help"][..],
+        &["stats", "--help"],
+        &["cleanup", "--help"],
+        &["export", "--help"],
+    ] {
+        let output = hitcount(args);
+        assert!(output.status.success());
+        let help = stdout(&output);
+        let (own, database) = help
+            .split_once("\nDatabase:\n")
+            .unwrap_or_else(|| panic!("{args:?}: a Database heading: {help}"));
+        for option in ["--database-url <URL>", "--config <FILE>", "--database <NAME>"] {
+            assert!(database.contains(option), "{args:?}: {help}");
+            assert!(!own.contains(option), "{args:?}: {help}");
+        }
+    }
 }
 
 /// Ctrl-C stops between batches: what was removed stays removed, the rest
@@ -568,7 +879,14 @@ const NOTHING_NEW: &str = "Imported 0 objects (0 hits in their totals), 0 hit ro
 
 /// The real django-hitcount database into each backend; twice.
 async fn import_django_keeps_totals_and_imports_once(db: &TestDb) {
-    let first = hitcount(&["--database-url", &db.url, "import-django", DJANGO_FIXTURE]);
+    // A new database: hitcount's tables made as asked.
+    let first = hitcount(&[
+        "--database-url",
+        &db.url,
+        "import-django",
+        "--create",
+        DJANGO_FIXTURE,
+    ]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(stdout(&first).trim(), IMPORTED);
     check_imported_fixture(db).await;
@@ -667,7 +985,13 @@ async fn import_django_from_postgres() {
     );
 
     let db = TestDb::sqlite().await;
-    let first = hitcount(&["--database-url", &db.url, "import-django", &django.url]);
+    let first = hitcount(&[
+        "--database-url",
+        &db.url,
+        "import-django",
+        &django.url,
+        "--create",
+    ]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(stdout(&first).trim(), IMPORTED);
     check_imported_fixture(&db).await;
@@ -700,4 +1024,157 @@ async fn import_django_refuses_other_databases() {
     );
     assert!(!std::path::Path::new(missing).exists());
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 0);
+}
+
+/// The message of a database with other tables than hitcount's.
+const OTHER_TABLES: &str = "has other tables (posts) but not hitcount's";
+
+/// A database with a table of its own and none of hitcount's: every
+/// command refuses it, and it stays as it was, to the byte on SQLite;
+/// with --create, hitcount's tables are added beside its own.
+async fn foreign_databases_stay_untouched(db: &TestDb) {
+    db.execute(
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL); \
+         INSERT INTO posts (id, title) VALUES (1, 'Hello');",
+    )
+    .await;
+    let before = snapshot(db).await;
+    let url = db.url.as_str();
+    let reading = format!("{OTHER_TABLES}: is it the app's database?");
+    let writing = format!("{OTHER_TABLES}: pass --create to add hitcount's tables to it");
+    let cases: [(&[&str], &str); 7] = [
+        (&["stats"], &reading),
+        (&["export"], &reading),
+        (&["export", "daily", "--format", "json"], &reading),
+        (&["cleanup", "--dry-run"], &reading),
+        (&["cleanup"], &writing),
+        (&["cleanup", "--keep", "90 days", "--json"], &writing),
+        (&["import-django", DJANGO_FIXTURE], &writing),
+    ];
+    for (args, message) in cases {
+        let output = hitcount(&[&["--database-url", url], args].concat());
+        assert!(!output.status.success(), "{args:?} must fail");
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+        assert!(snapshot(db).await == before, "{args:?} changed the database");
+    }
+
+    let created = hitcount(&["--database-url", url, "import-django", "--create", DJANGO_FIXTURE]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout(&created).trim(), IMPORTED);
+    assert_eq!(
+        rows(db, "SELECT title FROM posts").await,
+        ["Hello"],
+        "its own table kept"
+    );
+    let stats = hitcount(&["--database-url", url, "stats"]);
+    assert!(stdout(&stats).contains("blog.post:2"), "{}", stderr(&stats));
+}
+
+/// A database with no tables at all: reading refuses it; writing makes
+/// hitcount's tables only with --create.
+async fn empty_databases_need_create(db: &TestDb) {
+    let url = db.url.as_str();
+    for (args, message) in [
+        (&["stats"][..], "has no tables: is it the app's database?"),
+        (
+            &["cleanup"],
+            "has no tables: pass --create to add hitcount's tables to it",
+        ),
+    ] {
+        let output = hitcount(&[&["--database-url", url], args].concat());
+        assert!(!output.status.success(), "{args:?} must fail");
+        assert!(stderr(&output).contains(message), "{args:?}: {}", stderr(&output));
+    }
+    assert!(snapshot(db).await.0.is_empty(), "no table was made");
+    let created = hitcount(&["--database-url", url, "cleanup", "--create"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout(&created).trim(), "Successfully removed 0 Hits");
+    let stats = hitcount(&["--database-url", url, "stats"]);
+    assert!(stats.status.success(), "{}", stderr(&stats));
+    assert!(stdout(&stats).ends_with("(no hits)\n"), "{}", stdout(&stats));
+}
+
+/// The commands that read (stats, export, cleanup --dry-run) write
+/// nothing to the app's database either, not even the IP hash key an
+/// opening counter stores where there is none.
+async fn reading_commands_write_nothing(db: &TestDb) {
+    let counter = counter(db).await;
+    hit_ago(db, &counter, &post(1), TimeDelta::days(40), "old").await;
+    db.execute("UPDATE hitcount_state SET ip_hash_key = NULL").await;
+    let count = "SELECT COUNT(*) FROM hitcount_state WHERE ip_hash_key IS NULL";
+    for args in [
+        &["stats"][..],
+        &["stats", "--since", "2020-01-01"],
+        &["export", "daily"],
+        &["cleanup", "--dry-run"],
+    ] {
+        let output = hitcount(&[&["--database-url", db.url.as_str()], args].concat());
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(db.scalar(count).await, 1, "{args:?} wrote a key");
+    }
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
+}
+
+/// A SQLite file that does not exist is never made by a typo: reading
+/// commands and writing ones without --create refuse it; --create makes
+/// it. A plain path names a file as sqlite:PATH does.
+#[tokio::test]
+async fn missing_sqlite_files_are_not_created() {
+    let dir = TempDir::new("missing");
+    let file = dir.0.join("missing.db");
+    let path = file.to_str().unwrap();
+    for url in [
+        path.to_owned(),
+        format!("sqlite:{path}"),
+        format!("sqlite://{path}"),
+    ] {
+        for args in [&["stats"][..], &["export"], &["cleanup", "--dry-run"]] {
+            let output = hitcount(&[&["--database-url", url.as_str()], args].concat());
+            assert!(!output.status.success(), "{url} {args:?} must fail");
+            assert!(
+                stderr(&output).contains(&format!("no database at {path}: there is no such file")),
+                "{url} {args:?}: {}",
+                stderr(&output)
+            );
+            assert!(!file.exists(), "{url} {args:?} made the file");
+        }
+        for args in [&["cleanup"][..], &["import-django", DJANGO_FIXTURE]] {
+            let output = hitcount(&[&["--database-url", url.as_str()], args].concat());
+            assert!(!output.status.success(), "{url} {args:?} must fail");
+            assert!(
+                stderr(&output).contains(&format!("no database at {path}: pass --create to make a new one")),
+                "{url} {args:?}: {}",
+                stderr(&output)
+            );
+            assert!(!file.exists(), "{url} {args:?} made the file");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        0,
+        "nothing beside it either"
+    );
+
+    let created = hitcount(&[
+        "--database-url",
+        path,
+        "import-django",
+        "--create",
+        DJANGO_FIXTURE,
+    ]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout(&created).trim(), IMPORTED);
+    // The plain path and both URL forms name the same file.
+    for url in [
+        path.to_owned(),
+        format!("sqlite:{path}"),
+        format!("sqlite://{path}"),
+    ] {
+        let stats = hitcount(&["--database-url", &url, "stats", "--json", "--limit", "1"]);
+        let json: serde_json::Value = serde_json::from_str(stdout(&stats).trim()).expect("JSON");
+        assert_eq!(json[0]["hits"], 104, "{url}");
+    }
 }

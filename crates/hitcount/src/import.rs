@@ -49,6 +49,17 @@ impl std::fmt::Display for DjangoImport {
 
 /// django-hitcount's `hitcount_hit_count` row: id, hits, content type, object pk.
 type CountRow = (i64, i64, i64, String);
+
+/// Every row of a small source table, as `Vec<$row>`. A macro, so that
+/// the row type needs `FromRow` only for the backends that are built.
+macro_rules! read_all {
+    ($source:expr, $row:ty, $statement:expr) => {
+        dispatch!($source, pool, _sql => {
+            sqlx::query_as::<_, $row>($statement).fetch_all(pool).await.map_err(not_django)?
+        })
+    };
+}
+
 /// Its `hitcount_hit` row: created, ip, session, user agent, user id, hit count id.
 type HitRow = (DateTime<Utc>, String, String, String, Option<String>, i64);
 
@@ -80,8 +91,10 @@ impl HitCounter {
     /// ```
     pub async fn import_django(&self, source: &Db) -> Result<DjangoImport> {
         let mut report = DjangoImport::default();
-        let kinds: HashMap<i64, String> = read_all(source, CONTENT_TYPES).await?.into_iter().collect();
-        let counts: Vec<CountRow> = read_all(source, COUNTS).await?;
+        let kinds: HashMap<i64, String> = read_all!(source, (i64, String), CONTENT_TYPES)
+            .into_iter()
+            .collect();
+        let counts: Vec<CountRow> = read_all!(source, CountRow, COUNTS);
         // django's hit count id -> ours.
         let mut pks = HashMap::with_capacity(counts.len());
         for (django_id, hits, content_type, object_pk) in counts {
@@ -99,10 +112,10 @@ impl HitCounter {
             }
         }
         report.hit_rows = self.import_hits(source, &pks).await?;
-        for ip in read_all::<(String,)>(source, BLACKLISTED_IPS).await? {
+        for ip in read_all!(source, (String,), BLACKLISTED_IPS) {
             report.blacklisted_ips += u64::from(self.blacklist_ip(&ip.0).await?);
         }
-        for agent in read_all::<(String,)>(source, BLACKLISTED_USER_AGENTS).await? {
+        for agent in read_all!(source, (String,), BLACKLISTED_USER_AGENTS) {
             report.blacklisted_user_agents += u64::from(self.blacklist_user_agent(&agent.0).await?);
         }
         self.changed_counts().await?;
@@ -127,10 +140,11 @@ impl HitCounter {
     async fn import_hits(&self, source: &Db, pks: &HashMap<i64, i64>) -> Result<u64> {
         let mut added = 0;
         // Django writes UTC; SQLite keeps it as text without a zone.
-        let created = if matches!(source, Db::Sqlite(_)) {
-            "created"
-        } else {
-            "CAST(created AS TIMESTAMPTZ)"
+        let created = match source {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(_) => "created",
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => "CAST(created AS TIMESTAMPTZ)",
         };
         let select = format!("SELECT {created}, {HITS_COLUMNS}");
         dispatch!(source, pool, _sql => {
@@ -187,17 +201,4 @@ fn not_django(error: sqlx::Error) -> Error {
         },
         other => Error::Database(other),
     }
-}
-
-/// Every row of a small source table.
-async fn read_all<T>(source: &Db, statement: &str) -> Result<Vec<T>>
-where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    Ok(dispatch!(source, pool, _sql => {
-        sqlx::query_as(statement).fetch_all(pool).await.map_err(not_django)?
-    }))
 }

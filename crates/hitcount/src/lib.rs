@@ -139,8 +139,9 @@ mod futures_are_send {
 
 /// The futures every request awaits stay small: each is moved whole into
 /// Rocket's boxes and the caller's, and the database paths inline would
-/// make them kilobytes (the salt's was 5.8 KB; boxing the database paths
-/// gave repeat visits about 5 points of the bare route's throughput).
+/// make them kilobytes (the salt's would be 5.8 KB; boxing the database
+/// paths is worth about 5 points of the bare route's throughput to repeat
+/// visits).
 /// Slow paths go behind `Box::pin`.
 #[cfg(all(test, feature = "sqlite"))]
 mod hot_futures_are_small {

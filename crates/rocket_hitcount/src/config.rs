@@ -32,7 +32,7 @@ pub enum CookieMode {
 /// ```
 /// let cookie = rocket_hitcount::VisitorCookie::default();
 /// assert_eq!(cookie.name, "hitcount_visitor");
-/// assert_eq!(cookie.max_age, hitcount::Window::days(14));
+/// assert_eq!(cookie.max_age, rocket_hitcount::Window::days(14));
 /// assert!(!cookie.visit_counts, "views per visitor are kept on request");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -110,7 +110,7 @@ impl Default for VisitorCookie {
 ///     cookie = { secure = true }
 /// "#));
 /// let config = rocket_hitcount::Config::from_figment(&figment).unwrap();
-/// assert_eq!(config.counting.keep_hit_active, hitcount::Window::days(1));
+/// assert_eq!(config.counting.keep_hit_active, rocket_hitcount::Window::days(1));
 /// assert_eq!(config.base_path, "/stats");
 /// assert_eq!(config.trusted_proxies.len(), 2);
 /// assert!(config.cookie.secure);
@@ -318,7 +318,7 @@ impl Config {
     /// ```
     /// let mut config = rocket_hitcount::Config::default();
     /// assert!(config.warnings().is_empty());
-    /// config.cookie.max_age = hitcount::Window::days(1);
+    /// config.cookie.max_age = rocket_hitcount::Window::days(1);
     /// assert!(config.warnings()[0].contains("cookie.max_age"));
     /// ```
     pub fn warnings(&self) -> Vec<String> {

@@ -150,7 +150,8 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
 /// }
 /// ```
 ///
-/// It fails with 500 (and a log line) when the fairing is not attached.
+/// A route that uses it stops the launch when the fairing is not attached
+/// (it is a [`Sentinel`](rocket::Sentinel)).
 pub struct CsrfToken<'r> {
     state: &'r HitCount,
     request: &'r Request<'r>,
@@ -162,8 +163,8 @@ impl<'r> rocket::request::FromRequest<'r> for CsrfToken<'r> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        // The sentinel keeps an app without the fairing from launching.
         let Some(state) = HitCount::fetch(request.rocket()) else {
-            rocket::error!("rocket-hitcount: `CsrfToken` is used but the fairing is not attached");
             return rocket::request::Outcome::Error((rocket::http::Status::InternalServerError, ()));
         };
         let token = token(state, request.cookies());
@@ -172,6 +173,12 @@ impl<'r> rocket::request::FromRequest<'r> for CsrfToken<'r> {
             request,
             token,
         })
+    }
+}
+
+impl rocket::Sentinel for CsrfToken<'_> {
+    fn abort(rocket: &rocket::Rocket<rocket::Ignite>) -> bool {
+        crate::fairing::unattached(rocket, "CsrfToken")
     }
 }
 

@@ -80,6 +80,51 @@ impl HitCount {
         rocket.state::<HitCount>()
     }
 
+    /// Rocket's templates, with the Tera functions registered: attach it in
+    /// place of `Template::fairing()`. The functions (`get_hit_count` and
+    /// friends) are in the guide's "Displaying hits" chapter.
+    ///
+    /// ```rust,no_run
+    /// use rocket_db_pools::{sqlx, Database};
+    /// use rocket_hitcount::HitCount;
+    ///
+    /// #[derive(Database)]
+    /// #[database("blog")]
+    /// struct Blog(sqlx::SqlitePool);
+    ///
+    /// #[rocket::launch]
+    /// fn rocket() -> _ {
+    ///     rocket::build()
+    ///         .attach(Blog::init())
+    ///         .attach(HitCount::init::<Blog>())
+    ///         .attach(HitCount::templates())
+    /// }
+    /// ```
+    pub fn templates() -> impl Fairing {
+        crate::templates::fairing(|_| {})
+    }
+
+    /// Rocket's templates customized by `customize`, with the Tera
+    /// functions registered first: attach it in place of
+    /// `Template::custom(customize)`.
+    ///
+    /// ```rust
+    /// use rocket_hitcount::HitCount;
+    ///
+    /// let templates = HitCount::custom_templates(|engines| {
+    ///     engines.tera.register_filter("shout", |value: &rocket_dyn_templates::tera::Value, _: &_| {
+    ///         Ok(value.as_str().unwrap_or_default().to_uppercase().into())
+    ///     });
+    /// });
+    /// # let _ = rocket::build().attach(templates);
+    /// ```
+    pub fn custom_templates<F>(customize: F) -> impl Fairing
+    where
+        F: Fn(&mut rocket_dyn_templates::Engines) + Send + Sync + 'static,
+    {
+        crate::templates::fairing(customize)
+    }
+
     /// The core counter, for everything the guards do not cover (lists,
     /// admin operations, cleanup).
     pub fn counter(&self) -> &HitCounter {
@@ -144,17 +189,16 @@ pub struct Initializer<D> {
 }
 
 impl<D> Initializer<D> {
-    /// The Tera functions of this app's counter, to register in
-    /// `Template::custom` (see [`TemplateFunctions`]). They work once this
-    /// fairing has ignited.
+    /// The Tera functions of this app's counter, for a Tera of your own
+    /// (see [`TemplateFunctions`]; for Rocket's templates, attach
+    /// [`HitCount::templates`]). They work once this fairing has ignited.
     ///
     /// ```rust
     /// # use rocket_db_pools::{sqlx, Database};
     /// # #[derive(Database)] #[database("blog")] struct Blog(sqlx::SqlitePool);
     /// let hitcount = rocket_hitcount::HitCount::init::<Blog>();
-    /// let functions = hitcount.template_functions();
-    /// let templates = rocket_dyn_templates::Template::custom(move |engines| functions.register(&mut engines.tera));
-    /// # let _ = templates;
+    /// let mut tera = rocket_dyn_templates::tera::Tera::default();
+    /// hitcount.template_functions().register(&mut tera);
     /// ```
     pub fn template_functions(&self) -> TemplateFunctions {
         self.templates.clone()
@@ -170,7 +214,7 @@ impl<D> Initializer<D> {
     /// # struct Admin;
     /// # #[rocket::async_trait] impl<'r> FromRequest<'r> for Admin { type Error = ();
     /// #   async fn from_request(_: &'r Request<'_>) -> request::Outcome<Self, ()> { request::Outcome::Success(Admin) } }
-    /// # impl rocket_hitcount::HitUser for Admin { fn hit_user(&self) -> Option<hitcount::User> { None } }
+    /// # impl rocket_hitcount::HitUser for Admin { fn hit_user(&self) -> Option<rocket_hitcount::User> { None } }
     /// let fairing = rocket_hitcount::HitCount::init::<Blog>().with_users::<Admin>();
     /// # let _ = fairing;
     /// ```
@@ -192,7 +236,7 @@ where
     fn info(&self) -> Info {
         Info {
             name: "rocket-hitcount",
-            kind: Kind::Ignite | Kind::Response | Kind::Shutdown,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -221,12 +265,8 @@ where
                 Secret::random()
             }
         };
-        let Some(database) = D::fetch(&rocket) else {
-            error!("rocket-hitcount: database `{}` is not attached", D::NAME);
-            info_!(
-                "Attach its fairing first: `.attach({0}::init()).attach(HitCount::init::<{0}>())`.",
-                D::NAME
-            );
+        let Some(database) = rocket.state::<D>() else {
+            explain_missing_database::<D>(&rocket).await;
             return Err(rocket);
         };
         let pool: D::Pool = (**database).clone();
@@ -252,6 +292,22 @@ where
         };
         self.templates.bind(state.clone());
         Ok(rocket.manage(state).mount(base, crate::routes::routes()))
+    }
+
+    /// Connects the Tera functions of [`HitCount::templates`] to the
+    /// counter, or, when no functions were registered, warns of templates
+    /// that call them.
+    async fn on_liftoff(&self, rocket: &Rocket<rocket::Orbit>) {
+        let Some(state) = HitCount::fetch(rocket) else {
+            return;
+        };
+        if let Some(attached) = rocket.state::<crate::templates::Attached>() {
+            attached.0.bind(state.clone());
+        } else if !self.templates.registered() {
+            if let Some(message) = crate::templates::unregistered_calls(rocket.figment()) {
+                error!("rocket-hitcount: {message}");
+            }
+        }
     }
 
     /// Writes the views (and write-behind hits) still in memory and gives
@@ -290,6 +346,64 @@ where
     }
 }
 
+/// Whether `rocket` lacks the counter that guard `guard` needs; if so,
+/// says which fairing to attach. For the guards' [`rocket::Sentinel`]s.
+pub(crate) fn unattached(rocket: &Rocket<rocket::Ignite>, guard: &str) -> bool {
+    let missing = HitCount::fetch(rocket).is_none();
+    if missing {
+        error!("rocket-hitcount: a route uses `{guard}`, but the rocket-hitcount fairing is not attached");
+        info_!("Attach it after your database's: `.attach(Db::init()).attach(HitCount::init::<Db>())`.");
+    }
+    missing
+}
+
+/// Says why database `D` is not in `rocket`: it has no URL, it cannot be
+/// opened (its own fairing failed too), or its fairing is not attached
+/// before this one.
+async fn explain_missing_database<D: Database>(rocket: &Rocket<Build>) {
+    let name = D::NAME;
+    let ty = short_type_name::<D>();
+    let key = format!("databases.{name}");
+    let config = rocket
+        .figment()
+        .focus(&key)
+        .join(rocket::figment::providers::Serialized::default(
+            "max_connections",
+            1,
+        ))
+        .join(rocket::figment::providers::Serialized::default(
+            "connect_timeout",
+            5,
+        ));
+    let Ok(url) = config.extract_inner::<String>("url") else {
+        error!("rocket-hitcount: database `{name}` ({ty}) has no URL");
+        info_!("Set one in Rocket.toml: `[default.{key}]` with `url = \"sqlite://{name}.db\"`.");
+        return;
+    };
+    // The error as text: it need not be `Send`, and the match awaits.
+    let opened = <D::Pool as rocket_db_pools::Pool>::init(&config)
+        .await
+        .map_err(|e| e.to_string());
+    match opened {
+        Err(e) => error!(
+            "rocket-hitcount: database `{name}` ({ty}) cannot be opened at {}: {e}",
+            Db::redacted_url(&url)
+        ),
+        Ok(pool) => {
+            rocket_db_pools::Pool::close(&pool).await;
+            error!("rocket-hitcount: database `{name}` ({ty}) is not attached");
+            info_!("Attach its fairing first: `.attach({ty}::init()).attach(HitCount::init::<{ty}>())`.");
+        }
+    }
+}
+
+/// `D`'s name as the app's code writes it: `Blog`, not `my_app::Blog`.
+fn short_type_name<D>() -> &'static str {
+    let full = std::any::type_name::<D>();
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
+}
+
 /// Whether the response is an HTML page: its `Content-Type` read as is,
 /// since Rocket's `content_type()` parses the header on each call.
 fn is_html(response: &rocket::Response<'_>) -> bool {
@@ -304,6 +418,13 @@ fn is_html(response: &rocket::Response<'_>) -> bool {
 mod tests {
     use rocket::http::{ContentType, Header};
     use rocket::Response;
+
+    #[test]
+    fn messages_name_the_type_as_written() {
+        struct Blog;
+        assert_eq!(super::short_type_name::<Blog>(), "Blog");
+        assert_eq!(super::short_type_name::<Option<Blog>>(), "Option");
+    }
 
     #[test]
     fn html_is_told_from_the_header_as_sent() {

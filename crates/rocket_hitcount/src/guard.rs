@@ -5,7 +5,6 @@
 use hitcount::{HitCounter, ObjectRef};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::{error, info_};
 use serde::Serialize;
 
 use crate::fairing::HitCount;
@@ -23,7 +22,9 @@ pub struct HitContext {
     pub total_hits: i64,
     /// Whether this request was counted.
     pub hit_counted: bool,
-    /// django-hitcount's message for the outcome.
+    /// django-hitcount's message for the outcome; for a request without
+    /// the visitor cookie whose IP address and user agent have an active
+    /// hit, [`COOKIELESS_ACTIVE_HIT`](crate::COOKIELESS_ACTIVE_HIT).
     pub hit_message: &'static str,
     /// How often this visitor has viewed the object ("You have visited
     /// this page N times"), this view included; `None` unless
@@ -53,7 +54,7 @@ pub struct ViewContext {
 /// // For a page that builds its script from JSON: pk, ajax_url, token...
 /// #[get("/post/<id>/hitcount")]
 /// async fn variables(id: i64, hits: Hits<'_>) -> Option<Json<JsContext>> {
-///     let post = hitcount::ObjectRef::new("blog.post", id).ok()?;
+///     let post = rocket_hitcount::ObjectRef::new("blog.post", id).ok()?;
 ///     hits.js_variables(&post).await.ok().map(Json)
 /// }
 /// ```
@@ -83,12 +84,13 @@ pub struct JsContext {
 ///
 /// #[get("/post/<id>")]
 /// async fn post(id: i64, hits: Hits<'_>) -> Option<Json<HitContext>> {
-///     let post = hitcount::ObjectRef::new("blog.post", id).ok()?;
+///     let post = rocket_hitcount::ObjectRef::new("blog.post", id).ok()?;
 ///     hits.count(&post).await.ok().map(Json)
 /// }
 /// ```
 ///
-/// It fails with 500 (and a log line) when the fairing is not attached.
+/// A route that uses it stops the launch when the fairing is not attached
+/// (it is a [`Sentinel`](rocket::Sentinel)).
 pub struct Hits<'r> {
     state: &'r HitCount,
     request: &'r Request<'r>,
@@ -100,9 +102,8 @@ impl<'r> FromRequest<'r> for Hits<'r> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
+        // The sentinel keeps an app without the fairing from launching.
         let Some(state) = HitCount::fetch(request.rocket()) else {
-            error!("rocket-hitcount: the `Hits` guard is used but the fairing is not attached");
-            info_!("Attach `HitCount::init::<YourDb>()`.");
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let identified = identify(state, request).await;
@@ -111,6 +112,12 @@ impl<'r> FromRequest<'r> for Hits<'r> {
             request,
             identified,
         })
+    }
+}
+
+impl rocket::Sentinel for Hits<'_> {
+    fn abort(rocket: &rocket::Rocket<rocket::Ignite>) -> bool {
+        crate::fairing::unattached(rocket, "Hits")
     }
 }
 
@@ -142,7 +149,7 @@ impl<'r> Hits<'r> {
             pk: result.pk,
             total_hits: result.total_hits,
             hit_counted: result.hit_counted,
-            hit_message: result.hit_message,
+            hit_message: self.identified.hit_message(&result),
             visits,
         })
     }

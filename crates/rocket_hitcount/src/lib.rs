@@ -11,6 +11,9 @@
 //!   under `base_path` (default `/hitcount`).
 //! - [`Hits`]: the request guard. `hits.count(&object)` counts and gives
 //!   django-hitcount's template context; `hits.view(&object)` does not count.
+//!   Its errors convert into [`Error`], a responder, so handlers use `?`.
+//! - [`HitCount::templates`]: Rocket's templates with the Tera functions
+//!   (`get_hit_count` and friends) registered.
 //! - Visitor sessions: a private (or signed) cookie with a random session
 //!   key; clients without cookies get a daily-salted key of IP and user
 //!   agent, so they do not count again on every request.
@@ -25,16 +28,16 @@
 //! ```rust,no_run
 //! use rocket::{get, launch, routes, serde::json::Json};
 //! use rocket_db_pools::{sqlx, Database};
-//! use rocket_hitcount::{HitContext, HitCount, Hits};
+//! use rocket_hitcount::{Error, HitContext, HitCount, Hits, ObjectRef};
 //!
 //! #[derive(Database)]
 //! #[database("blog")]
 //! struct Blog(sqlx::SqlitePool);
 //!
 //! #[get("/post/<id>")]
-//! async fn post(id: i64, hits: Hits<'_>) -> Option<Json<HitContext>> {
-//!     let object = hitcount::ObjectRef::new("blog.post", id).ok()?;
-//!     hits.count(&object).await.ok().map(Json)
+//! async fn post(id: i64, hits: Hits<'_>) -> Result<Json<HitContext>, Error> {
+//!     let object = ObjectRef::new("blog.post", id)?;
+//!     Ok(Json(hits.count(&object).await?))
 //! }
 //!
 //! #[launch]
@@ -66,6 +69,7 @@
 mod client_ip;
 mod config;
 mod csrf;
+mod error;
 mod fairing;
 mod guard;
 mod routes;
@@ -77,11 +81,17 @@ mod visitor;
 
 pub use config::{Config, CookieMode, VisitorCookie};
 pub use csrf::CsrfToken;
+pub use error::Error;
 pub use fairing::{HitCount, Initializer};
 pub use guard::{HitContext, Hits, JsContext, ViewContext};
 pub use routes::{AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
 pub use templates::TemplateFunctions;
 pub use user::HitUser;
+pub use visitor::COOKIELESS_ACTIVE_HIT;
 
-/// The core crate, re-exported so that versions match.
+/// The core crate, re-exported so that versions match: its admin,
+/// cleanup and export types are here.
 pub use hitcount;
+/// The core's types that pages use, at the root: an object's key, a
+/// signed-in user, a `within` window, the counter and its outcomes.
+pub use hitcount::{HitCounter, ObjectRef, Reason, User, Window};

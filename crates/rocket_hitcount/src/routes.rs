@@ -148,7 +148,7 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
     record_visit(state, request, identified, result.pk);
     Ok(Json(Answer {
         hit_counted: result.hit_counted,
-        hit_message: result.hit_message,
+        hit_message: identified.hit_message(&result),
     }))
 }
 

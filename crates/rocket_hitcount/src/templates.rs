@@ -10,10 +10,16 @@
 //! while a render waits.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use hitcount::{BlockingCounter, ObjectRef, Window};
+use rocket::fairing::{AdHoc, Fairing};
+use rocket::figment::value::magic::RelativePathBuf;
+use rocket::figment::Figment;
 use rocket_dyn_templates::tera::{self, Tera, Value};
+use rocket_dyn_templates::{Engines, Template};
 use serde_json::json;
 
 use crate::fairing::HitCount;
@@ -21,14 +27,16 @@ use crate::fairing::HitCount;
 /// The most objects `most_viewed` returns.
 const MAX_MOST_VIEWED: u64 = 1000;
 
-/// The template functions of one app. Get them from the fairing with
+/// The template functions of one app, for a [`Tera`] of your own: most
+/// apps attach [`HitCount::templates`] instead, which registers them in
+/// Rocket's templates. Get them from the fairing with
 /// [`Initializer::template_functions`](crate::Initializer::template_functions)
-/// and register them in `Template::custom`; the fairing connects them to
-/// the counter when the app ignites.
+/// and register them where you render; the fairing connects them to the
+/// counter when the app ignites.
 ///
 /// ```rust,no_run
 /// use rocket_db_pools::{sqlx, Database};
-/// use rocket_dyn_templates::Template;
+/// use rocket_dyn_templates::tera::Tera;
 /// use rocket_hitcount::HitCount;
 ///
 /// #[derive(Database)]
@@ -38,16 +46,15 @@ const MAX_MOST_VIEWED: u64 = 1000;
 /// #[rocket::launch]
 /// fn rocket() -> _ {
 ///     let hitcount = HitCount::init::<Blog>();
-///     let functions = hitcount.template_functions();
-///     rocket::build()
-///         .attach(Blog::init())
-///         .attach(hitcount)
-///         .attach(Template::custom(move |engines| functions.register(&mut engines.tera)))
+///     let mut tera = Tera::default();
+///     hitcount.template_functions().register(&mut tera);
+///     rocket::build().attach(Blog::init()).attach(hitcount).manage(tera)
 /// }
 /// ```
 #[derive(Clone, Default)]
 pub struct TemplateFunctions {
     bound: Arc<OnceLock<Bound>>,
+    registered: Arc<AtomicBool>,
 }
 
 struct Bound {
@@ -71,6 +78,7 @@ impl TemplateFunctions {
     /// assert!(chain.contains("HitCount::init"), "{chain}");
     /// ```
     pub fn register(&self, tera: &mut Tera) {
+        self.registered.store(true, Ordering::Relaxed);
         let function = |name| Function {
             name,
             functions: self.clone(),
@@ -83,6 +91,11 @@ impl TemplateFunctions {
         tera.register_function("most_viewed", function(Name::MostViewed));
     }
 
+    /// Whether [`TemplateFunctions::register`] was called.
+    pub(crate) fn registered(&self) -> bool {
+        self.registered.load(Ordering::Relaxed)
+    }
+
     /// Connects the functions to the app's counter (the fairing does, at
     /// ignite).
     pub(crate) fn bind(&self, state: HitCount) {
@@ -91,6 +104,83 @@ impl TemplateFunctions {
             blocking: OnceLock::new(),
         });
     }
+}
+
+/// The functions registered by [`HitCount::templates`], managed so that
+/// the counter's fairing can connect them at liftoff.
+pub(crate) struct Attached(pub TemplateFunctions);
+
+/// Rocket's templates (`Template::custom(customize)`) with the functions
+/// registered first: what [`HitCount::templates`] and
+/// [`HitCount::custom_templates`] attach.
+pub(crate) fn fairing<F>(customize: F) -> impl Fairing
+where
+    F: Fn(&mut Engines) + Send + Sync + 'static,
+{
+    AdHoc::on_ignite("rocket-hitcount templates", move |rocket| async move {
+        let functions = TemplateFunctions::default();
+        let registered = functions.clone();
+        rocket
+            .manage(Attached(functions))
+            .attach(Template::custom(move |engines| {
+                registered.register(&mut engines.tera);
+                customize(engines);
+            }))
+    })
+}
+
+/// The functions' names that are the crate's own (`most_viewed` may be an
+/// app's too).
+const OWN_NAMES: [&str; 5] = [
+    "get_hit_count_js_variables",
+    "get_hit_counts",
+    "get_hit_count",
+    "insert_hit_count_js_variables",
+    "insert_hit_count_js",
+];
+
+/// When a template in the app's `template_dir` calls one of the functions
+/// although none were registered: a message that says how to register
+/// them.
+pub(crate) fn unregistered_calls(figment: &Figment) -> Option<String> {
+    let dir = figment
+        .extract_inner::<RelativePathBuf>("template_dir")
+        .map(|path| path.relative())
+        .unwrap_or_else(|_| PathBuf::from("templates"));
+    let (template, name) = first_call(&dir)?;
+    Some(format!(
+        "template {} calls `{name}`, but rocket-hitcount's Tera functions are not registered: \
+         attach `HitCount::templates()` in place of `Template::fairing()` \
+         (or `HitCount::custom_templates(f)` in place of `Template::custom(f)`)",
+        template.display()
+    ))
+}
+
+/// The first template file under `dir` (folders included) that calls one
+/// of the crate's functions, and which.
+fn first_call(dir: &Path) -> Option<(PathBuf, &'static str)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    entries.into_iter().find_map(|path| {
+        if path.is_dir() {
+            return first_call(&path);
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        OWN_NAMES
+            .into_iter()
+            .find(|name| calls(&text, name))
+            .map(|name| (path, name))
+    })
+}
+
+/// Whether `text` calls function `name`: the name, not inside a longer
+/// one, followed by `(`.
+fn calls(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].trim_start();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('(')
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -435,6 +525,31 @@ fn js_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_are_told_from_other_words() {
+        assert!(calls("{{ get_hit_count(for=post) }}", "get_hit_count"));
+        assert!(calls("{% set n = get_hit_count (for=post) %}", "get_hit_count"));
+        assert!(!calls("{{ get_hit_counts(for=posts) }}", "get_hit_count"));
+        assert!(!calls("{{ my_get_hit_count(for=post) }}", "get_hit_count"));
+        assert!(!calls("get_hit_count is a function", "get_hit_count"));
+    }
+
+    #[test]
+    fn unregistered_calls_name_the_template_and_the_fix() {
+        let dir = std::env::temp_dir().join(format!("hitcount-templates-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("blog")).unwrap();
+        std::fs::write(dir.join("base.html.tera"), "<title>{{ title }}</title>").unwrap();
+        let figment = Figment::from(("template_dir", dir.display().to_string()));
+        assert_eq!(unregistered_calls(&figment), None, "no call, no message");
+        let post = dir.join("blog").join("post.html.tera");
+        std::fs::write(&post, "{{ get_hit_count(for=post) }} views").unwrap();
+        let message = unregistered_calls(&figment).expect("a call is found in a subfolder");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(message.contains(&post.display().to_string()), "{message}");
+        assert!(message.contains("`get_hit_count`"), "{message}");
+        assert!(message.contains("HitCount::templates()"), "{message}");
+    }
 
     #[test]
     fn objects_are_named_every_documented_way() {

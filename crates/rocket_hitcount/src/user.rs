@@ -27,8 +27,8 @@ use rocket::request::{FromRequest, Outcome, Request};
 /// }
 ///
 /// impl HitUser for Admin {
-///     fn hit_user(&self) -> Option<hitcount::User> {
-///         Some(hitcount::User::new(self.id.to_string()).ok()?.with_groups(["Admin"]))
+///     fn hit_user(&self) -> Option<rocket_hitcount::User> {
+///         Some(rocket_hitcount::User::new(self.id.to_string()).ok()?.with_groups(["Admin"]))
 ///     }
 /// }
 /// ```

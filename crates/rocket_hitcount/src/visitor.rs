@@ -39,7 +39,29 @@ pub(crate) struct Identified {
     pub returned_cookie: bool,
 }
 
+/// The message of a request without the visitor cookie whose IP address
+/// and user agent have an active hit: such a visitor never had a session
+/// key, so django-hitcount's words would blame one it does not have.
+///
+/// ```
+/// assert_eq!(
+///     rocket_hitcount::COOKIELESS_ACTIVE_HIT,
+///     "Not counted: visitor without cookie has active hit"
+/// );
+/// ```
+pub const COOKIELESS_ACTIVE_HIT: &str = "Not counted: visitor without cookie has active hit";
+
 impl Identified {
+    /// The message of `result` for this visitor: django-hitcount's, except
+    /// [`COOKIELESS_ACTIVE_HIT`] for a visitor known by its cookieless key.
+    pub(crate) fn hit_message(&self, result: &hitcount::HitResult) -> &'static str {
+        if !self.returned_cookie && result.reason == hitcount::Reason::SessionHasActiveHit {
+            COOKIELESS_ACTIVE_HIT
+        } else {
+            result.hit_message
+        }
+    }
+
     pub(crate) fn visits_of(&self, pk: i64) -> u32 {
         self.cookie
             .visits

@@ -208,6 +208,10 @@ pub(crate) struct Dialect {
     pub cleanup_batch: &'static str,
     /// Counts the hit rows created before $1.
     pub count_expired: &'static str,
+
+    /// The names of the database's tables and views (not the engine's
+    /// own), where hitcount's tables are created. Returns: name, by name.
+    pub table_names: &'static str,
 }
 
 /// Cleanup's pace on a backend: batches sized to take about `batch_time`
@@ -459,4 +463,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
                      ORDER BY created_at LIMIT $2) \
                     RETURNING created_at",
     count_expired: "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < $1",
+
+    table_names: "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                  WHERE table_schema = CURRENT_SCHEMA ORDER BY 1",
 };

@@ -72,9 +72,35 @@ const CLAIM: &str = "INSERT INTO hitcount_migrations (version, description, appl
 /// The key of the migration lock ("hitcount" in ASCII).
 const LOCK_KEY: i64 = 0x6869_7463_6f75_6e74;
 
+/// How many of the backend's migrations the database lacks, read without
+/// writing: `None` when it has no bookkeeping table, so none of hitcount's
+/// tables.
+pub(crate) async fn pending(db: &Db) -> Result<Option<usize>> {
+    if !db
+        .table_names()
+        .await?
+        .iter()
+        .any(|name| name == "hitcount_migrations")
+    {
+        return Ok(None);
+    }
+    dispatch!(db, pool, sql => {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM hitcount_migrations")
+            .fetch_all(pool)
+            .await?;
+        let missing = sql.migrations.iter().filter(|m| !applied.contains(&m.version)).count();
+        Ok(Some(missing))
+    })
+}
+
 /// Applies the migrations that are missing, each in its own transaction,
-/// on one connection that holds the migration lock where there is one.
+/// on one connection that holds the migration lock where there is one. A
+/// database that lacks none is only read (migrations are only ever added,
+/// so one that lacks none now never will).
 pub(crate) async fn run(db: &Db) -> Result<()> {
+    if pending(db).await? == Some(0) {
+        return Ok(());
+    }
     dispatch!(db, pool, sql => {
         let mut conn = pool.acquire().await?;
         if let Some((lock, _)) = sql.migration_lock {

@@ -167,6 +167,34 @@ impl From<sqlx::PgPool> for Db {
 }
 
 impl Db {
+    /// `url` fit for a message or a log: its password, if any, replaced
+    /// by `***`.
+    ///
+    /// ```
+    /// use hitcount::Db;
+    ///
+    /// assert_eq!(Db::redacted_url("postgres://app:secret@db/blog"), "postgres://app:***@db/blog");
+    /// assert_eq!(Db::redacted_url("postgres://app@db/blog"), "postgres://app@db/blog");
+    /// assert_eq!(Db::redacted_url("sqlite:///srv/blog.db"), "sqlite:///srv/blog.db");
+    /// ```
+    pub fn redacted_url(url: &str) -> String {
+        let Some(scheme) = url.find("://").map(|at| at + 3) else {
+            return url.to_owned();
+        };
+        let authority = url[scheme..].split(['/', '?']).next().unwrap_or_default();
+        match authority.rsplit_once('@') {
+            Some((credentials, _)) => match credentials.split_once(':') {
+                Some((user, _)) => format!(
+                    "{}{user}:***{}",
+                    &url[..scheme],
+                    &url[scheme + credentials.len()..]
+                ),
+                None => url.to_owned(),
+            },
+            None => url.to_owned(),
+        }
+    }
+
     /// Opens a pool from a database URL: `sqlite://path/to/file.db` (the
     /// file is created if missing), `sqlite::memory:`, or
     /// `postgres://user@host/db`.
@@ -225,6 +253,7 @@ impl Db {
     /// Where a counter writes: on SQLite a pool of one connection to the
     /// same database, switched to WAL (when `wal`) and, with `fast`,
     /// committing with `synchronous = NORMAL`; on PostgreSQL this pool.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn writer(&self, wal: bool, fast: bool) -> Result<Db> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -295,6 +324,42 @@ impl Db {
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Connection::Postgres(pool.acquire().await?.detach()),
         })
+    }
+
+    /// The names of the database's tables and views, read without writing:
+    /// on SQLite those of the file (not SQLite's own), on PostgreSQL those
+    /// of the schema hitcount's tables go to (the first of the search
+    /// path). For a tool that must tell an app's database from another.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// let db = hitcount::Db::connect("sqlite::memory:").await?;
+    /// assert!(db.table_names().await?.is_empty());
+    /// hitcount::HitCounter::open(db.clone(), Default::default()).await?;
+    /// assert!(db.table_names().await?.iter().any(|t| t == "hitcount_hit_count"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        Ok(dispatch!(self, pool, sql => {
+            sqlx::query_scalar(sql.table_names).fetch_all(pool).await?
+        }))
+    }
+
+    /// How many of hitcount's migrations the database lacks, read without
+    /// writing: `None` when it has none of hitcount's tables, `Some(0)`
+    /// when they are up to date, so that opening a counter on it runs no
+    /// migration.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// let db = hitcount::Db::connect("sqlite::memory:").await?;
+    /// assert_eq!(db.pending_migrations().await?, None);
+    /// hitcount::HitCounter::open(db.clone(), Default::default()).await?;
+    /// assert_eq!(db.pending_migrations().await?, Some(0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn pending_migrations(&self) -> Result<Option<usize>> {
+        migrate::pending(self).await
     }
 
     /// The backend's name: `"SQLite"` or `"PostgreSQL"`.

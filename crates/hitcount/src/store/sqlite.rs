@@ -22,5 +22,8 @@ pub(crate) const SQL: Dialect = Dialect {
         batch_time: std::time::Duration::from_millis(5),
         pause: std::time::Duration::from_millis(10),
     },
+    // SQLite has no information_schema.
+    table_names: "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+                  AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     ..STANDARD
 };

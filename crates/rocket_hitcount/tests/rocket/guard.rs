@@ -75,7 +75,13 @@ async fn cookieless_clients_count_once(db: &TestDb) {
             ))
             .dispatch()
             .await;
-        counted += usize::from(json(response).await["hit_counted"] == true);
+        let answer = json(response).await;
+        if answer["hit_counted"] == true {
+            counted += 1;
+        } else {
+            // Not blamed on a session key the client never had.
+            assert_eq!(answer["hit_message"], rocket_hitcount::COOKIELESS_ACTIVE_HIT);
+        }
     }
     assert_eq!(counted, 1);
     // Another address, or another user agent, is another visitor.
@@ -536,7 +542,7 @@ async fn write_behind_counts_through_the_guard(db: &TestDb) {
     );
     assert_eq!(
         (&second["hit_message"], &second["total_hits"]),
-        (&json!("Not counted: session key has active hit"), &json!(1))
+        (&json!(rocket_hitcount::COOKIELESS_ACTIVE_HIT), &json!(1))
     );
     let other = json(from("203.0.113.8").dispatch().await).await;
     assert_eq!(

@@ -8,6 +8,7 @@ mod common;
 
 mod ajax;
 mod app;
+mod docs;
 mod guard;
 mod launch;
 mod script;
