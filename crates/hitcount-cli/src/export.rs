@@ -17,7 +17,8 @@ use crate::Failure;
 enum What {
     /// Each object's totals: hits, views, bot hits.
     Totals,
-    /// Each object's hits per day (UTC), from the daily buckets.
+    /// Each object's hits, views and bot hits per day (UTC), from the daily
+    /// buckets.
     Daily,
 }
 
@@ -26,7 +27,7 @@ impl What {
     fn columns(self) -> &'static [&'static str] {
         match self {
             What::Totals => &["kind", "id", "hits", "views", "bot_hits"],
-            What::Daily => &["kind", "id", "day", "hits"],
+            What::Daily => &["kind", "id", "day", "hits", "views", "bot_hits"],
         }
     }
 }
@@ -179,15 +180,17 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
         }
         What::Daily => {
             counter
-                .each_day(kind, days.since, |object, day, hits| {
-                    if !days.contains(day) {
+                .each_day(kind, days.since, |object, day| {
+                    if !days.contains(day.day) {
                         return ControlFlow::Continue(());
                     }
                     writer.row(vec![
                         object.kind().into(),
                         object.id().into(),
-                        day.to_string().into(),
-                        hits.into(),
+                        day.day.to_string().into(),
+                        day.hits.into(),
+                        day.views.into(),
+                        day.bot_hits.into(),
                     ])
                 })
                 .await

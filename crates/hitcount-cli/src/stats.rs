@@ -40,6 +40,14 @@ fn window(text: &str) -> Result<Window, String> {
     Ok(window)
 }
 
+/// An object's hits, views and bot hits over the days asked for.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    hits: i64,
+    views: i64,
+    bot_hits: i64,
+}
+
 /// One line of the ranking.
 struct Row {
     object: ObjectRef,
@@ -53,7 +61,8 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
     let days = args.days.checked()?;
     let kind = args.kind.as_deref();
     // The objects, by hits, with their hits.
-    let ranked: Vec<(ObjectRef, i64)> = if days.is_set() {
+    // Over days, the days' views and bot hits; otherwise the totals'.
+    let ranked: Vec<(ObjectRef, Sums)> = if days.is_set() {
         by_days(counter, kind, days, args.limit).await?
     } else {
         counter
@@ -61,22 +70,33 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|r| (r.object, r.hits))
+            .map(|r| {
+                (
+                    r.object,
+                    Sums {
+                        hits: r.hits,
+                        ..Sums::default()
+                    },
+                )
+            })
             .collect()
     };
-    // Views and bot hits are kept as totals only.
     let objects: Vec<ObjectRef> = ranked.iter().map(|(object, _)| object.clone()).collect();
     let mut totals = counter.counts_many(&objects).await.map_err(|e| e.to_string())?;
     let rows: Vec<Row> = ranked
         .into_iter()
-        .map(|(object, hits)| {
+        .map(|(object, sums)| {
             let counts = totals.remove(&object).unwrap_or_default();
+            let (views, bot_hits) = match days.is_set() {
+                true => (sums.views, sums.bot_hits),
+                false => (counts.views, counts.bot_hits),
+            };
             Row {
                 pk: counts.pk.unwrap_or_default(),
-                views: counts.views,
-                bot_hits: counts.bot_hits,
+                hits: sums.hits,
+                views,
+                bot_hits,
                 object,
-                hits,
             }
         })
         .collect();
@@ -104,8 +124,14 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
         "rank".to_owned(),
         "object".to_owned(),
         heading,
-        "total views".to_owned(),
-        "total bot hits".to_owned(),
+        match days.is_set() {
+            true => format!("views {}", days.describe()),
+            false => "total views".to_owned(),
+        },
+        match days.is_set() {
+            true => format!("bot hits {}", days.describe()),
+            false => "total bot hits".to_owned(),
+        },
     ];
     let lines: Vec<[String; 5]> = rows
         .iter()
@@ -134,25 +160,30 @@ async fn by_days(
     kind: Option<&str>,
     days: Days,
     limit: u32,
-) -> Result<Vec<(ObjectRef, i64)>, Failure> {
+) -> Result<Vec<(ObjectRef, Sums)>, Failure> {
     // The buckets come by object (oldest first) and day.
-    let mut summed: Vec<(ObjectRef, i64)> = Vec::new();
+    let mut summed: Vec<(ObjectRef, Sums)> = Vec::new();
     let mut index: HashMap<ObjectRef, usize> = HashMap::new();
     counter
-        .each_day(kind, days.since, |object, day, hits| {
-            if days.contains(day) && hits > 0 {
+        .each_day(kind, days.since, |object, day| {
+            if days.contains(day.day) {
                 let at = *index.entry(object.clone()).or_insert_with(|| {
-                    summed.push((object.clone(), 0));
+                    summed.push((object.clone(), Sums::default()));
                     summed.len() - 1
                 });
-                summed[at].1 += hits;
+                let sums = &mut summed[at].1;
+                sums.hits += day.hits;
+                sums.views += day.views;
+                sums.bot_hits += day.bot_hits;
             }
             ControlFlow::Continue(())
         })
         .await
         .map_err(|e| e.to_string())?;
+    // Ranked by hits: an object with none on these days is not listed.
+    summed.retain(|(_, sums)| sums.hits > 0);
     // Stable: equal hits keep the older object first.
-    summed.sort_by_key(|(_, hits)| std::cmp::Reverse(*hits));
+    summed.sort_by_key(|(_, sums)| std::cmp::Reverse(sums.hits));
     summed.truncate(limit as usize);
     Ok(summed)
 }

@@ -390,27 +390,39 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
     assert!(csv.status.success(), "{}", stderr(&csv));
     let text = stdout(&csv);
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("kind,id,day,hits"));
-    let mut exported: Vec<(String, String, i64)> = Vec::new();
+    assert_eq!(lines.next(), Some("kind,id,day,hits,views,bot_hits"));
+    let mut exported: Vec<(String, String, i64, i64, i64)> = Vec::new();
     for line in lines {
-        // The odd id is the only quoted field: split it off first.
+        // The odd id is the only quoted field: split it off first. The
+        // fields after the id, last first: bot hits, views, hits, day.
         let (object, rest) = match line.strip_prefix("wiki.page,") {
             Some(rest) => {
                 assert!(rest.starts_with("\"a,b \"\"c\"\"\","), "CSV quoting: {line}");
-                (odd.to_string(), rest.rsplitn(3, ',').collect::<Vec<_>>())
+                (odd.to_string(), rest.rsplitn(5, ',').collect::<Vec<_>>())
             }
             None => {
                 let fields: Vec<_> = line.split(',').collect();
-                (format!("{}:{}", fields[0], fields[1]), vec![fields[3], fields[2]])
+                let mut rest = fields[2..].to_vec();
+                rest.reverse();
+                (format!("{}:{}", fields[0], fields[1]), rest)
             }
         };
-        exported.push((object, rest[1].to_owned(), rest[0].parse().unwrap()));
+        let number = |i: usize| rest[i].parse::<i64>().unwrap();
+        exported.push((object, rest[3].to_owned(), number(2), number(1), number(0)));
     }
     let mut expected = Vec::new();
     for object in [post(1), post(2), odd.clone()] {
         for day in counter.daily_hits(&object, 30).await.unwrap() {
             if day.hits > 0 {
-                expected.push((object.to_string(), day.day.to_string(), day.hits));
+                // Each hit is a view of its day.
+                assert_eq!(day.views, day.hits);
+                expected.push((
+                    object.to_string(),
+                    day.day.to_string(),
+                    day.hits,
+                    day.views,
+                    day.bot_hits,
+                ));
             }
         }
     }
@@ -504,7 +516,7 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
     // CSV with no rows: the header alone.
     for (what, header) in [
         ("totals", "kind,id,hits,views,bot_hits\n"),
-        ("daily", "kind,id,day,hits\n"),
+        ("daily", "kind,id,day,hits,views,bot_hits\n"),
     ] {
         let empty = hitcount(&["--database-url", url, "export", what, "--kind", "nothing.here"]);
         assert!(empty.status.success(), "{}", stderr(&empty));

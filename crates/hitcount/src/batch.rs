@@ -22,6 +22,10 @@ pub(crate) struct HitRow<'a> {
     pub user_id: Option<&'a str>,
 }
 
+/// Views by object pk and the start of their day (UTC): what a batch adds
+/// to each object's `views` and to its daily buckets.
+pub(crate) type DayViews = BTreeMap<(i64, DateTime<Utc>), i64>;
+
 /// The arguments of `Dialect::write_batch` ($1 to $4).
 pub(crate) struct BatchWrite {
     pub hits: String,
@@ -31,21 +35,23 @@ pub(crate) struct BatchWrite {
 }
 
 impl BatchWrite {
-    /// `hits` in order, and `views` added to each object (a counted
-    /// request is a view too). Hours and days are summed, so a batch adds
-    /// once to each bucket.
-    pub(crate) fn new<'a>(
-        hits: impl IntoIterator<Item = HitRow<'a>>,
-        views: &BTreeMap<i64, i64>,
-    ) -> BatchWrite {
+    /// `hits` in order, and `views` added to each object and its days (a
+    /// counted request is a view too). Hours and days are summed, so a
+    /// batch adds once to each bucket.
+    pub(crate) fn new<'a>(hits: impl IntoIterator<Item = HitRow<'a>>, views: &DayViews) -> BatchWrite {
         let mut rows = Vec::new();
-        let mut per_object: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut per_object: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
         let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
-        let mut daily: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+        // A day's hits and views.
+        let mut daily: BTreeMap<(i64, DateTime<Utc>), (i64, i64)> = BTreeMap::new();
+        for (&(pk, day), &n) in views {
+            per_object.entry(pk).or_default().1 += n;
+            daily.entry((pk, day)).or_default().1 += n;
+        }
         for hit in hits {
-            *per_object.entry(hit.pk).or_default() += 1;
+            per_object.entry(hit.pk).or_default().0 += 1;
             *hourly.entry((hit.pk, hour_start(hit.at))).or_default() += 1;
-            *daily.entry((hit.pk, day_start(hit.at))).or_default() += 1;
+            daily.entry((hit.pk, day_start(hit.at))).or_default().0 += 1;
             rows.push((
                 hit.pk,
                 json_time(hit.at),
@@ -55,28 +61,23 @@ impl BatchWrite {
                 hit.user_id,
             ));
         }
-        let buckets = |sums: BTreeMap<(i64, DateTime<Utc>), i64>| {
-            let sums: Vec<_> = sums
-                .into_iter()
-                .map(|((pk, start), n)| (pk, json_time(start), n))
-                .collect();
-            to_json(&sums)
-        };
-        let mut pks: Vec<i64> = views.keys().chain(per_object.keys()).copied().collect();
-        pks.sort_unstable();
-        pks.dedup();
-        let objects: Vec<_> = pks
-            .iter()
-            .map(|pk| {
-                let hits = per_object.get(pk).copied().unwrap_or(0);
-                (pk, hits, views.get(pk).copied().unwrap_or(0))
-            })
+        let hourly: Vec<_> = hourly
+            .into_iter()
+            .map(|((pk, start), n)| (pk, json_time(start), n))
+            .collect();
+        let daily: Vec<_> = daily
+            .into_iter()
+            .map(|((pk, start), (hits, views))| (pk, json_time(start), hits, views))
+            .collect();
+        let objects: Vec<_> = per_object
+            .into_iter()
+            .map(|(pk, (hits, views))| (pk, hits, views))
             .collect();
         BatchWrite {
             hits: to_json(&rows),
             objects: to_json(&objects),
-            hourly: buckets(hourly),
-            daily: buckets(daily),
+            hourly: to_json(&hourly),
+            daily: to_json(&daily),
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::blacklist::BlacklistCache;
 use crate::bots::BotCheck;
 use crate::cache::ReadCache;
-use crate::clock::Clock;
+use crate::clock::{day_start, Clock};
 use crate::error::{Error, Result};
 use crate::group_commit::{CountingQueue, Job};
 use crate::lease::{refusal, Lease};
@@ -553,7 +553,7 @@ impl HitCounter {
         if limited_ip.is_none() {
             if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
                 if let Some(total) = inner.cache.total(pk) {
-                    inner.buffer.add_view(pk);
+                    inner.buffer.add_view(pk, now);
                     return Ok(HitResult::new(
                         Some(pk),
                         total,
@@ -602,7 +602,7 @@ impl HitCounter {
                             Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
                             None => None,
                         };
-                        inner.buffer.add_view(pk);
+                        inner.buffer.add_view(pk, now);
                         return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
                     }
                 }
@@ -656,7 +656,7 @@ impl HitCounter {
                 user_id: visitor.user().map(|u| u.id().to_owned()),
             });
         } else {
-            inner.buffer.add_view(pk);
+            inner.buffer.add_view(pk, now);
         }
         Ok(Some(HitResult::new(Some(pk), total, reason)))
     }
@@ -720,7 +720,7 @@ impl HitCounter {
                 sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?
             });
             if let Some((pk, hits, _, _)) = known {
-                self.inner.buffer.add_view(pk);
+                self.inner.buffer.add_view(pk, now);
                 return Ok(HitResult::new(
                     Some(pk),
                     self.with_unwritten(object, pk, hits),
@@ -728,9 +728,20 @@ impl HitCounter {
                 ));
             }
         }
+        // The total and the day's bucket in one transaction.
         let row: Option<(i64, i64)> = dispatch!(self.writer(), pool, sql => {
-            let upsert = if tally == Tally::Bot { sql.upsert_bot } else { sql.upsert_view };
-            Some(returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(pool).await?)?)
+            let (upsert, daily) = match tally {
+                Tally::Bot => (sql.upsert_bot, sql.add_daily_bot_hit),
+                _ => (sql.upsert_view, sql.add_daily_views),
+            };
+            let mut tx = pool.begin().await?;
+            let (pk, hits): (i64, i64) =
+                returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(&mut *tx).await?)?;
+            let bucket = sqlx::query(daily).bind(pk).bind(day_start(now));
+            let bucket = if tally == Tally::Bot { bucket } else { bucket.bind(1_i64) };
+            bucket.execute(&mut *tx).await?;
+            tx.commit().await?;
+            Some((pk, hits))
         });
         Ok(match row {
             Some((pk, hits)) => HitResult::new(Some(pk), self.with_unwritten(object, pk, hits), reason),

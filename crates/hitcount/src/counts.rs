@@ -121,6 +121,11 @@ pub struct DayHits {
     pub day: NaiveDate,
     /// Hits counted that day.
     pub hits: i64,
+    /// Requests of people that day, counted or not (as
+    /// [`Counts::views`]).
+    pub views: i64,
+    /// Requests of bots that day (as [`Counts::bot_hits`]).
+    pub bot_hits: i64,
 }
 
 /// The three boundaries of a window ending now: its start, the first full
@@ -391,7 +396,7 @@ impl HitCounter {
         }
         let today = day_start(self.now());
         let first = today - TimeDelta::days(i64::from(days) - 1);
-        let rows: Vec<(DateTime<Utc>, i64)> = dispatch!(self.db(), pool, sql => {
+        let rows: Vec<(DateTime<Utc>, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
             sqlx::query_as(sql.daily_hits)
                 .bind(object.kind())
                 .bind(object.id())
@@ -399,13 +404,19 @@ impl HitCounter {
                 .fetch_all(pool)
                 .await?
         });
-        let found: HashMap<NaiveDate, i64> = rows.into_iter().map(|(at, n)| (at.date_naive(), n)).collect();
+        let found: HashMap<NaiveDate, (i64, i64, i64)> = rows
+            .into_iter()
+            .map(|(at, hits, views, bot_hits)| (at.date_naive(), (hits, views, bot_hits)))
+            .collect();
         Ok((0..i64::from(days))
             .map(|i| {
                 let day = (first + TimeDelta::days(i)).date_naive();
+                let (hits, views, bot_hits) = found.get(&day).copied().unwrap_or_default();
                 DayHits {
                     day,
-                    hits: found.get(&day).copied().unwrap_or(0),
+                    hits,
+                    views,
+                    bot_hits,
                 }
             })
             .collect())

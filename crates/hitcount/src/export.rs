@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::TryStreamExt;
 
 use crate::counter::HitCounter;
-use crate::counts::Counts;
+use crate::counts::{Counts, DayHits};
 use crate::error::Result;
 use crate::object::ObjectRef;
 
@@ -50,8 +50,8 @@ impl HitCounter {
         Ok(())
     }
 
-    /// Calls `row` with every daily bucket (object, day in UTC, hits) of
-    /// one kind or all, from `since` on, by object and day, reading them as
+    /// Calls `row` with every daily bucket (the object, and its day in UTC
+    /// with the hits, views and bot hits of that day) of one kind or all, from `since` on, by object and day, reading them as
     /// a stream. `row` returns `ControlFlow::Break` to stop early.
     ///
     /// ```
@@ -60,29 +60,30 @@ impl HitCounter {
     /// use std::ops::ControlFlow;
     /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
     /// counter.count_hit(&post, &hitcount::Visitor::new("s")?).await?;
-    /// let mut days = 0;
-    /// counter.each_day(Some("blog.post"), None, |_, _, hits| {
-    ///     days += hits;
+    /// let mut hits = 0;
+    /// counter.each_day(Some("blog.post"), None, |_, day| {
+    ///     hits += day.hits;
     ///     ControlFlow::Continue(())
     /// }).await?;
-    /// assert_eq!(days, 1);
+    /// assert_eq!(hits, 1);
     /// # Ok(()) }
     /// ```
     pub async fn each_day(
         &self,
         kind: Option<&str>,
         since: Option<NaiveDate>,
-        mut row: impl FnMut(&ObjectRef, NaiveDate, i64) -> ControlFlow<()>,
+        mut row: impl FnMut(&ObjectRef, &DayHits) -> ControlFlow<()>,
     ) -> Result<()> {
         let since: Option<DateTime<Utc>> = since.map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
         dispatch!(self.db(), pool, sql => {
-            let mut rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, i64)>(sql.export_daily)
+            let mut rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, i64, i64, i64)>(sql.export_daily)
                 .bind(kind)
                 .bind(since)
                 .fetch(pool);
-            while let Some((kind, id, day, hits)) = rows.try_next().await? {
+            while let Some((kind, id, day, hits, views, bot_hits)) = rows.try_next().await? {
                 let object = ObjectRef::new(kind, id)?;
-                if row(&object, day.date_naive(), hits).is_break() {
+                let day = DayHits { day: day.date_naive(), hits, views, bot_hits };
+                if row(&object, &day).is_break() {
                     break;
                 }
             }

@@ -8,15 +8,16 @@
 //! arrival order, each seeing the hits written before it, exactly as if
 //! each had its own transaction: exactly-once is unchanged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{BatchWrite, HitRow};
+use crate::batch::{BatchWrite, DayViews, HitRow};
 use crate::cache::ReadCache;
+use crate::clock::day_start;
 use crate::counter::HitResult;
 use crate::error::{Error, Result};
 use crate::object::ObjectRef;
@@ -148,10 +149,12 @@ async fn count_batch<'a>(
         };
         pks.push(pk);
     }
-    let mut views: BTreeMap<i64, i64> = BTreeMap::new();
-    for pk in &pks {
-        *views.entry(*pk).or_default() += 1;
+    let mut views = DayViews::new();
+    for (job, pk) in jobs.iter().zip(&pks) {
+        *views.entry((*pk, day_start(job.now))).or_default() += 1;
     }
+    // The batch's objects, by pk.
+    let object_pks: BTreeSet<i64> = pks.iter().copied().collect();
     let limited_ip = |job: &'a Job| {
         job.stored_ip
             .as_deref()
@@ -186,7 +189,7 @@ async fn count_batch<'a>(
         .collect();
     let visitors = serde_json::to_string(&visitors).expect("numbers and strings serialise");
 
-    let objects = serde_json::to_string(&views.keys().collect::<Vec<_>>()).expect("numbers serialise");
+    let objects = serde_json::to_string(&object_pks).expect("numbers serialise");
 
     // Per request: its reason, and the object's hits of this batch up to
     // and including it (the totals are known once the batch is written).
@@ -215,7 +218,7 @@ async fn count_batch<'a>(
             }
             if let Some(lock) = sql.lock_objects {
                 let present: Vec<i64> = sqlx::query_scalar(lock).bind(&objects).fetch_all(&mut *conn).await?;
-                if let Some(missing) = views.keys().find(|pk| !present.contains(pk)) {
+                if let Some(missing) = object_pks.iter().find(|pk| !present.contains(pk)) {
                     return Err(Error::UnknownObject(*missing));
                 }
             }

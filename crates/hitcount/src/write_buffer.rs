@@ -5,13 +5,14 @@
 //! what is pending, so totals stay exact here; other instances see it at
 //! most one flush interval late, and a crash loses at most that interval.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::batch::{BatchWrite, HitRow};
+use crate::batch::{BatchWrite, DayViews, HitRow};
+use crate::clock::day_start;
 use crate::error::{Error, Result};
 use crate::store::Db;
 
@@ -50,6 +51,9 @@ impl PendingHit {
 struct Pending {
     /// Views by hit count pk.
     views: HashMap<i64, i64>,
+    /// The same views by pk and the start of their day, for the daily
+    /// buckets.
+    day_views: HashMap<(i64, DateTime<Utc>), i64>,
     /// Hits in the order they were decided.
     hits: Vec<PendingHit>,
     /// How many of `hits` each pk has.
@@ -72,20 +76,19 @@ pub(crate) struct WriteBuffer {
 }
 
 impl WriteBuffer {
-    pub(crate) fn add_view(&self, pk: i64) {
-        *self
-            .pending
-            .lock()
-            .expect("not poisoned")
-            .views
-            .entry(pk)
-            .or_default() += 1;
+    /// Adds a view of `pk` made at `at`.
+    pub(crate) fn add_view(&self, pk: i64, at: DateTime<Utc>) {
+        let day = day_start(at);
+        let mut pending = self.pending.lock().expect("not poisoned");
+        *pending.views.entry(pk).or_default() += 1;
+        *pending.day_views.entry((pk, day)).or_default() += 1;
     }
 
     /// Adds a counted hit and its view.
     pub(crate) fn add_hit(&self, hit: PendingHit) {
         let mut pending = self.pending.lock().expect("not poisoned");
         *pending.views.entry(hit.pk).or_default() += 1;
+        *pending.day_views.entry((hit.pk, day_start(hit.at))).or_default() += 1;
         *pending.hits_of.entry(hit.pk).or_default() += 1;
         pending.hits.push(hit);
     }
@@ -129,7 +132,7 @@ impl WriteBuffer {
         // In pk order, the order the counting transactions lock rows in.
         let (mut views, mut hits) = {
             let mut pending = self.pending.lock().expect("not poisoned");
-            let views: BTreeMap<i64, i64> = pending.views.iter().map(|(pk, n)| (*pk, *n)).collect();
+            let views: DayViews = pending.day_views.iter().map(|(key, n)| (*key, *n)).collect();
             (views, std::mem::take(&mut pending.hits))
         };
         if views.is_empty() && hits.is_empty() {
@@ -143,11 +146,10 @@ impl WriteBuffer {
             // and views go, as the object's counts went, and the rest is
             // written.
             // (Not `?`: the hits taken out must go back first.)
-            gone = missing_objects(db, views.keys().copied())
-                .await
-                .unwrap_or_default();
+            let pks: BTreeSet<i64> = views.keys().map(|(pk, _)| *pk).collect();
+            gone = missing_objects(db, pks.into_iter()).await.unwrap_or_default();
             if !gone.is_empty() {
-                views.retain(|pk, _| !gone.contains(pk));
+                views.retain(|(pk, _), _| !gone.contains(pk));
                 let (kept, lost): (Vec<_>, Vec<_>) =
                     hits.into_iter().partition(|hit| !gone.contains(&hit.pk));
                 (hits, dropped) = (kept, lost);
@@ -164,11 +166,13 @@ impl WriteBuffer {
             pending.hits.extend(newer);
             return written;
         }
-        for (pk, n) in views {
+        for ((pk, day), n) in views {
             subtract(&mut pending.views, pk, n);
+            subtract(&mut pending.day_views, (pk, day), n);
         }
         for pk in &gone {
             pending.views.remove(pk);
+            pending.day_views.retain(|(viewed, _), _| viewed != pk);
         }
         for hit in &hits {
             subtract(&mut pending.hits_of, hit.pk, 1);
@@ -194,11 +198,11 @@ impl Unwritten<'_> {
     }
 }
 
-fn subtract(counts: &mut HashMap<i64, i64>, pk: i64, n: i64) {
-    if let Some(left) = counts.get_mut(&pk) {
+fn subtract<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, i64>, key: K, n: i64) {
+    if let Some(left) = counts.get_mut(&key) {
         *left -= n;
         if *left <= 0 {
-            counts.remove(&pk);
+            counts.remove(&key);
         }
     }
 }
@@ -218,12 +222,19 @@ async fn missing_objects(db: &Db, pks: impl Iterator<Item = i64>) -> Result<Vec<
 }
 
 /// Writes `views` and `hits` in one transaction.
-async fn write(db: &Db, views: &BTreeMap<i64, i64>, hits: &[PendingHit]) -> Result<()> {
+async fn write(db: &Db, views: &DayViews, hits: &[PendingHit]) -> Result<()> {
     dispatch!(db, pool, sql => {
         if hits.is_empty() {
+            let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
+            for ((pk, _), n) in views {
+                *totals.entry(*pk).or_default() += n;
+            }
             let mut tx = pool.begin().await?;
-            for (pk, n) in views {
+            for (pk, n) in totals {
                 sqlx::query(sql.add_views).bind(pk).bind(n).execute(&mut *tx).await?;
+            }
+            for ((pk, day), n) in views {
+                sqlx::query(sql.add_daily_views).bind(pk).bind(day).bind(n).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             return Ok(());

@@ -91,8 +91,9 @@ pub(crate) struct Dialect {
     /// new hits and views, and the buckets. Binds: $1 a JSON array of hits
     /// `[hit_count_id, created_at (see `store::json_time`), ip,
     /// session_key, user_agent, user_id]`, $2 of objects `[id, hits,
-    /// views]`, $3 of hourly and $4 of daily buckets `[hit_count_id,
-    /// start_at, hits]` (each key once), $5 now (`modified_at`). Returns:
+    /// views]`, $3 of hourly buckets `[hit_count_id, start_at, hits]` and
+    /// $4 of daily ones `[hit_count_id, start_at, hits, views]` (each key
+    /// once), $5 now (`modified_at`). Returns:
     /// id, hits of each object of $2 that exists. SQLite's also commits:
     /// one round trip fewer.
     pub write_batch: &'static str,
@@ -112,6 +113,10 @@ pub(crate) struct Dialect {
     pub add_hourly: &'static str,
     /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
     pub add_daily: &'static str,
+    /// Adds views to a daily bucket. Binds: hit_count_id, start_at, views.
+    pub add_daily_views: &'static str,
+    /// Adds a bot hit to a daily bucket. Binds: hit_count_id, start_at.
+    pub add_daily_bot_hit: &'static str,
 
     /// Hits of one object inside a window (see `window_hits_expr!`). Binds:
     /// from, first full hour, first full day, kind, object_id.
@@ -130,7 +135,7 @@ pub(crate) struct Dialect {
     pub most_viewed_total: &'static str,
 
     /// An object's daily buckets from a day on. Binds: kind, object_id,
-    /// first day. Returns: start_at, hits, oldest first.
+    /// first day. Returns: start_at, hits, views, bot_hits, oldest first.
     pub daily_hits: &'static str,
 
     /// Every object's totals, of one kind or all. Binds: kind or NULL.
@@ -138,7 +143,7 @@ pub(crate) struct Dialect {
     pub export_totals: &'static str,
     /// Every daily bucket, of one kind or all, from a day on. Binds: kind
     /// or NULL, first day or NULL. Returns: kind, object_id, start_at,
-    /// hits, by object and day.
+    /// hits, views, bot_hits, by object and day.
     pub export_daily: &'static str,
 
     /// Marks an object's imported total. Binds: id. Affects 0 rows when it
@@ -347,10 +352,12 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
                   FROM json_each($3) WHERE true \
                   ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits; \
-                  INSERT INTO hitcount_daily (hit_count_id, start_at, hits) \
-                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
+                  INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views) \
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                         json_extract(value, '$[3]') \
                   FROM json_each($4) WHERE true \
-                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits; \
+                  ON CONFLICT (hit_count_id, start_at) \
+                  DO UPDATE SET hits = hitcount_daily.hits + excluded.hits, views = hitcount_daily.views + excluded.views; \
                   COMMIT",
     commit_counting: None,
     rollback: "ROLLBACK",
@@ -361,6 +368,10 @@ pub(crate) const STANDARD: Dialect = Dialect {
                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
     add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
                 ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits",
+    add_daily_views: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views) VALUES ($1, $2, 0, $3) \
+                      ON CONFLICT (hit_count_id, start_at) DO UPDATE SET views = hitcount_daily.views + excluded.views",
+    add_daily_bot_hit: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, bot_hits) VALUES ($1, $2, 0, 1) \
+                        ON CONFLICT (hit_count_id, start_at) DO UPDATE SET bot_hits = hitcount_daily.bot_hits + 1",
 
     window_hits: concat!(
         "SELECT ",
@@ -392,13 +403,13 @@ pub(crate) const STANDARD: Dialect = Dialect {
                         WHERE ($1 IS NULL OR kind = $1) AND hits > 0 \
                         ORDER BY hits DESC, id LIMIT $2",
 
-    daily_hits: "SELECT d.start_at, d.hits FROM hitcount_daily d \
+    daily_hits: "SELECT d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
                  JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
                  WHERE c.kind = $1 AND c.object_id = $2 AND d.start_at >= $3 ORDER BY d.start_at",
 
     export_totals: "SELECT kind, object_id, id, hits, views, bot_hits FROM hitcount_hit_count \
                     WHERE ($1 IS NULL OR kind = $1) ORDER BY id",
-    export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits FROM hitcount_daily d \
+    export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
                    JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
                    WHERE ($1 IS NULL OR c.kind = $1) AND ($2 IS NULL OR d.start_at >= $2) \
                    ORDER BY c.id, d.start_at",

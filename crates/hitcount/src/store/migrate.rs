@@ -49,6 +49,11 @@ macro_rules! migrations {
                     "/0006_exact_instances.sql"
                 )),
             },
+            $crate::store::migrate::Migration {
+                version: 7,
+                description: "daily views",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0007_daily_views.sql")),
+            },
         ]
     };
 }

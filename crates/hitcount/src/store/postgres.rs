@@ -42,9 +42,11 @@ pub(crate) const SQL: Dialect = Dialect {
                     SELECT (e->>0)::BIGINT, (e->>1)::TIMESTAMPTZ, (e->>2)::BIGINT FROM jsonb_array_elements($3::JSONB) e \
                     ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits), \
                   daily AS ( \
-                    INSERT INTO hitcount_daily (hit_count_id, start_at, hits) \
-                    SELECT (e->>0)::BIGINT, (e->>1)::TIMESTAMPTZ, (e->>2)::BIGINT FROM jsonb_array_elements($4::JSONB) e \
-                    ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits) \
+                    INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views) \
+                    SELECT (e->>0)::BIGINT, (e->>1)::TIMESTAMPTZ, (e->>2)::BIGINT, (e->>3)::BIGINT \
+                    FROM jsonb_array_elements($4::JSONB) e \
+                    ON CONFLICT (hit_count_id, start_at) \
+                    DO UPDATE SET hits = hitcount_daily.hits + excluded.hits, views = hitcount_daily.views + excluded.views) \
                   UPDATE hitcount_hit_count c \
                   SET hits = c.hits + (j.e->>1)::BIGINT, views = c.views + (j.e->>2)::BIGINT, modified_at = $5 \
                   FROM jsonb_array_elements($2::JSONB) AS j(e) WHERE c.id = (j.e->>0)::BIGINT \

@@ -17,6 +17,8 @@ storage_tests!(
     deleted_hits_leave_windows,
     list_counts_gives_every_object_with_its_window,
     daily_hits_fill_the_days_and_survive_cleanup,
+    days_keep_their_views_and_bot_hits,
+    days_keep_their_views_and_bot_hits_write_behind,
 );
 
 /// Counts one hit per offset (each by its own session), at `now - offset`,
@@ -249,4 +251,99 @@ async fn daily_hits_fill_the_days_and_survive_cleanup(db: &TestDb) {
     assert_eq!(hits(counter.daily_hits(&post(1), 10).await.unwrap()), expected);
     assert_eq!(hits(counter.daily_hits(&post(9), 3).await.unwrap()), [0, 0, 0]);
     assert!(counter.daily_hits(&post(1), 0).await.is_err());
+}
+
+/// Each day's bucket has the views and bot hits of that day beside its
+/// hits, written with the totals by every path: a counted hit, a repeat
+/// view waiting in memory, a first view that creates the object's row, and
+/// a bot's request. The days add up to the totals.
+async fn days_keep_their_views_and_bot_hits(db: &TestDb) {
+    days_of(db, hitcount::Counting::Exact).await;
+}
+
+/// The same, counting write-behind (hits and views written together).
+async fn days_keep_their_views_and_bot_hits_write_behind(db: &TestDb) {
+    days_of(db, hitcount::Counting::WriteBehind).await;
+}
+
+async fn days_of(db: &TestDb, counting: hitcount::Counting) {
+    let counter = db
+        .counter(crate::common::settings(|s| {
+            s.keep_hit_active = Window::hours(1);
+            s.respect_do_not_track = true;
+            s.counting = counting;
+        }))
+        .await;
+    let bot = |session: &str| {
+        hitcount::Visitor::new(session)
+            .unwrap()
+            .with_user_agent("Googlebot/2.1 (+http://www.google.com/bot.html)")
+    };
+    let now = db.clock.now();
+    // Two days ago: a hit, its visitor's repeat, a bot.
+    db.clock.set(now - TimeDelta::days(2));
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("a"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    assert!(
+        !counter
+            .count_hit(&post(1), &visitor("a"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    counter.count_hit(&post(1), &bot("bot-1")).await.unwrap();
+    counter.flush_views().await.unwrap();
+    // Today: a hit, two repeats, two bots; and a first view of post 2 by
+    // a visitor who asks not to be tracked.
+    db.clock.set(now);
+    assert!(
+        counter
+            .count_hit(&post(1), &visitor("b"))
+            .await
+            .unwrap()
+            .hit_counted
+    );
+    for _ in 0..2 {
+        counter.count_hit(&post(1), &visitor("b")).await.unwrap();
+        counter.count_hit(&post(1), &bot("bot-2")).await.unwrap();
+    }
+    let untracked = visitor("c").with_do_not_track(true);
+    assert!(!counter.count_hit(&post(2), &untracked).await.unwrap().hit_counted);
+    counter.flush_views().await.unwrap();
+
+    let days = counter.daily_hits(&post(1), 3).await.unwrap();
+    let rows: Vec<_> = days.iter().map(|d| (d.hits, d.views, d.bot_hits)).collect();
+    assert_eq!(rows, [(1, 2, 1), (0, 0, 0), (1, 3, 2)]);
+    let totals = counter.counts(&post(1)).await.unwrap();
+    assert_eq!(
+        (totals.hits, totals.views, totals.bot_hits),
+        (2, 5, 3),
+        "the days add up to the totals"
+    );
+    let today = counter.daily_hits(&post(2), 1).await.unwrap();
+    assert_eq!((today[0].hits, today[0].views, today[0].bot_hits), (0, 1, 0));
+
+    // The export reads the same buckets.
+    let mut exported = Vec::new();
+    counter
+        .each_day(None, None, |object, day| {
+            exported.push((object.to_string(), day.day, day.hits, day.views, day.bot_hits));
+            std::ops::ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    let (today, two_days_ago) = (now.date_naive(), (now - TimeDelta::days(2)).date_naive());
+    assert_eq!(
+        exported,
+        [
+            ("blog.post:1".to_owned(), two_days_ago, 1, 2, 1),
+            ("blog.post:1".to_owned(), today, 1, 3, 2),
+            ("blog.post:2".to_owned(), today, 0, 1, 0),
+        ]
+    );
 }
