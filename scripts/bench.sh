@@ -6,7 +6,6 @@
 #   bash scripts/bench.sh                     # SQLite
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
 #
-#   BENCH_COUNTING=write_behind bash scripts/bench.sh   # write-behind counting
 #   BENCH_VISIT_COUNTS=true bash scripts/bench.sh       # cookie.visit_counts on
 #
 # Each scenario runs between two runs of the bare route by the same client

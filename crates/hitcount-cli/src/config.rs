@@ -337,9 +337,7 @@ pub async fn open(target: &Target, access: Access) -> Result<HitCounter, Failure
             .ip_hash_key
             .get_or_insert_with(|| "reading hashes no IP".to_owned());
     }
-    // The command counts nothing: it opens beside a site counting
-    // write-behind, whose lease an `open` would find taken.
-    HitCounter::open_admin(db, settings)
+    HitCounter::open(db, settings)
         .await
         .map_err(|e| say("cannot use", e))
 }

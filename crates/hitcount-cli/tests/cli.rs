@@ -531,15 +531,10 @@ async fn rocket_toml_names_the_database_and_the_settings() {
     let db = TestDb::sqlite().await;
     let counter = counter(&db).await;
     hit_ago(&db, &counter, &post(1), TimeDelta::days(20), "old").await;
-    counter.shut_down().await.unwrap();
-    // The site runs, counting write-behind: the command still opens (it
-    // counts nothing, so it never takes the site's lease).
-    let mut site = hitcount::Settings::default();
-    site.counting = hitcount::Counting::WriteBehind;
-    let _site = db.counter(site).await;
+    counter.flush_views().await.unwrap();
     let dir = TempDir::new("rocket-toml");
     let toml = format!(
-        "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\ncounting = \"write_behind\"\n",
+        "[release.databases.blog]\nurl = \"{}\"\n\n[release.hitcount]\nkeep_hit_in_database = \"10 days\"\n",
         db.url
     );
     let config = dir.0.join("Rocket.toml");

@@ -415,7 +415,7 @@ impl HitCounter {
             tx.commit().await?;
             deleted
         });
-        self.changed_counts().await?;
+        self.changed_counts();
         // The last statement deleted the object's own row, or nothing.
         Ok(deleted == 1)
     }
@@ -455,7 +455,7 @@ impl HitCounter {
                 }
             }
             tx.commit().await?;
-            self.changed_counts().await?;
+            self.changed_counts();
             Ok(totals.values().map(|n| *n as u64).sum())
         })
     }

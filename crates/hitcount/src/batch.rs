@@ -1,7 +1,7 @@
 //! What one write of counted hits holds: the hit rows, each object's added
 //! hits and views, and the hourly and daily buckets, as the JSON arguments
 //! of `Dialect::write_batch`. The counting queue writes each batch it
-//! decided with it; write-behind counting, the hits it decided in memory.
+//! decided with it.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::{day_start, hour_start};
 use crate::store::json_time;
 
-/// One hit: a row to write, or one the write-behind index is told of.
+/// One hit: a row to write.
 #[derive(Clone, Debug)]
 pub(crate) struct HitRow<'a> {
     pub pk: i64,

@@ -10,7 +10,7 @@ use sqlx::Connection as _;
 
 use crate::counter::HitCounter;
 use crate::error::Result;
-use crate::lease::Lease;
+use crate::lease;
 use crate::settings::{check_batch_size, check_retention};
 use crate::window::Window;
 
@@ -323,7 +323,7 @@ impl HitCounter {
     /// ```
     pub async fn cleanup_alone(&self) -> Result<Option<CleanupReport>> {
         let mut until = self.now() + LEASE;
-        if !Lease::Cleanup.take(self.writer(), until, self.now()).await? {
+        if !lease::take(self.writer(), until, self.now()).await? {
             return Ok(None);
         }
         let mut options = CleanupOptions::from(self.settings());
@@ -349,14 +349,14 @@ impl HitCounter {
                 break Ok(());
             }
             let renewed = self.now() + LEASE;
-            if !Lease::Cleanup.renew(self.writer(), until, Some(renewed)).await? {
+            if !lease::renew(self.writer(), until, Some(renewed)).await? {
                 // Lost (this instance stalled past the lease): stop here.
                 break Ok(());
             }
             until = renewed;
         };
         // Give it up: the next turn need not wait for it to expire.
-        Lease::Cleanup.renew(self.writer(), until, None).await?;
+        lease::renew(self.writer(), until, None).await?;
         outcome.map(|()| total)
     }
 }

@@ -11,16 +11,13 @@ use crate::cache::ReadCache;
 use crate::clock::{day_start, Clock};
 use crate::error::{Error, Result};
 use crate::group_commit::{CountingQueue, Job};
-use crate::lease::{refusal, Lease};
 use crate::object::ObjectRef;
-use crate::presence::ExactPresence;
 use crate::rules::{self, Reason, Tally};
 use crate::salt::SaltCache;
-use crate::settings::{Counting, Settings};
+use crate::settings::Settings;
 use crate::store::{migrate, returned, Db};
 use crate::visitor::Visitor;
-use crate::write_behind::ActiveIndex;
-use crate::write_buffer::{PendingHit, WriteBuffer, FLUSH_INTERVAL, WRITE_BEHIND_FLUSH_INTERVAL};
+use crate::write_buffer::{WriteBuffer, FLUSH_INTERVAL};
 
 /// What counting one request did: django-hitcount's `{hit_counted,
 /// hit_message}` plus the object's pk and its total after this request.
@@ -109,17 +106,8 @@ pub(crate) struct Inner {
     /// Where the buffer is written once `writer` is closed (see
     /// `Db::last_writer`).
     last_writer: Db,
-    /// Views, and write-behind hits, not yet written.
+    /// Views of repeat visits not yet written.
     buffer: WriteBuffer,
-    /// The active hits, with `counting = "write_behind"`.
-    write_behind: Option<ActiveIndex>,
-    /// This instance's row among those counting exactly: set when it
-    /// opens to count exactly, or when it stops counting write-behind for
-    /// a reason other than shutting down; never for a counter that only
-    /// administers.
-    presence: std::sync::OnceLock<ExactPresence>,
-    /// Set by `HitCounter::shut_down`: no row is written from then on.
-    shutting_down: std::sync::atomic::AtomicBool,
     /// What this instance read or wrote lately (see `cache`).
     cache: Arc<ReadCache>,
     /// Requests that must be decided in the database (see `group_commit`).
@@ -133,14 +121,8 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The write-behind index, unless counting is exact: by the settings,
-    /// or since the index was retired.
-    fn active_index(&self) -> Option<&ActiveIndex> {
-        self.write_behind.as_ref().filter(|index| !index.is_retired())
-    }
-
-    /// Where the buffer and the lease are written: the writer, unless the
-    /// app closed it at shutdown.
+    /// Where the buffer is written: the writer, unless the app closed it
+    /// at shutdown.
     fn flush_writer(&self) -> &Db {
         if self.writer.is_closed() {
             &self.last_writer
@@ -153,27 +135,12 @@ impl Inner {
     async fn flush(&self) -> Result<()> {
         self.buffer.flush(self.flush_writer()).await
     }
-
-    /// Counts exactly from now on, once what is pending is written (see
-    /// `ActiveIndex::retire`), and gives up the lease.
-    async fn retire(&self, index: &ActiveIndex) -> Result<()> {
-        index.retire(self.flush()).await?;
-        // It may hold totals from before the last hits in memory.
-        self.cache.clear();
-        // The writer is picked now: the app may have closed its pool.
-        index.give_up_lease(self.flush_writer()).await
-    }
 }
 
 impl HitCounter {
     /// Validates the settings, runs the migrations, and loads the blacklists
-    /// and the IP hash key. Fails with [`Error::WriteBehindLeaseHeld`]
-    /// while another instance counts write-behind into the database, in
-    /// either mode: only one instance may count there then. With `counting
-    /// = "write_behind"` it fails with [`Error::ExactInstancesCounting`]
-    /// while other instances count exactly there: each says so in the
-    /// database while it runs, until it shuts down
-    /// ([`shut_down`](Self::shut_down)) or 30 seconds after it died.
+    /// and the IP hash key. Any number of app instances may open counters
+    /// on one database: each hit is counted once among them.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -205,42 +172,7 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn open_with_clock(db: impl Into<Db>, settings: Settings, clock: Clock) -> Result<HitCounter> {
-        HitCounter::open_counting(db.into(), settings, clock, true).await
-    }
-
-    /// A counter to administer the database beside the site's instances:
-    /// cleanup, exports, imports, blacklists, counts (the `hitcount`
-    /// command opens this one). It counts exactly, whatever `counting`
-    /// says, and opens even while an instance counts write-behind into
-    /// the database, which [`open`](Self::open) refuses
-    /// ([`Error::WriteBehindLeaseHeld`]). Hits counted through it would be
-    /// unknown to that instance's memory: do not serve pages with it.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
-    /// use hitcount::{Counting, Db, HitCounter, Settings};
-    ///
-    /// let db = Db::connect("sqlite::memory:").await?;
-    /// let mut site = Settings::default();
-    /// site.counting = Counting::WriteBehind;
-    /// let counter = HitCounter::open(db.clone(), site.clone()).await?;
-    /// assert!(HitCounter::open(db.clone(), Settings::default()).await.is_err());
-    /// let admin = HitCounter::open_admin(db, site).await?;
-    /// assert_eq!(admin.counting_now(), Counting::Exact);
-    /// # counter.shut_down().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn open_admin(db: impl Into<Db>, settings: Settings) -> Result<HitCounter> {
-        let settings = Settings {
-            counting: Counting::Exact,
-            ..settings
-        };
-        HitCounter::open_counting(db.into(), settings, Clock::system(), false).await
-    }
-
-    /// Opens a counter; `serves` when it counts the site's visitors, so
-    /// must not count beside a write-behind instance.
-    async fn open_counting(db: Db, settings: Settings, clock: Clock, serves: bool) -> Result<HitCounter> {
+        let db = db.into();
         settings.validate()?;
         migrate::run(&db).await?;
         let ip_key = match &settings.ip_hash_key {
@@ -251,23 +183,11 @@ impl HitCounter {
         let writer = db.writer(settings.sqlite_wal, settings.fast_commits).await?;
         let cache = Arc::new(ReadCache::new(settings.counts_refresh.as_duration()));
         let queue = CountingQueue::start(writer.clone(), settings.clone(), cache.clone());
-        let write_behind = match settings.counting {
-            Counting::Exact => None,
-            Counting::WriteBehind => Some(ActiveIndex::open(&db, &settings, clock.now()).await?),
-        };
-        // Last, so that no failure after it leaves the row behind.
-        let presence = std::sync::OnceLock::new();
-        if serves && settings.counting == Counting::Exact {
-            let _ = presence.set(announce_exact(&db, clock.now()).await?);
-        }
         let inner = Arc::new(Inner {
             db,
             last_writer: writer.last_writer(),
             writer,
             buffer: WriteBuffer::default(),
-            write_behind,
-            presence,
-            shutting_down: Default::default(),
             cache,
             queue,
             salt: SaltCache::default(),
@@ -278,7 +198,6 @@ impl HitCounter {
             clock,
         });
         spawn_view_flusher(Arc::downgrade(&inner));
-        spawn_mark_keeper(Arc::downgrade(&inner));
         if let Some(interval) = inner.settings.cleanup_interval {
             crate::cleanup::spawn_periodic_cleanup(Arc::downgrade(&inner), interval);
         }
@@ -291,10 +210,8 @@ impl HitCounter {
     }
 
     /// Writes the views of repeat visits that are still in memory (they are
-    /// written every second anyway), and with `counting = "write_behind"`
-    /// the hits (written every 100 ms). Call it, or
-    /// [`shut_down`](Self::shut_down), before shutting down; the Rocket
-    /// fairing calls `shut_down`.
+    /// written every second anyway). Call it before shutting down; the
+    /// Rocket fairing does as shutdown begins.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -304,73 +221,6 @@ impl HitCounter {
     /// ```
     pub async fn flush_views(&self) -> Result<()> {
         self.flush_buffer().await
-    }
-
-    /// How this instance counts now: `settings().counting`, unless it has
-    /// stopped counting write-behind ([`shut_down`](Self::shut_down), or
-    /// its lease taken over by another instance): then
-    /// [`Counting::Exact`]. For health checks.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
-    /// use hitcount::{Counting, Db, HitCounter, Settings};
-    ///
-    /// let mut settings = Settings::default();
-    /// settings.counting = Counting::WriteBehind;
-    /// let counter = HitCounter::open(Db::connect("sqlite::memory:").await?, settings).await?;
-    /// assert_eq!(counter.counting_now(), Counting::WriteBehind);
-    /// counter.shut_down().await?;
-    /// assert_eq!(counter.counting_now(), Counting::Exact);
-    /// # Ok(()) }
-    /// ```
-    pub fn counting_now(&self) -> Counting {
-        match self.inner.active_index() {
-            Some(_) => Counting::WriteBehind,
-            None => Counting::Exact,
-        }
-    }
-
-    /// Writes what is still in memory, as [`flush_views`](Self::flush_views)
-    /// does, and with `counting = "write_behind"` gives up this instance's
-    /// lease and counts exactly from then on: requests still served while
-    /// the app shuts down are counted in the database, and the next
-    /// instance can open at once. With `counting = "exact"` it withdraws
-    /// this instance's mark among those counting exactly, so that an
-    /// instance counting write-behind can open. The Rocket fairing calls
-    /// it as shutdown begins.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
-    /// use hitcount::{Counting, Db, HitCounter, Settings};
-    ///
-    /// let db = Db::connect("sqlite::memory:").await?;
-    /// let mut settings = Settings::default();
-    /// settings.counting = Counting::WriteBehind;
-    /// let counter = HitCounter::open(db.clone(), settings.clone()).await?;
-    /// // One write-behind instance per database:
-    /// assert!(HitCounter::open(db.clone(), settings.clone()).await.is_err());
-    /// counter.shut_down().await?;
-    /// let next = HitCounter::open(db, settings).await?;
-    /// # let _ = next;
-    /// # Ok(()) }
-    /// ```
-    pub async fn shut_down(&self) -> Result<()> {
-        let inner = self.inner.clone();
-        inner
-            .shutting_down
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        to_the_end(async move {
-            let written = match &inner.write_behind {
-                Some(index) => inner.retire(index).await,
-                None => inner.flush().await,
-            };
-            let withdrawn = match inner.presence.get() {
-                Some(presence) => presence.withdraw(inner.flush_writer()).await,
-                None => Ok(()),
-            };
-            written.and(withdrawn)
-        })
-        .await
     }
 
     /// Writes what the buffer holds, to the end (see [`to_the_end`]).
@@ -402,48 +252,15 @@ impl HitCounter {
         &self.inner.salt
     }
 
-    /// Hits (write-behind) and views of `pk` counted in memory and not yet
-    /// written.
-    pub(crate) fn pending(&self, pk: i64) -> (i64, i64) {
+    /// Views of `pk` counted in memory and not yet written.
+    pub(crate) fn pending_views(&self, pk: i64) -> i64 {
         self.inner.buffer.pending(pk)
     }
 
-    /// The pk and total of an object that write-behind counting has seen:
-    /// exact on this instance, with no query.
-    pub(crate) fn write_behind_total(&self, object: &ObjectRef) -> Option<(i64, i64)> {
-        self.inner.active_index()?.object(object)
-    }
-
-    /// An object's total from its row's `stored_hits`, with the hits
-    /// write-behind counting has not written yet.
-    fn with_unwritten(&self, object: &ObjectRef, pk: i64, stored_hits: i64) -> i64 {
-        match self.write_behind_total(object) {
-            Some((_, total)) => total,
-            None => stored_hits + self.pending(pk).0,
-        }
-    }
-
     /// After changes that deleted hits or objects or lowered totals: the
-    /// caches forget, and write-behind counting writes what is pending and
-    /// loads its index again (see `ActiveIndex::reload`).
-    pub(crate) async fn changed_counts(&self) -> Result<()> {
-        let inner = &*self.inner;
-        inner.cache.clear();
-        if let Some(index) = inner.active_index() {
-            let reloaded = index
-                .reload(
-                    &inner.db,
-                    &inner.settings,
-                    self.now(),
-                    self.flush_buffer(),
-                    inner.buffer.unwritten(),
-                )
-                .await;
-            // What was read while the index reloaded may predate it.
-            inner.cache.clear();
-            reloaded?;
-        }
-        Ok(())
+    /// read cache forgets.
+    pub(crate) fn changed_counts(&self) {
+        self.inner.cache.clear();
     }
 
     /// Hold while reading totals, so pending views are added exactly once.
@@ -534,14 +351,6 @@ impl HitCounter {
             // Boxed, as the database path below.
             return Box::pin(self.record_refusal(object, reason, now)).await;
         }
-        if let Some(index) = inner.active_index() {
-            if let Some(result) = self
-                .count_in_memory(index, object, visitor, &mut stored_ip, now)
-                .await?
-            {
-                return Ok(result);
-            }
-        }
 
         let limited_ip = stored_ip.limited(settings);
         // A repeat visit is refused on facts already known, with no write
@@ -621,46 +430,6 @@ impl HitCounter {
             .await
     }
 
-    /// Write-behind counting (see `write_behind`): decided against the
-    /// index, answered at once, written by the next flush. `None` when the
-    /// index was retired meanwhile: the request is counted exactly.
-    async fn count_in_memory(
-        &self,
-        index: &ActiveIndex,
-        object: &ObjectRef,
-        visitor: &Visitor,
-        stored_ip: &mut StoredIp<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<HitResult>> {
-        let inner = &*self.inner;
-        let Some(index) = index.enter().await else {
-            return Ok(None);
-        };
-        let known = match index.object(object) {
-            Some(known) => known,
-            // First sight: read (or create) the row. Requests racing it
-            // keep the entry the first of them makes.
-            None => Box::pin(self.pk_and_hits(object)).await?,
-        };
-        let limited_ip = stored_ip.limited(&inner.settings);
-        let (reason, total) = index.decide(&inner.settings, object, known, visitor, limited_ip, now);
-        let pk = known.0;
-        // Still entered: a reload writes what is pending first.
-        if reason.counted() {
-            inner.buffer.add_hit(PendingHit {
-                pk,
-                at: now,
-                stored_ip: stored_ip.get().map(str::to_owned),
-                session_key: visitor.session_key().to_owned(),
-                user_agent: visitor.user_agent().to_owned(),
-                user_id: visitor.user().map(|u| u.id().to_owned()),
-            });
-        } else {
-            inner.buffer.add_view(pk, now);
-        }
-        Ok(Some(HitResult::new(Some(pk), total, reason)))
-    }
-
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
     /// An unknown pk is [`Error::UnknownObject`] and writes nothing.
     ///
@@ -674,10 +443,6 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
-        // Write-behind counting knows the objects it counted: no query.
-        if let Some(object) = self.inner.active_index().and_then(|index| index.object_of(pk)) {
-            return self.count_hit(&object, visitor).await;
-        }
         let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
         self.count_hit(&object, visitor).await
     }
@@ -721,11 +486,7 @@ impl HitCounter {
             });
             if let Some((pk, hits, _, _)) = known {
                 self.inner.buffer.add_view(pk, now);
-                return Ok(HitResult::new(
-                    Some(pk),
-                    self.with_unwritten(object, pk, hits),
-                    reason,
-                ));
+                return Ok(HitResult::new(Some(pk), hits, reason));
             }
         }
         // The total and the day's bucket in one transaction.
@@ -744,7 +505,7 @@ impl HitCounter {
             Some((pk, hits))
         });
         Ok(match row {
-            Some((pk, hits)) => HitResult::new(Some(pk), self.with_unwritten(object, pk, hits), reason),
+            Some((pk, hits)) => HitResult::new(Some(pk), hits, reason),
             None => HitResult::new(None, 0, reason),
         })
     }
@@ -753,13 +514,7 @@ impl HitCounter {
 /// Writes the view buffer every second while the counter lives.
 fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
     tokio::spawn(async move {
-        let Some(every) = counter.upgrade().map(|inner| match inner.write_behind {
-            Some(_) => WRITE_BEHIND_FLUSH_INTERVAL,
-            None => FLUSH_INTERVAL,
-        }) else {
-            return;
-        };
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -770,91 +525,10 @@ fn spawn_view_flusher(counter: std::sync::Weak<Inner>) {
     });
 }
 
-/// How often the mark keeper looks at this instance's mark.
-const MARK_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Keeps this instance's mark in the database while the counter lives, in
-/// a task apart from the flushes, so that a slow flush cannot let it run
-/// out: the write-behind lease ([`keep_lease`]), and the row of an
-/// instance counting exactly (see `presence`), which one that stopped
-/// counting write-behind announces too. A failed renewal (the database
-/// away) is tried again.
-fn spawn_mark_keeper(counter: std::sync::Weak<Inner>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(MARK_CHECK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(inner) = counter.upgrade() else { break };
-            let lease_work = match &inner.write_behind {
-                Some(index) => keep_lease(&inner, index).await,
-                None => false,
-            };
-            let presence_work = match inner.presence.get() {
-                Some(presence) => {
-                    let renewed = presence.renew(inner.flush_writer(), inner.clock.now()).await;
-                    !matches!(renewed, Ok(false))
-                }
-                None => false,
-            };
-            if !lease_work && !presence_work {
-                break;
-            }
-        }
-    });
-}
-
-/// Renews the write-behind lease, stops counting in memory when another
-/// instance has taken it over or an exact one counts beside this one (one
-/// of them stalled past its mark), and finishes a retirement or a giving
-/// up that failed. Once retired other than by a shutdown, this instance
-/// counts exactly for good, so it announces itself as such. Whether there
-/// is more to do.
-async fn keep_lease(inner: &Inner, index: &ActiveIndex) -> bool {
-    use std::sync::atomic::Ordering::SeqCst;
-    if index.is_retired() {
-        if inner.presence.get().is_none() && !inner.shutting_down.load(SeqCst) {
-            if let Ok(presence) = ExactPresence::announce(inner.flush_writer(), inner.clock.now()).await {
-                let presence = inner.presence.get_or_init(|| presence);
-                // `shut_down` began meanwhile and may have missed it.
-                if inner.shutting_down.load(SeqCst) {
-                    let _ = presence.withdraw(inner.flush_writer()).await;
-                }
-            }
-        }
-        if !index.holds_lease().await {
-            return inner.presence.get().is_none() && !inner.shutting_down.load(SeqCst);
-        }
-        let _ = index.give_up_lease(inner.flush_writer()).await;
-        return true;
-    }
-    let kept = index.keep_lease(inner.flush_writer(), inner.clock.now()).await;
-    if matches!(kept, Ok(false)) || index.wants_retire() {
-        let _ = inner.retire(index).await;
-    }
-    true
-}
-
-/// Says that this instance counts exactly, then checks that none counts
-/// write-behind: that one would not see this one's hits, nor this one its
-/// hits still in memory. The row is written before the lease is read (see
-/// `presence`).
-async fn announce_exact(db: &Db, now: DateTime<Utc>) -> Result<ExactPresence> {
-    let presence = ExactPresence::announce(db, now).await?;
-    let held = Lease::WriteBehind.held_until(db).await;
-    match refusal(held, now, |until| Error::WriteBehindLeaseHeld { until }) {
-        Some(e) => {
-            let _ = presence.withdraw(db).await;
-            Err(e)
-        }
-        None => Ok(presence),
-    }
-}
-
 /// Runs `work` in a task of its own and waits for it: a caller that stops
 /// waiting (a timeout, a dropped future) cannot cut a flush between its
-/// write and taking what it wrote out of the buffer, which would lose hits
-/// or write them twice.
+/// write and taking what it wrote out of the buffer, which would write
+/// views twice.
 async fn to_the_end(work: impl std::future::Future<Output = Result<()>> + Send + 'static) -> Result<()> {
     match tokio::spawn(work).await {
         Ok(done) => done,

@@ -48,11 +48,9 @@ impl Counts {
 }
 
 impl HitCounter {
-    /// The totals of a row, with this instance's views and hits not yet
-    /// written.
+    /// The totals of a row, with this instance's views not yet written.
     pub(crate) fn counts_of_row(&self, pk: i64, hits: i64, views: i64, bot_hits: i64) -> Counts {
-        let (pending_hits, pending_views) = self.pending(pk);
-        Counts::of_row(pk, hits + pending_hits, views + pending_views, bot_hits)
+        Counts::of_row(pk, hits, views + self.pending_views(pk), bot_hits)
     }
 }
 
@@ -191,9 +189,6 @@ impl HitCounter {
     /// The object's pk and total hits if this instance read or counted
     /// them within `counts_refresh`.
     pub(crate) fn cached_pk_and_hits(&self, object: &ObjectRef) -> Option<(i64, i64)> {
-        if let Some(known) = self.write_behind_total(object) {
-            return Some(known);
-        }
         let cache = self.read_cache();
         let pk = cache.pk(object)?;
         Some((pk, cache.total(pk)?))

@@ -44,30 +44,9 @@ pub enum Error {
     UnknownObject(i64),
     /// The database failed or refused a statement.
     Database(sqlx::Error),
-    /// Another app instance counts write-behind into the same database, so
-    /// this one may not count there, in either mode: each would count
-    /// visitors the other already counted (the write-behind instance
-    /// decides from memory, which holds only its own hits). It holds the
-    /// database's write-behind lease until `until` (renewed while it runs,
-    /// given up when it shuts down). [`HitCounter::open_admin`](crate::HitCounter::open_admin)
-    /// opens beside it, to administer.
-    WriteBehindLeaseHeld {
-        /// When the lease runs out unless its holder renews it.
-        until: chrono::DateTime<chrono::Utc>,
-    },
-    /// Other app instances count exactly into the same database, so this
-    /// one may not count write-behind there: its memory would not see
-    /// their hits, and it would count their visitors again. Each of them
-    /// says it runs until a time it renews while it does and withdraws
-    /// when it shuts down; `until` is the latest.
-    ExactInstancesCounting {
-        /// When the last of them stops holding this one back unless it
-        /// renews its row.
-        until: chrono::DateTime<chrono::Utc>,
-    },
     /// The operating system gave no randomness for a key the counter makes
-    /// itself: the IP hash key, the day's salt of cookieless visitors'
-    /// keys, or an instance's id.
+    /// itself: the IP hash key, or the day's salt of cookieless visitors'
+    /// keys.
     NoRandomness {
         /// What the counter was making.
         what: &'static str,
@@ -86,22 +65,6 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, value, reason } => write!(f, "invalid {what} {value:?}: {reason}"),
             Error::UnknownObject(pk) => write!(f, "no hit count with pk {pk}"),
             Error::Database(err) => write!(f, "hit count database error: {err}"),
-            Error::WriteBehindLeaseHeld { until } => write!(
-                f,
-                "another app instance counts write-behind into this database (its lease runs until {}): \
-                 `counting = \"write_behind\"` is for one instance per database, with no other \
-                 counting there; stop that one, or set `counting = \"exact\"` on every instance, \
-                 that one too",
-                until.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-            Error::ExactInstancesCounting { until } => write!(
-                f,
-                "app instances count exactly into this database (the last says it runs until {}, \
-                 and renews that while it does): `counting = \"write_behind\"` is for one instance \
-                 per database, with no other counting there; shut them down (one that died holds \
-                 on until that time), or set `counting = \"exact\"` on this one too",
-                until.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
             Error::NoRandomness { what, reason } => {
                 write!(f, "the operating system gave no randomness for {what}: {reason}")
             }

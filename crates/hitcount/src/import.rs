@@ -118,7 +118,7 @@ impl HitCounter {
         for agent in read_all!(source, (String,), BLACKLISTED_USER_AGENTS) {
             report.blacklisted_user_agents += u64::from(self.blacklist_user_agent(&agent.0).await?);
         }
-        self.changed_counts().await?;
+        self.changed_counts();
         Ok(report)
     }
 

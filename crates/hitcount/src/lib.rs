@@ -14,9 +14,9 @@
 //!   exact to the hour.
 //! - **Any key**: objects are `(kind, id)` with string ids (integers,
 //!   UUIDs, slugs).
-//! - **Write-behind counting** (`counting = "write_behind"`) for a site
-//!   that runs one app instance: decided in memory, written every 100 ms,
-//!   two to eight times the counted hits a second.
+//! - **Group commit**: the requests that need the database are decided and
+//!   written in batches, one transaction each; repeat visits are answered
+//!   from memory.
 //! - **No raw IPs by default**, bot counts apart from human ones, raw views
 //!   next to unique hits, blacklists served from memory.
 //!
@@ -67,13 +67,11 @@ mod import;
 mod ip;
 mod lease;
 mod object;
-mod presence;
 mod rules;
 mod salt;
 mod settings;
 mod visitor;
 mod window;
-mod write_behind;
 mod write_buffer;
 
 pub use admin::{ActionReport, AdminAction, HitFilter, HitPage, HitRecord, MAX_PER_PAGE};
@@ -88,7 +86,7 @@ pub use import::DjangoImport;
 pub use ip::{parse_ip, IpStorage};
 pub use object::{ObjectRef, MAX_ID_LEN, MAX_KIND_LEN};
 pub use rules::Reason;
-pub use settings::{BotPolicy, Counting, IpLimitScope, Settings};
+pub use settings::{BotPolicy, IpLimitScope, Settings};
 pub use store::Db;
 pub use visitor::{User, Visitor, MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN, MAX_USER_ID_LEN};
 pub use window::{Window, WindowError, WindowErrorKind};
@@ -132,7 +130,6 @@ mod futures_are_send {
         is_send(counter.cleanup());
         is_send(counter.daily_salt());
         is_send(counter.flush_views());
-        is_send(counter.shut_down());
         is_send(counter.cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}));
     }
 }

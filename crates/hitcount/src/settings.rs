@@ -42,33 +42,6 @@ pub enum IpLimitScope {
     Object,
 }
 
-/// Where a request's hit is decided.
-///
-/// ```
-/// let counting: hitcount::Counting = serde_json::from_str("\"write_behind\"").unwrap();
-/// assert_eq!(counting, hitcount::Counting::WriteBehind);
-/// assert_eq!(hitcount::Counting::default(), hitcount::Counting::Exact);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Counting {
-    /// In the database, under its locks, before the request is answered:
-    /// exactly once across every app instance sharing the database, and a
-    /// counted hit is committed when its page is answered. The default.
-    #[default]
-    Exact,
-    /// In memory, against an index of the active hits that the counter
-    /// loads when it opens; the hits are written in the background every
-    /// 100 ms. Several times the throughput of counted hits, exactly once
-    /// among one instance's requests, but only for an app that runs **one
-    /// instance** on its database: another instance would not see this
-    /// one's hits, so none opens beside it, and it does not open beside
-    /// instances counting exactly. A crash loses the hits of the last 100 ms, and the index
-    /// takes memory for every active hit (100 to 150 bytes each,
-    /// twice that for a user's).
-    WriteBehind,
-}
-
 /// The counter's settings: `[default.hitcount]` in `Rocket.toml`.
 ///
 /// Every field has django-hitcount's default; see the guide's "Settings"
@@ -151,10 +124,6 @@ pub struct Settings {
     /// instances show in its answers at most this late. `0 seconds` reads
     /// every time. Default 1 second.
     pub counts_refresh: Window,
-    /// Where hits are decided: `exact` (in the database, the default) or
-    /// `write_behind` (in memory, for a single app instance); see
-    /// [`Counting`].
-    pub counting: Counting,
 }
 
 impl Default for Settings {
@@ -175,7 +144,6 @@ impl Default for Settings {
             counts_refresh: Window::seconds(1),
             sqlite_wal: true,
             fast_commits: true,
-            counting: Counting::Exact,
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The app that `scripts/bench.sh` loads with wrk: one bare route (GET, and
 //! POST for the AJAX scenario's client) and one route per scenario, on
-//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`), counting exactly or,
-//! with `BENCH_COUNTING=write_behind`, write-behind;
+//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`);
 //! `BENCH_VISIT_COUNTS=true` turns on `cookie.visit_counts`.
 //!
 //!     cargo run --release -p rocket_hitcount --example bench_app
@@ -96,11 +95,6 @@ fn rocket() -> _ {
         .merge((
             "hitcount.cookie.visit_counts",
             std::env::var("BENCH_VISIT_COUNTS").is_ok_and(|v| v == "true"),
-        ))
-        // `BENCH_COUNTING=write_behind` measures write-behind counting.
-        .merge((
-            "hitcount.counting",
-            std::env::var("BENCH_COUNTING").unwrap_or_else(|_| "exact".into()),
         ));
     let app = rocket::custom(figment).mount("/", routes![bare, bare_post, count, js, list]);
     let templates =

@@ -185,7 +185,6 @@ const KEYS: &[&str] = &[
     "counts_refresh",
     "sqlite_wal",
     "fast_commits",
-    "counting",
     "base_path",
     "secret_key",
     "trusted_proxies",

@@ -310,17 +310,16 @@ where
         }
     }
 
-    /// Writes the views (and write-behind hits) still in memory and gives
-    /// up the write-behind lease (`HitCounter::shut_down`). Rocket calls
-    /// this as shutdown begins; views of requests served during the grace
-    /// period after it are written by the counter's one-second flush while
-    /// the runtime lives (call
+    /// Writes the views still in memory (`HitCounter::flush_views`).
+    /// Rocket calls this as shutdown begins; views of requests served
+    /// during the grace period after it are written by the counter's
+    /// one-second flush while the runtime lives (call
     /// `HitCount::fetch(&rocket)?.counter().flush_views()` after
-    /// `launch().await` to be sure of the last second), and their hits are
-    /// counted exactly.
+    /// `launch().await` to be sure of the last second); their hits are
+    /// committed as they are counted.
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
         if let Some(state) = HitCount::fetch(rocket) {
-            if let Err(e) = state.counter.shut_down().await {
+            if let Err(e) = state.counter.flush_views().await {
                 error!("rocket-hitcount: could not write the last views: {e}");
             }
         }

@@ -32,7 +32,8 @@ CREATE INDEX hitcount_hit_ip ON hitcount_hit (ip, created_at) WHERE ip IS NOT NU
 CREATE INDEX hitcount_hit_created ON hitcount_hit (created_at);
 
 -- Counted hits per object per hour and per day (UTC), kept by cleanup so
--- that windows reaching past the hit log stay exact.
+-- that windows reaching past the hit log stay exact; the days also keep
+-- their views and bot hits.
 CREATE TABLE hitcount_hourly (
     hit_count_id BIGINT NOT NULL REFERENCES hitcount_hit_count (id) ON DELETE CASCADE,
     start_at TEXT NOT NULL,
@@ -44,6 +45,9 @@ CREATE TABLE hitcount_daily (
     hit_count_id BIGINT NOT NULL REFERENCES hitcount_hit_count (id) ON DELETE CASCADE,
     start_at TEXT NOT NULL,
     hits BIGINT NOT NULL CHECK (hits >= 0),
+    -- A day's views and bot hits, as the totals have them.
+    views BIGINT NOT NULL DEFAULT 0 CHECK (views >= 0),
+    bot_hits BIGINT NOT NULL DEFAULT 0 CHECK (bot_hits >= 0),
     PRIMARY KEY (hit_count_id, start_at)
 );
 CREATE INDEX hitcount_daily_start ON hitcount_daily (start_at);
@@ -61,10 +65,27 @@ CREATE TABLE hitcount_blacklist_user_agent (
 );
 
 -- One row of shared state: the blacklist version that tells other app
--- instances to reload, and the generated IP hash key.
+-- instances to reload, the generated IP hash key, and the cleanup lease.
 CREATE TABLE hitcount_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     blacklist_version BIGINT NOT NULL DEFAULT 0,
-    ip_hash_key TEXT
+    ip_hash_key TEXT,
+    -- Until when one app instance runs the background cleanup
+    -- (`cleanup_interval`): the others skip their turn meanwhile.
+    cleanup_lease_until TEXT
 );
 INSERT INTO hitcount_state (id) VALUES (1);
+
+-- A random salt per UTC day, shared by app instances, for keys of visitors
+-- who send no cookie. Old salts are deleted, so those keys cannot be traced
+-- back to an IP address once their day is over.
+CREATE TABLE hitcount_daily_salt (
+    day TEXT PRIMARY KEY,
+    salt TEXT NOT NULL
+);
+
+-- Objects whose django-hitcount total has been added by `hitcount
+-- import-django`, so that importing again adds nothing twice.
+CREATE TABLE hitcount_imported_total (
+    hit_count_id BIGINT PRIMARY KEY
+);

@@ -102,13 +102,6 @@ pub(crate) struct Dialect {
     pub commit_counting: Option<&'static str>,
     /// Ends a transaction of the dialect's own statements that failed.
     pub rollback: &'static str,
-    /// Starts the transaction of a write-behind flush, before
-    /// `write_batch`; `commit_counting` (if any) ends it.
-    pub begin_write: &'static str,
-    /// Every hit made at or after $1, oldest first, for write-behind
-    /// counting's index. Returns: hit_count_id, created_at, session_key,
-    /// user_id, ip.
-    pub load_active_hits: &'static str,
     /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
     pub add_hourly: &'static str,
     /// Adds to a daily bucket. Binds: hit_count_id, start_at, hits.
@@ -361,9 +354,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   COMMIT",
     commit_counting: None,
     rollback: "ROLLBACK",
-    begin_write: "BEGIN",
-    load_active_hits: "SELECT hit_count_id, created_at, session_key, user_id, ip FROM hitcount_hit \
-                       WHERE created_at >= $1 ORDER BY created_at",
     add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \
                  ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_hourly.hits + excluded.hits",
     add_daily: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \

@@ -10,51 +10,11 @@ use crate::error::Result;
 /// same versions, in the same order, on every backend.
 macro_rules! migrations {
     ($backend:literal) => {
-        &[
-            $crate::store::migrate::Migration {
-                version: 1,
-                description: "initial",
-                sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
-            },
-            $crate::store::migrate::Migration {
-                version: 2,
-                description: "daily salt",
-                sql: include_str!(concat!("../../migrations/", $backend, "/0002_daily_salt.sql")),
-            },
-            $crate::store::migrate::Migration {
-                version: 3,
-                description: "django import",
-                sql: include_str!(concat!("../../migrations/", $backend, "/0003_django_import.sql")),
-            },
-            $crate::store::migrate::Migration {
-                version: 4,
-                description: "cleanup lease",
-                sql: include_str!(concat!("../../migrations/", $backend, "/0004_cleanup_lease.sql")),
-            },
-            $crate::store::migrate::Migration {
-                version: 5,
-                description: "write-behind lease",
-                sql: include_str!(concat!(
-                    "../../migrations/",
-                    $backend,
-                    "/0005_write_behind_lease.sql"
-                )),
-            },
-            $crate::store::migrate::Migration {
-                version: 6,
-                description: "exact instances",
-                sql: include_str!(concat!(
-                    "../../migrations/",
-                    $backend,
-                    "/0006_exact_instances.sql"
-                )),
-            },
-            $crate::store::migrate::Migration {
-                version: 7,
-                description: "daily views",
-                sql: include_str!(concat!("../../migrations/", $backend, "/0007_daily_views.sql")),
-            },
-        ]
+        &[$crate::store::migrate::Migration {
+            version: 1,
+            description: "initial",
+            sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
+        }]
     };
 }
 

@@ -11,7 +11,6 @@ mod concurrency;
 mod counting;
 mod read_cache;
 mod reads;
-mod write_behind;
 
 use hitcount::{ObjectRef, Visitor};
 

@@ -18,7 +18,6 @@ storage_tests!(
     list_counts_gives_every_object_with_its_window,
     daily_hits_fill_the_days_and_survive_cleanup,
     days_keep_their_views_and_bot_hits,
-    days_keep_their_views_and_bot_hits_write_behind,
 );
 
 /// Counts one hit per offset (each by its own session), at `now - offset`,
@@ -258,20 +257,10 @@ async fn daily_hits_fill_the_days_and_survive_cleanup(db: &TestDb) {
 /// view waiting in memory, a first view that creates the object's row, and
 /// a bot's request. The days add up to the totals.
 async fn days_keep_their_views_and_bot_hits(db: &TestDb) {
-    days_of(db, hitcount::Counting::Exact).await;
-}
-
-/// The same, counting write-behind (hits and views written together).
-async fn days_keep_their_views_and_bot_hits_write_behind(db: &TestDb) {
-    days_of(db, hitcount::Counting::WriteBehind).await;
-}
-
-async fn days_of(db: &TestDb, counting: hitcount::Counting) {
     let counter = db
         .counter(crate::common::settings(|s| {
             s.keep_hit_active = Window::hours(1);
             s.respect_do_not_track = true;
-            s.counting = counting;
         }))
         .await;
     let bot = |session: &str| {

@@ -25,7 +25,6 @@ storage_tests!(
     proxies_that_set_x_real_ip,
     users_and_excluded_groups,
     html_pages_get_the_csrf_cookie,
-    write_behind_counts_through_the_guard,
     a_second_guard_keeps_the_counted_visit,
 );
 
@@ -521,37 +520,6 @@ async fn html_pages_get_the_csrf_cookie(db: &TestDb) {
         .headers()
         .get("Set-Cookie")
         .all(|c| !c.starts_with("csrftoken")));
-}
-
-/// `counting = "write_behind"` keeps the guard's answers: counted once per
-/// visitor, the total including the hit; `flush_views`, which the fairing
-/// runs at shutdown, writes them.
-async fn write_behind_counts_through_the_guard(db: &TestDb) {
-    let client = curl(db, json!({ "counting": "write_behind" })).await;
-    let from = |ip: &str| {
-        client.get("/post/1").remote(addr(ip)).header(Header::new(
-            "User-Agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-        ))
-    };
-    let first = json(from("203.0.113.7").dispatch().await).await;
-    let second = json(from("203.0.113.7").dispatch().await).await;
-    assert_eq!(
-        (&first["hit_message"], &first["total_hits"]),
-        (&json!("Hit counted: session key"), &json!(1))
-    );
-    assert_eq!(
-        (&second["hit_message"], &second["total_hits"]),
-        (&json!(rocket_hitcount::COOKIELESS_ACTIVE_HIT), &json!(1))
-    );
-    let other = json(from("203.0.113.8").dispatch().await).await;
-    assert_eq!(
-        (&other["hit_counted"], &other["total_hits"]),
-        (&json!(true), &json!(2))
-    );
-    let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
-    state.counter().flush_views().await.unwrap();
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2);
 }
 
 /// A guard that only goes out of scope never sets an older cookie over the

@@ -23,7 +23,6 @@ storage_tests!(
     a_missing_database_stops_the_launch,
     release_builds_need_a_secret,
     settings_reach_the_counter,
-    one_write_behind_app_per_database,
     views_in_memory_are_written_at_shutdown,
 );
 
@@ -33,15 +32,16 @@ async fn invalid_settings_stop_the_launch(db: &TestDb) {
         json!({ "keep_hits_active": "7 days" }),
         json!({ "trusted_proxies": ["not-a-network"] }),
         json!({ "base_path": "no-slash" }),
-        json!({ "counting": "fast" }),
+        json!({ "fast_commits": "maybe" }),
     ] {
         assert!(
             failed_in_hitcount(rocket(db, bad.clone()).ignite().await),
             "{bad}"
         );
     }
-    let err = rocket_hitcount::Config::from_figment(&figment(db, json!({ "counting": "fast" }))).unwrap_err();
-    assert!(err.contains("hitcount.counting"), "{err}");
+    let err =
+        rocket_hitcount::Config::from_figment(&figment(db, json!({ "fast_commits": "maybe" }))).unwrap_err();
+    assert!(err.contains("hitcount.fast_commits"), "{err}");
 }
 
 async fn a_missing_database_stops_the_launch(db: &TestDb) {
@@ -80,7 +80,7 @@ async fn release_builds_need_a_secret(db: &TestDb) {
 async fn settings_reach_the_counter(db: &TestDb) {
     let rocket = rocket(
         db,
-        json!({ "keep_hit_active": { "days": 1 }, "hits_per_ip_limit": 5, "counting": "write_behind" }),
+        json!({ "keep_hit_active": { "days": 1 }, "hits_per_ip_limit": 5, "fast_commits": false }),
     )
     .ignite()
     .await
@@ -91,42 +91,8 @@ async fn settings_reach_the_counter(db: &TestDb) {
         hitcount::Window::days(1)
     );
     assert_eq!(state.counter().settings().hits_per_ip_limit, 5);
-    assert_eq!(
-        state.counter().settings().counting,
-        hitcount::Counting::WriteBehind
-    );
+    assert!(!state.counter().settings().fast_commits);
     assert_eq!(state.config().ajax_url(), "/hitcount/hit/ajax/");
-}
-
-/// A second app counting into the same database, write-behind or exactly,
-/// does not launch while the first counts write-behind; it does once the
-/// first has shut down (the fairing gives up the lease and writes what is
-/// pending). Nor does a write-behind app launch while an exact one runs,
-/// until that one has shut down (the fairing withdraws its mark).
-async fn one_write_behind_app_per_database(db: &TestDb) {
-    let write_behind = || rocket(db, json!({ "counting": "write_behind" }));
-    let first = rocket::local::asynchronous::Client::untracked(write_behind())
-        .await
-        .expect("the first launches");
-    let counted = first.get("/post/1").dispatch().await;
-    assert_eq!(
-        crate::app::json(counted).await["hit_message"],
-        "Hit counted: session key"
-    );
-    assert!(failed_in_hitcount(write_behind().ignite().await));
-    let exact = || rocket(db, json!({ "counting": "exact" }));
-    assert!(failed_in_hitcount(exact().ignite().await), "nor an exact one");
-    first.terminate().await;
-    let exact = rocket::local::asynchronous::Client::untracked(exact())
-        .await
-        .expect("an exact one after the first");
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
-    assert!(
-        failed_in_hitcount(write_behind().ignite().await),
-        "nor a write-behind one beside an exact one"
-    );
-    exact.terminate().await;
-    assert!(write_behind().ignite().await.is_ok(), "launches after both");
 }
 
 /// The views still in memory are written as the app shuts down, although
