@@ -136,15 +136,14 @@ impl BlockingCounter {
                 let _ = reply.send(read(counter).await);
             })
         });
-        let gone = || Error::Database(sqlx::Error::PoolClosed);
-        self.shared.tasks.send(task).map_err(|_| gone())?;
+        self.shared.tasks.send(task).map_err(|_| Error::Stopped)?;
         let answer = wait(move || answer.recv_timeout(ANSWER_TIMEOUT));
         match answer {
             Ok(result) => result,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 Err(Error::Database(sqlx::Error::PoolTimedOut))
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Stopped),
         }
     }
 

@@ -535,7 +535,7 @@ async fn to_the_end(work: impl std::future::Future<Output = Result<()>> + Send +
         Err(e) => match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
             // The runtime is shutting down.
-            Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
+            Err(_) => Err(Error::Stopped),
         },
     }
 }

@@ -44,6 +44,15 @@ pub enum Error {
     UnknownObject(i64),
     /// The database failed or refused a statement.
     Database(sqlx::Error),
+    /// The counter has stopped: the task that writes its hits, or the
+    /// runtime it runs on, is gone (the app is shutting down).
+    Stopped,
+    /// The database answered a statement other than the counter relies
+    /// on (a write whose `RETURNING` gave no row, say).
+    UnexpectedAnswer {
+        /// Which statement.
+        what: &'static str,
+    },
     /// The operating system gave no randomness for a key the counter makes
     /// itself: the IP hash key, or the day's salt of cookieless visitors'
     /// keys.
@@ -65,6 +74,13 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, value, reason } => write!(f, "invalid {what} {value:?}: {reason}"),
             Error::UnknownObject(pk) => write!(f, "no hit count with pk {pk}"),
             Error::Database(err) => write!(f, "hit count database error: {err}"),
+            Error::Stopped => f.write_str("the hit counter has stopped (the app is shutting down)"),
+            Error::UnexpectedAnswer { what } => {
+                write!(
+                    f,
+                    "the database's answer to {what} is not what the hit counter expects"
+                )
+            }
             Error::NoRandomness { what, reason } => {
                 write!(f, "the operating system gave no randomness for {what}: {reason}")
             }

@@ -64,9 +64,8 @@ impl CountingQueue {
     /// Decides and writes one request, with whatever else is waiting.
     pub(crate) async fn count(&self, job: Job) -> Result<HitResult> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || Error::Database(sqlx::Error::PoolClosed);
-        self.sender.send((job, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.sender.send((job, reply)).await.map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)?
     }
 }
 
@@ -229,7 +228,9 @@ async fn count_batch<'a>(
                 .await?;
             let mut stored_hits = vec![None; jobs.len()];
             for (i, at) in stored {
-                *stored_hits.get_mut(i as usize).ok_or(Error::Database(sqlx::Error::RowNotFound))? = at;
+                *stored_hits.get_mut(i as usize).ok_or(Error::UnexpectedAnswer {
+                    what: "the batch's lookup of active hits (a request not in the batch)",
+                })? = at;
             }
             // Decided in arrival order: the stored hits, and the hits of
             // the batch's earlier requests, which are written at its end.

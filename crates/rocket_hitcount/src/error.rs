@@ -44,7 +44,9 @@ impl Error {
         match &self.0 {
             Core::InvalidInput { .. } | Core::Window(_) => Status::BadRequest,
             Core::UnknownObject(_) => Status::NotFound,
-            Core::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => Status::ServiceUnavailable,
+            Core::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) | Core::Stopped => {
+                Status::ServiceUnavailable
+            }
             _ => Status::InternalServerError,
         }
     }
@@ -110,6 +112,7 @@ mod tests {
             status(Core::Database(sqlx::Error::PoolTimedOut)),
             Status::ServiceUnavailable
         );
+        assert_eq!(status(Core::Stopped), Status::ServiceUnavailable);
         assert_eq!(
             status(Core::Database(sqlx::Error::RowNotFound)),
             Status::InternalServerError

@@ -95,9 +95,9 @@ compile_error!("enable at least one of the features `sqlite` and `postgres`");
 /// when the statement completes, and `fetch_one` answers with the first row
 /// before that, so a read right after it could miss the write.
 pub(crate) fn returned<T>(rows: Vec<T>) -> Result<T> {
-    rows.into_iter()
-        .next()
-        .ok_or(crate::Error::Database(sqlx::Error::RowNotFound))
+    rows.into_iter().next().ok_or(crate::Error::UnexpectedAnswer {
+        what: "a write with RETURNING (no row)",
+    })
 }
 
 /// Whether SQLite said "busy" (`SQLITE_BUSY` or one of its extended codes).
