@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use hitcount::HitCounter;
+use hitcount::{Db, HitCounter};
 
 use crate::config::Location;
 use crate::Failure;
@@ -27,7 +27,10 @@ impl Args {
     }
 }
 
-pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure> {
+/// The Django database, opened read-only and checked for
+/// django-hitcount's tables: before the app's database is opened, so that
+/// a mistyped source creates nothing there.
+pub async fn source(args: &Args) -> Result<(Db, Location), Failure> {
     let location = Location::parse(&args.source)?;
     // A SQLite file must exist: opening a missing one would create it.
     if let Location::Sqlite(path, _) = &location {
@@ -42,6 +45,25 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
         .connect(true, false)
         .await
         .map_err(|e| format!("cannot open the Django database {location}: {e}"))?;
+    let tables = source
+        .table_names()
+        .await
+        .map_err(|e| format!("cannot read the Django database {location}: {e}"))?;
+    let missing: Vec<&str> = ["hitcount_hit_count", "django_content_type"]
+        .into_iter()
+        .filter(|table| !tables.iter().any(|t| t == table))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{location} is not a django-hitcount database: it has no {}",
+            missing.join(" and no ")
+        ));
+    }
+    Ok((source, location))
+}
+
+/// Imports from the Django database that [`source`] opened.
+pub async fn run(counter: &HitCounter, (source, location): (Db, Location)) -> Result<ExitCode, Failure> {
     let report = counter
         .import_django(&source)
         .await

@@ -62,15 +62,22 @@ impl Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match config::open(&cli.target, cli.command.access()).await {
-        Ok(counter) => match &cli.command {
-            Command::Cleanup(args) => cleanup::run(&counter, args).await,
-            Command::Stats(args) => stats::run(&counter, args).await,
-            Command::Export(args) => export::run(&counter, args).await,
-            Command::ImportDjango(args) => import::run(&counter, args).await,
-        },
-        Err(failure) => Err(failure),
-    };
+    let outcome = async {
+        // The import's source first: a wrong one touches no database.
+        let source = match &cli.command {
+            Command::ImportDjango(args) => Some(import::source(args).await?),
+            _ => None,
+        };
+        let counter = config::open(&cli.target, cli.command.access()).await?;
+        match (&cli.command, source) {
+            (Command::Cleanup(args), _) => cleanup::run(&counter, args).await,
+            (Command::Stats(args), _) => stats::run(&counter, args).await,
+            (Command::Export(args), _) => export::run(&counter, args).await,
+            (Command::ImportDjango(_), Some(source)) => import::run(&counter, source).await,
+            (Command::ImportDjango(_), None) => unreachable!("the source is opened first"),
+        }
+    }
+    .await;
     match outcome {
         Ok(code) => code,
         Err(failure) => {

@@ -1018,7 +1018,7 @@ async fn import_django_refuses_other_databases() {
     let output = hitcount(&["--database-url", &db.url, "import-django", &not_django.url]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("expected django-hitcount's tables"),
+        stderr(&output).contains("is not a django-hitcount database: it has no django_content_type"),
         "{}",
         stderr(&output)
     );
@@ -1031,6 +1031,21 @@ async fn import_django_refuses_other_databases() {
     );
     assert!(!std::path::Path::new(missing).exists());
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 0);
+    // The source is checked first: a wrong one creates no target, even
+    // with --create.
+    let dir = TempDir::new("import-target");
+    let target = dir.0.join("new.db");
+    for source in [missing, not_django.url.as_str()] {
+        let output = hitcount(&[
+            "--database-url",
+            target.to_str().unwrap(),
+            "import-django",
+            "--create",
+            source,
+        ]);
+        assert!(!output.status.success(), "{source}");
+        assert!(!target.exists(), "{source}: {}", stderr(&output));
+    }
 }
 
 /// The message of a database with other tables than hitcount's.

@@ -120,7 +120,8 @@ pub struct DayHits {
     /// Hits counted that day.
     pub hits: i64,
     /// Requests of people that day, counted or not (as
-    /// [`Counts::views`]).
+    /// [`Counts::views`]); the views of repeat visits still in this
+    /// instance's memory (at most a second's) are not in it yet.
     pub views: i64,
     /// Requests of bots that day (as [`Counts::bot_hits`]).
     pub bot_hits: i64,

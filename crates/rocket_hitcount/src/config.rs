@@ -211,6 +211,13 @@ impl Config {
         let keys: BTreeMap<String, rocket::figment::value::Value> = scoped
             .extract()
             .map_err(|e| format!("invalid [hitcount] settings: {e}"))?;
+        if keys.contains_key("counting") {
+            return Err(
+                "`hitcount.counting` is not a setting: hits are always counted exactly, \
+                        on any number of app instances; delete the key"
+                    .to_owned(),
+            );
+        }
         if let Some(unknown) = keys.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(format!(
                 "unknown setting `hitcount.{unknown}` (known: {})",
@@ -496,6 +503,7 @@ mod tests {
         for (toml, key, value) in [
             ("keep_hit_active = \"7 dayz\"", "keep_hit_active", "7 dayz"),
             ("keep_hits_active = \"7 days\"", "keep_hits_active", "unknown"),
+            ("counting = \"exact\"", "counting", "always counted exactly"),
             ("hits_per_ip_limit = \"many\"", "hits_per_ip_limit", "many"),
             ("ip_storage = \"partial\"", "ip_storage", "partial"),
             (

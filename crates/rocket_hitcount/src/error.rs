@@ -13,8 +13,9 @@ use rocket_db_pools::sqlx;
 /// Bad input answers with its message as plain text: 400 for an invalid
 /// object key, user or window, 404 for an unknown pk. Anything else (the
 /// database, a setting, the operating system) answers 500 with a short
-/// text, or 503 when the database could not be reached in time, and the
-/// error itself goes to the log, not to the visitor.
+/// text, or 503 when the database could not be reached in time or the app
+/// is shutting down, and the error itself goes to the log, not to the
+/// visitor.
 ///
 /// ```rust,no_run
 /// use rocket::{get, serde::json::Json};
@@ -44,9 +45,8 @@ impl Error {
         match &self.0 {
             Core::InvalidInput { .. } | Core::Window(_) => Status::BadRequest,
             Core::UnknownObject(_) => Status::NotFound,
-            Core::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) | Core::Stopped => {
-                Status::ServiceUnavailable
-            }
+            Core::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+            | Core::Stopped => Status::ServiceUnavailable,
             _ => Status::InternalServerError,
         }
     }

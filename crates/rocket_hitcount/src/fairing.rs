@@ -304,7 +304,11 @@ where
         if let Some(attached) = rocket.state::<crate::templates::Attached>() {
             attached.0.bind(state.clone());
         } else if !self.templates.registered() {
-            if let Some(message) = crate::templates::unregistered_calls(rocket.figment()) {
+            // The template folder is read off the async workers.
+            let figment = rocket.figment().clone();
+            let scan =
+                rocket::tokio::task::spawn_blocking(move || crate::templates::unregistered_calls(&figment));
+            if let Ok(Some(message)) = scan.await {
                 error!("rocket-hitcount: {message}");
             }
         }
@@ -358,7 +362,8 @@ pub(crate) fn unattached(rocket: &Rocket<rocket::Ignite>, guard: &str) -> bool {
 
 /// Says why database `D` is not in `rocket`: it has no URL, it cannot be
 /// opened (its own fairing failed too), or its fairing is not attached
-/// before this one.
+/// before this one. Rocket 0.5 does not list an app's fairings, so the
+/// last two are told apart by opening the database once more.
 async fn explain_missing_database<D: Database>(rocket: &Rocket<Build>) {
     let name = D::NAME;
     let ty = short_type_name::<D>();
@@ -390,7 +395,9 @@ async fn explain_missing_database<D: Database>(rocket: &Rocket<Build>) {
         ),
         Ok(pool) => {
             rocket_db_pools::Pool::close(&pool).await;
-            error!("rocket-hitcount: database `{name}` ({ty}) is not attached");
+            error!(
+                "rocket-hitcount: database `{name}` ({ty}) is not attached before rocket-hitcount's fairing"
+            );
             info_!("Attach its fairing first: `.attach({ty}::init()).attach(HitCount::init::<{ty}>())`.");
         }
     }

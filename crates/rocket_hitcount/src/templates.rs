@@ -156,14 +156,25 @@ pub(crate) fn unregistered_calls(figment: &Figment) -> Option<String> {
     ))
 }
 
-/// The first template file under `dir` (folders included) that calls one
-/// of the crate's functions, and which.
+/// The first `.tera` template under `dir` (folders included, links not
+/// followed, eight levels deep at most) that calls one of the crate's
+/// functions, and which.
 fn first_call(dir: &Path) -> Option<(PathBuf, &'static str)> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    entries.into_iter().find_map(|path| {
-        if path.is_dir() {
-            return first_call(&path);
+    first_call_within(dir, 8)
+}
+
+fn first_call_within(dir: &Path, depth: u32) -> Option<(PathBuf, &'static str)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+    entries.sort_by_key(|entry| entry.path());
+    entries.into_iter().find_map(|entry| {
+        let (path, kind) = (entry.path(), entry.file_type().ok()?);
+        if kind.is_dir() {
+            return depth
+                .checked_sub(1)
+                .and_then(|depth| first_call_within(&path, depth));
+        }
+        if !kind.is_file() || path.extension().is_none_or(|ext| ext != "tera") {
+            return None;
         }
         let text = std::fs::read_to_string(&path).ok()?;
         OWN_NAMES

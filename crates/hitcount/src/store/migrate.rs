@@ -39,7 +39,9 @@ const LOCK_KEY: i64 = 0x6869_7463_6f75_6e74;
 
 /// How many of the backend's migrations the database lacks, read without
 /// writing: `None` when it has no bookkeeping table, so none of hitcount's
-/// tables.
+/// tables. A database that records migrations this build does not have
+/// (made by another build, whose schema this one does not know) is
+/// refused.
 pub(crate) async fn pending(db: &Db) -> Result<Option<usize>> {
     if !db
         .table_names()
@@ -53,6 +55,20 @@ pub(crate) async fn pending(db: &Db) -> Result<Option<usize>> {
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM hitcount_migrations")
             .fetch_all(pool)
             .await?;
+        let mut unknown: Vec<i64> = applied
+            .iter()
+            .copied()
+            .filter(|version| !sql.migrations.iter().any(|m| m.version == *version))
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            return Err(crate::Error::InvalidInput {
+                what: "database schema",
+                value: format!("hitcount_migrations versions {unknown:?}"),
+                reason: "made by another build of rocket-hitcount (a pre-release one), whose schema this \
+                         build does not know: use a new database, or drop the hitcount_* tables",
+            });
+        }
         let missing = sql.migrations.iter().filter(|m| !applied.contains(&m.version)).count();
         Ok(Some(missing))
     })

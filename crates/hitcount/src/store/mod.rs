@@ -168,16 +168,37 @@ impl From<sqlx::PgPool> for Db {
 
 impl Db {
     /// `url` fit for a message or a log: its password, if any, replaced
-    /// by `***`.
+    /// by `***`, in the user part or as a `password=` parameter.
     ///
     /// ```
     /// use hitcount::Db;
     ///
     /// assert_eq!(Db::redacted_url("postgres://app:secret@db/blog"), "postgres://app:***@db/blog");
     /// assert_eq!(Db::redacted_url("postgres://app@db/blog"), "postgres://app@db/blog");
+    /// assert_eq!(
+    ///     Db::redacted_url("postgres://db/blog?user=app&password=secret&sslmode=require"),
+    ///     "postgres://db/blog?user=app&password=***&sslmode=require"
+    /// );
     /// assert_eq!(Db::redacted_url("sqlite:///srv/blog.db"), "sqlite:///srv/blog.db");
     /// ```
     pub fn redacted_url(url: &str) -> String {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                        _ => pair.to_owned(),
+                    })
+                    .collect();
+                format!("{}?{}", Db::redacted_credentials(base), query.join("&"))
+            }
+            None => Db::redacted_credentials(url),
+        }
+    }
+
+    /// `url` with the password of its `user:password@` part replaced.
+    fn redacted_credentials(url: &str) -> String {
         let Some(scheme) = url.find("://").map(|at| at + 3) else {
             return url.to_owned();
         };

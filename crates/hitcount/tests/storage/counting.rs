@@ -41,6 +41,7 @@ storage_tests!(
     hits_written_by_your_own_sql,
     blacklist_changes_reach_other_instances,
     migrations_run_once,
+    schemas_of_other_builds_are_refused,
     previous_session_key_keeps_its_hits,
     daily_salts_are_shared_and_forgotten,
     sqlite_databases_use_wal,
@@ -623,6 +624,26 @@ async fn blacklist_changes_reach_other_instances(db: &TestDb) {
             .unwrap()
             .hit_counted
     );
+}
+
+/// A database whose schema another build made (it records a migration
+/// this build does not have) is refused with what to do, never used with
+/// columns missing.
+async fn schemas_of_other_builds_are_refused(db: &TestDb) {
+    db.counter(Default::default()).await;
+    db.execute(
+        "INSERT INTO hitcount_migrations (version, description, applied_at) \
+         VALUES (6, 'exact instances', '2026-12-01T00:00:00+00:00')",
+    )
+    .await;
+    let err = HitCounter::open(db.db.clone(), Default::default())
+        .await
+        .err()
+        .expect("refused");
+    let message = err.to_string();
+    assert!(message.contains("versions [6]"), "{message}");
+    assert!(message.contains("another build of rocket-hitcount"), "{message}");
+    assert!(message.contains("use a new database"), "{message}");
 }
 
 /// Two app instances starting at once on a fresh database: both open, the

@@ -216,7 +216,8 @@ fn a_database_that_is_missing_says_why() {
     };
     let not_attached = part("-- not attached", Some("-- unopenable"));
     assert!(
-        not_attached.contains("database `hits` (SqliteHits) is not attached"),
+        not_attached
+            .contains("database `hits` (SqliteHits) is not attached before rocket-hitcount's fairing"),
         "{not_attached}"
     );
     assert!(
