@@ -167,8 +167,8 @@ impl ErrorPage {
     }
 
     /// A 403 naming the CSRF problem.
-    fn forbidden(message: String) -> ErrorPage {
-        ErrorPage::new(Status::Forbidden, message)
+    fn forbidden(refused: rocket_hitcount::CsrfError) -> ErrorPage {
+        ErrorPage::new(Status::Forbidden, refused.to_string())
     }
 
     /// A 500; the reason goes to the log, not to the page.

@@ -74,21 +74,92 @@ pub(crate) fn ensure_cookie(state: &HitCount, request: &Request<'_>, response: &
     }
 }
 
+/// Why a POST failed the CSRF check: answered with 403 and its message.
+///
+/// ```
+/// let refused = rocket_hitcount::CsrfError::TokenMissing;
+/// assert_eq!(
+///     refused.to_string(),
+///     "CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CsrfError {
+    /// The `Origin` header names another site than the `Host`.
+    CrossOrigin {
+        /// The `Origin` sent.
+        origin: String,
+        /// This site, as the request names it.
+        host: String,
+    },
+    /// No `Origin`, and `Sec-Fetch-Site` says another site sent it.
+    CrossSite {
+        /// The `Sec-Fetch-Site` sent.
+        sec_fetch_site: String,
+    },
+    /// The CSRF cookie is missing, or not 16 to 64 letters and digits.
+    CookieMissing {
+        /// The cookie's name (`csrf_cookie_name`).
+        cookie: String,
+    },
+    /// Neither the `X-CSRFToken` header nor the form field was sent.
+    TokenMissing,
+    /// The token sent is not the cookie's.
+    TokenMismatch {
+        /// The cookie's name (`csrf_cookie_name`).
+        cookie: String,
+    },
+}
+
+impl std::fmt::Display for CsrfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CsrfError::CrossOrigin { origin, host } => write!(
+                f,
+                "cross-origin request refused: Origin {origin:?} is not this site ({host:?})"
+            ),
+            CsrfError::CrossSite { sec_fetch_site } => write!(
+                f,
+                "cross-origin request refused: Sec-Fetch-Site is {sec_fetch_site:?}"
+            ),
+            CsrfError::CookieMissing { cookie } => write!(f, "CSRF cookie `{cookie}` is missing"),
+            CsrfError::TokenMissing => f.write_str(
+                "CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field",
+            ),
+            CsrfError::TokenMismatch { cookie } => {
+                write!(f, "CSRF token does not match the `{cookie}` cookie")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CsrfError {}
+
+/// 403 with the message as plain text.
+impl<'r> rocket::response::Responder<'r, 'static> for CsrfError {
+    fn respond_to(self, request: &'r Request<'_>) -> rocket::response::Result<'static> {
+        (rocket::http::Status::Forbidden, self.to_string()).respond_to(request)
+    }
+}
+
 /// Checks a POST: same origin, and the token sent (header, else form
-/// field) equals the cookie's. The error says what is wrong.
-pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<&str>) -> Result<(), String> {
+/// field) equals the cookie's.
+pub(crate) fn check(
+    state: &HitCount,
+    request: &Request<'_>,
+    form_token: Option<&str>,
+) -> Result<(), CsrfError> {
     check_origin(request)?;
-    let name = &state.config().csrf_cookie_name;
+    let cookie = || state.config().csrf_cookie_name.clone();
     let Some(expected) = sent_token(state, request.cookies()) else {
-        return Err(format!("CSRF cookie `{name}` is missing"));
+        return Err(CsrfError::CookieMissing { cookie: cookie() });
     };
     let sent = request.headers().get_one("X-CSRFToken").or(form_token);
     match sent {
-        None => {
-            Err("CSRF token is missing: send the X-CSRFToken header or the csrfmiddlewaretoken field".into())
-        }
+        None => Err(CsrfError::TokenMissing),
         Some(sent) if same(sent, &expected) => Ok(()),
-        Some(_) => Err(format!("CSRF token does not match the `{name}` cookie")),
+        Some(_) => Err(CsrfError::TokenMismatch { cookie: cookie() }),
     }
 }
 
@@ -96,7 +167,7 @@ pub(crate) fn check(state: &HitCount, request: &Request<'_>, form_token: Option<
 /// `Host` header, or HTTP/2's `:authority`), or, without it,
 /// `Sec-Fetch-Site` must be `same-origin`. Clients that send neither (not
 /// browsers, so not CSRF victims) pass on to the token check.
-fn check_origin(request: &Request<'_>) -> Result<(), String> {
+fn check_origin(request: &Request<'_>) -> Result<(), CsrfError> {
     let headers = request.headers();
     if let Some(origin) = headers.get_one("Origin") {
         let host = request
@@ -109,16 +180,17 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
             .map(|(_, rest)| rest.trim_end_matches('/'));
         return match authority {
             Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(&host) => Ok(()),
-            _ => Err(format!(
-                "cross-origin request refused: Origin {origin:?} is not this site ({host:?})"
-            )),
+            _ => Err(CsrfError::CrossOrigin {
+                origin: origin.to_owned(),
+                host,
+            }),
         };
     }
     match headers.get_one("Sec-Fetch-Site") {
         None | Some("same-origin") | Some("none") => Ok(()),
-        Some(site) => Err(format!(
-            "cross-origin request refused: Sec-Fetch-Site is {site:?}"
-        )),
+        Some(site) => Err(CsrfError::CrossSite {
+            sec_fetch_site: site.to_owned(),
+        }),
     }
 }
 
@@ -131,9 +203,8 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
 ///
 /// ```rust,no_run
 /// use rocket::form::Form;
-/// use rocket::http::Status;
 /// use rocket::{get, post, FromForm};
-/// use rocket_hitcount::CsrfToken;
+/// use rocket_hitcount::{CsrfError, CsrfToken};
 ///
 /// #[get("/contact")]
 /// fn contact(csrf: CsrfToken<'_>) -> String {
@@ -144,8 +215,8 @@ fn check_origin(request: &Request<'_>) -> Result<(), String> {
 /// struct Message { csrfmiddlewaretoken: String }
 ///
 /// #[post("/contact", data = "<form>")]
-/// fn send(csrf: CsrfToken<'_>, form: Form<Message>) -> Result<&'static str, (Status, String)> {
-///     csrf.verify(Some(&form.csrfmiddlewaretoken)).map_err(|e| (Status::Forbidden, e))?;
+/// fn send(csrf: CsrfToken<'_>, form: Form<Message>) -> Result<&'static str, CsrfError> {
+///     csrf.verify(Some(&form.csrfmiddlewaretoken))?; // a 403 that says why
 ///     Ok("sent")
 /// }
 /// ```
@@ -190,8 +261,58 @@ impl CsrfToken<'_> {
 
     /// Checks this request as the AJAX endpoint does: same origin, and the
     /// `X-CSRFToken` header or else `form_token` equal to the cookie. The
-    /// error says what is wrong, for a 403 page.
-    pub fn verify(&self, form_token: Option<&str>) -> Result<(), String> {
+    /// error says what is wrong, and answers 403.
+    pub fn verify(&self, form_token: Option<&str>) -> Result<(), CsrfError> {
         check(self.state, self.request, form_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rocket::http::Status;
+    use rocket::local::blocking::Client;
+
+    use super::CsrfError;
+
+    #[rocket::get("/refuse")]
+    fn refuse() -> Result<&'static str, CsrfError> {
+        Err(CsrfError::TokenMismatch {
+            cookie: "csrftoken".into(),
+        })
+    }
+
+    #[test]
+    fn refusals_answer_403_with_their_message() {
+        let client = Client::untracked(rocket::build().mount("/", rocket::routes![refuse])).unwrap();
+        let response = client.get("/refuse").dispatch();
+        assert_eq!(response.status(), Status::Forbidden);
+        assert_eq!(
+            response.into_string().as_deref(),
+            Some("CSRF token does not match the `csrftoken` cookie")
+        );
+        let cases = [
+            (
+                CsrfError::CrossOrigin {
+                    origin: "https://evil.example".into(),
+                    host: "blog.example".into(),
+                },
+                r#"cross-origin request refused: Origin "https://evil.example" is not this site ("blog.example")"#,
+            ),
+            (
+                CsrfError::CrossSite {
+                    sec_fetch_site: "cross-site".into(),
+                },
+                r#"cross-origin request refused: Sec-Fetch-Site is "cross-site""#,
+            ),
+            (
+                CsrfError::CookieMissing {
+                    cookie: "csrftoken".into(),
+                },
+                "CSRF cookie `csrftoken` is missing",
+            ),
+        ];
+        for (refused, message) in cases {
+            assert_eq!(refused.to_string(), message);
+        }
     }
 }

@@ -80,7 +80,7 @@ mod user;
 mod visitor;
 
 pub use config::{Config, CookieMode, VisitorCookie};
-pub use csrf::CsrfToken;
+pub use csrf::{CsrfError, CsrfToken};
 pub use error::Error;
 pub use fairing::{HitCount, Initializer};
 pub use guard::{HitContext, Hits, JsContext, ViewContext};

@@ -111,7 +111,7 @@ async fn hit_ajax(hits: Hits<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiErr
         request,
         fields.get("csrfmiddlewaretoken").map(String::as_str),
     )
-    .map_err(|message| ApiError::new(Status::Forbidden, message))?;
+    .map_err(|refused| ApiError::new(Status::Forbidden, refused.to_string()))?;
     let pk_text = fields
         .get("hitcountPK")
         .ok_or_else(|| ApiError::new(Status::BadRequest, "hitcountPK is missing"))?;
