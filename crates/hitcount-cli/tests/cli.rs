@@ -430,21 +430,21 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
     expected.sort();
     assert_eq!(exported, expected, "the buckets round-trip");
 
-    // JSON, one kind, from a day on.
+    // The daily buckets as JSON, with these filters.
+    let daily_json = |filters: &[&str]| {
+        let output = hitcount(
+            &[
+                &["--database-url", url, "export", "daily", "--format", "json"],
+                filters,
+            ]
+            .concat(),
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str::<serde_json::Value>(&stdout(&output)).expect("a JSON array")
+    };
+    // One kind, from a day on.
     let since = (Utc::now() - TimeDelta::days(5)).date_naive().to_string();
-    let json = hitcount(&[
-        "--database-url",
-        url,
-        "export",
-        "daily",
-        "--format",
-        "json",
-        "--kind",
-        "blog.post",
-        "--since",
-        &since,
-    ]);
-    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
+    let rows = daily_json(&["--kind", "blog.post", "--since", &since]);
     let hits: i64 = rows
         .as_array()
         .unwrap()
@@ -457,18 +457,7 @@ async fn export_round_trips_totals_and_daily_buckets(db: &TestDb) {
     );
     // Up to a day: two days ago and before.
     let until = (Utc::now() - TimeDelta::days(2)).date_naive().to_string();
-    let json = hitcount(&[
-        "--database-url",
-        url,
-        "export",
-        "daily",
-        "--format",
-        "json",
-        "--until",
-        &until,
-    ]);
-    assert!(json.status.success(), "{}", stderr(&json));
-    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
+    let rows = daily_json(&["--until", &until]);
     let mut days: Vec<_> = rows
         .as_array()
         .unwrap()

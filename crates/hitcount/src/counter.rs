@@ -492,15 +492,13 @@ impl HitCounter {
         // The total and the day's bucket in one transaction.
         let row: Option<(i64, i64)> = dispatch!(self.writer(), pool, sql => {
             let (upsert, daily) = match tally {
-                Tally::Bot => (sql.upsert_bot, sql.add_daily_bot_hit),
+                Tally::Bot => (sql.upsert_bot, sql.add_daily_bot_hits),
                 _ => (sql.upsert_view, sql.add_daily_views),
             };
             let mut tx = pool.begin().await?;
             let (pk, hits): (i64, i64) =
                 returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(&mut *tx).await?)?;
-            let bucket = sqlx::query(daily).bind(pk).bind(day_start(now));
-            let bucket = if tally == Tally::Bot { bucket } else { bucket.bind(1_i64) };
-            bucket.execute(&mut *tx).await?;
+            sqlx::query(daily).bind(pk).bind(day_start(now)).bind(1_i64).execute(&mut *tx).await?;
             tx.commit().await?;
             Some((pk, hits))
         });

@@ -83,12 +83,9 @@ impl TemplateFunctions {
             name,
             functions: self.clone(),
         };
-        tera.register_function("get_hit_count", function(Name::GetHitCount));
-        tera.register_function("get_hit_counts", function(Name::GetHitCounts));
-        tera.register_function("get_hit_count_js_variables", function(Name::JsVariables));
-        tera.register_function("insert_hit_count_js_variables", function(Name::InsertJsVariables));
-        tera.register_function("insert_hit_count_js", function(Name::InsertJs));
-        tera.register_function("most_viewed", function(Name::MostViewed));
+        for name in Name::ALL {
+            tera.register_function(name.as_str(), function(name));
+        }
     }
 
     /// Whether [`TemplateFunctions::register`] was called.
@@ -129,16 +126,6 @@ where
     })
 }
 
-/// The functions' names that are the crate's own (`most_viewed` may be an
-/// app's too).
-const OWN_NAMES: [&str; 5] = [
-    "get_hit_count_js_variables",
-    "get_hit_counts",
-    "get_hit_count",
-    "insert_hit_count_js_variables",
-    "insert_hit_count_js",
-];
-
 /// When a template in the app's `template_dir` calls one of the functions
 /// although none were registered: a message that says how to register
 /// them.
@@ -177,8 +164,11 @@ fn first_call_within(dir: &Path, depth: u32) -> Option<(PathBuf, &'static str)> 
             return None;
         }
         let text = std::fs::read_to_string(&path).ok()?;
-        OWN_NAMES
+        // `most_viewed` may be an app's own function too.
+        Name::ALL
             .into_iter()
+            .filter(|name| *name != Name::MostViewed)
+            .map(Name::as_str)
             .find(|name| calls(&text, name))
             .map(|name| (path, name))
     })
@@ -205,6 +195,15 @@ enum Name {
 }
 
 impl Name {
+    const ALL: [Name; 6] = [
+        Name::GetHitCount,
+        Name::GetHitCounts,
+        Name::JsVariables,
+        Name::InsertJsVariables,
+        Name::InsertJs,
+        Name::MostViewed,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             Name::GetHitCount => "get_hit_count",

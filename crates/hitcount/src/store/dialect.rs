@@ -108,8 +108,9 @@ pub(crate) struct Dialect {
     pub add_daily: &'static str,
     /// Adds views to a daily bucket. Binds: hit_count_id, start_at, views.
     pub add_daily_views: &'static str,
-    /// Adds a bot hit to a daily bucket. Binds: hit_count_id, start_at.
-    pub add_daily_bot_hit: &'static str,
+    /// Adds bot hits to a daily bucket. Binds: hit_count_id, start_at,
+    /// bot hits.
+    pub add_daily_bot_hits: &'static str,
 
     /// Hits of one object inside a window (see `window_hits_expr!`). Binds:
     /// from, first full hour, first full day, kind, object_id.
@@ -360,8 +361,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                 ON CONFLICT (hit_count_id, start_at) DO UPDATE SET hits = hitcount_daily.hits + excluded.hits",
     add_daily_views: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views) VALUES ($1, $2, 0, $3) \
                       ON CONFLICT (hit_count_id, start_at) DO UPDATE SET views = hitcount_daily.views + excluded.views",
-    add_daily_bot_hit: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, bot_hits) VALUES ($1, $2, 0, 1) \
-                        ON CONFLICT (hit_count_id, start_at) DO UPDATE SET bot_hits = hitcount_daily.bot_hits + 1",
+    add_daily_bot_hits: "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, bot_hits) VALUES ($1, $2, 0, $3) \
+                         ON CONFLICT (hit_count_id, start_at) DO UPDATE SET bot_hits = hitcount_daily.bot_hits + excluded.bot_hits",
 
     window_hits: concat!(
         "SELECT ",

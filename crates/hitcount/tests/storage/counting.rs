@@ -746,20 +746,8 @@ async fn sqlite_databases_use_wal(db: &TestDb) {
 /// behaves the same.
 async fn durable_commits_count_alike(db: &TestDb) {
     let counter = db.counter(settings(|s| s.fast_commits = false)).await;
-    assert!(
-        counter
-            .count_hit(&post(1), &visitor("a"))
-            .await
-            .unwrap()
-            .hit_counted
-    );
-    assert!(
-        !counter
-            .count_hit(&post(1), &visitor("a"))
-            .await
-            .unwrap()
-            .hit_counted
-    );
+    assert!(crate::counted(&counter, &post(1), &visitor("a")).await);
+    assert!(!crate::counted(&counter, &post(1), &visitor("a")).await);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 1);
 }
 

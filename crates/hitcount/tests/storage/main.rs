@@ -12,7 +12,7 @@ mod counting;
 mod read_cache;
 mod reads;
 
-use hitcount::{ObjectRef, Visitor};
+use hitcount::{HitCounter, ObjectRef, Visitor};
 
 /// The blog post with this id, as django-hitcount's tests use.
 pub fn post(id: i64) -> ObjectRef {
@@ -25,4 +25,9 @@ pub fn visitor(session: &str) -> Visitor {
         .unwrap()
         .with_ip("127.0.0.1".parse().unwrap())
         .with_user_agent("my_clever_agent")
+}
+
+/// Whether `visitor`'s request for `object` was counted.
+pub async fn counted(counter: &HitCounter, object: &ObjectRef, visitor: &Visitor) -> bool {
+    counter.count_hit(object, visitor).await.unwrap().hit_counted
 }

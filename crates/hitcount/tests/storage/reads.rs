@@ -271,38 +271,20 @@ async fn days_keep_their_views_and_bot_hits(db: &TestDb) {
     let now = db.clock.now();
     // Two days ago: a hit, its visitor's repeat, a bot.
     db.clock.set(now - TimeDelta::days(2));
-    assert!(
-        counter
-            .count_hit(&post(1), &visitor("a"))
-            .await
-            .unwrap()
-            .hit_counted
-    );
-    assert!(
-        !counter
-            .count_hit(&post(1), &visitor("a"))
-            .await
-            .unwrap()
-            .hit_counted
-    );
+    assert!(crate::counted(&counter, &post(1), &visitor("a")).await);
+    assert!(!crate::counted(&counter, &post(1), &visitor("a")).await);
     counter.count_hit(&post(1), &bot("bot-1")).await.unwrap();
     counter.flush_views().await.unwrap();
     // Today: a hit, two repeats, two bots; and a first view of post 2 by
     // a visitor who asks not to be tracked.
     db.clock.set(now);
-    assert!(
-        counter
-            .count_hit(&post(1), &visitor("b"))
-            .await
-            .unwrap()
-            .hit_counted
-    );
+    assert!(crate::counted(&counter, &post(1), &visitor("b")).await);
     for _ in 0..2 {
         counter.count_hit(&post(1), &visitor("b")).await.unwrap();
         counter.count_hit(&post(1), &bot("bot-2")).await.unwrap();
     }
     let untracked = visitor("c").with_do_not_track(true);
-    assert!(!counter.count_hit(&post(2), &untracked).await.unwrap().hit_counted);
+    assert!(!crate::counted(&counter, &post(2), &untracked).await);
     counter.flush_views().await.unwrap();
 
     let days = counter.daily_hits(&post(1), 3).await.unwrap();
