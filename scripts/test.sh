@@ -23,6 +23,7 @@ postgres_answers() {
 ensure_packages() {
     local missing=()
     command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)

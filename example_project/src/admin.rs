@@ -288,6 +288,7 @@ async fn hits_page(
     };
     let counter = hitcount.counter();
     let log = counter
+        .admin()
         .list_hits(&filter)
         .await
         .map_err(|e| ErrorPage::server("reading the hit log", e))?;
@@ -348,6 +349,7 @@ async fn hits_action(
     }
     let report = hitcount
         .counter()
+        .admin()
         .run_action(action, &form.selected)
         .await
         .map_err(|e| ErrorPage::server("running the action", e))?;
@@ -394,8 +396,8 @@ async fn blacklists_page(
 ) -> Page {
     let counter = hitcount.counter();
     let read = |e| ErrorPage::server("reading the blacklists", e);
-    let ips = counter.blacklisted_ips().await.map_err(read)?;
-    let user_agents = counter.blacklisted_user_agents().await.map_err(read)?;
+    let ips = counter.admin().blacklisted_ips().await.map_err(read)?;
+    let user_agents = counter.admin().blacklisted_user_agents().await.map_err(read)?;
     Ok(Template::render(
         "admin/blacklists",
         context! { ips, user_agents, csrf: csrf.value(), flash, backend: posts.backend() },
@@ -446,10 +448,10 @@ async fn change_blacklist(
     };
     let (counter, value) = (hitcount.counter(), form.value.trim());
     let changed = match (add, list_of(form.list)?) {
-        (true, true) => counter.blacklist_ip(value).await,
-        (true, false) => counter.blacklist_user_agent(value).await,
-        (false, true) => counter.unblacklist_ip(value).await,
-        (false, false) => counter.unblacklist_user_agent(value).await,
+        (true, true) => counter.admin().blacklist_ip(value).await,
+        (true, false) => counter.admin().blacklist_user_agent(value).await,
+        (false, true) => counter.admin().unblacklist_ip(value).await,
+        (false, false) => counter.admin().unblacklist_user_agent(value).await,
     };
     let back = Redirect::to("/admin/blacklists");
     Ok(match (changed, add) {

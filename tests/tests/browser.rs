@@ -6,9 +6,7 @@
 //! (`chromium`, `chromium-driver`); `.ci/run` installs them, and in CI
 //! (`CI=true`) this test fails rather than skips without them.
 
-#[path = "../../crates/hitcount/tests/storage/common/mod.rs"]
-#[macro_use]
-mod common;
+use hitcount_testing as common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

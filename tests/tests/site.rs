@@ -2,9 +2,9 @@
 //! PostgreSQL: every public route, the admin's login, pages and actions,
 //! and its refusals (bad CSRF, bad input, no admin in release builds).
 
-#[path = "../../crates/hitcount/tests/storage/common/mod.rs"]
 #[macro_use]
-mod common;
+extern crate hitcount_testing;
+use hitcount_testing as common;
 
 use std::net::SocketAddr;
 
@@ -536,8 +536,16 @@ async fn admin_actions_say_what_they_did(db: &TestDb) {
         "{messages}"
     );
     assert_eq!(counter(&client).counts(&post1).await.unwrap().hits, 2);
-    assert_eq!(counter(&client).blacklisted_user_agents().await.unwrap().len(), 2);
-    assert_eq!(counter(&client).blacklisted_ips().await.unwrap().len(), 1);
+    assert_eq!(
+        counter(&client)
+            .admin()
+            .blacklisted_user_agents()
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(counter(&client).admin().blacklisted_ips().await.unwrap().len(), 1);
 
     let messages = run(&client, "blacklist_ips", &[]).await;
     assert!(
@@ -613,7 +621,12 @@ async fn admin_refuses_actions_without_csrf(db: &TestDb) {
         "nothing deleted"
     );
     assert!(
-        counter(&client).blacklisted_ips().await.unwrap().is_empty(),
+        counter(&client)
+            .admin()
+            .blacklisted_ips()
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing blacklisted"
     );
 }
@@ -679,16 +692,29 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
         "an invalid IP is an error message"
     );
     assert!(page.contains("not an ip"));
-    assert_eq!(counter(&client).blacklisted_ips().await.unwrap().len(), 1);
+    assert_eq!(counter(&client).admin().blacklisted_ips().await.unwrap().len(), 1);
 
     change_blacklist(&client, "add", "user_agent", "EvilBot/1.0").await;
-    assert_eq!(counter(&client).blacklisted_user_agents().await.unwrap().len(), 1);
+    assert_eq!(
+        counter(&client)
+            .admin()
+            .blacklisted_user_agents()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let page = change_blacklist(&client, "remove", "ip", "192.0.2.0/24").await;
     assert!(page.contains("Removed &quot;192.0.2.0&#x2F;24&quot; from the blacklist."));
-    assert!(counter(&client).blacklisted_ips().await.unwrap().is_empty());
+    assert!(counter(&client)
+        .admin()
+        .blacklisted_ips()
+        .await
+        .unwrap()
+        .is_empty());
     let page = change_blacklist(&client, "remove", "user_agent", "EvilBot/1.0").await;
     assert!(page.contains("Removed &quot;EvilBot&#x2F;1.0&quot; from the blacklist."));
-    let agents = counter(&client).blacklisted_user_agents().await.unwrap();
+    let agents = counter(&client).admin().blacklisted_user_agents().await.unwrap();
     assert!(agents.is_empty());
     let page = change_blacklist(&client, "remove", "user_agent", "EvilBot/1.0").await;
     assert!(page.contains("&quot;EvilBot&#x2F;1.0&quot; was not blacklisted."));

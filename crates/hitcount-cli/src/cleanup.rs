@@ -57,7 +57,7 @@ struct Keep {
 fn keep(text: &str) -> Result<Keep, String> {
     Ok(Keep {
         text: text.to_owned(),
-        window: Window::parse_duration(text)?,
+        window: Window::parse_duration(text).map_err(|e| e.to_string())?,
     })
 }
 
@@ -106,7 +106,9 @@ pub async fn run(counter: &HitCounter, args: &Args) -> Result<ExitCode, Failure>
     let progress = Progress::start(counter, &options, args.json)
         .await
         .map_err(|e| args.explain(e))?;
-    let cleanup = counter.cleanup_with(&options, |removed| progress.show(removed));
+    let cleanup = counter
+        .admin()
+        .cleanup_with(&options, |removed| progress.show(removed));
     // Each batch commits alone: stopping mid-batch rolls that batch back,
     // and the next run continues where this one stopped.
     let report = tokio::select! {
@@ -171,7 +173,7 @@ impl Progress {
         // The bar's length: the dry run's count (one indexed COUNT).
         let mut counting = options.clone();
         counting.dry_run = true;
-        let counted = counter.cleanup_with(&counting, |_| {}).await?;
+        let counted = counter.admin().cleanup_with(&counting, |_| {}).await?;
         let total = counted.removed;
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total);

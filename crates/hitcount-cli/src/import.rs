@@ -65,6 +65,7 @@ pub async fn source(args: &Args) -> Result<(Db, Location), Failure> {
 /// Imports from the Django database that [`source`] opened.
 pub async fn run(counter: &HitCounter, (source, location): (Db, Location)) -> Result<ExitCode, Failure> {
     let report = counter
+        .admin()
         .import_django(&source)
         .await
         .map_err(|e| format!("importing from {location}: {e}"))?;

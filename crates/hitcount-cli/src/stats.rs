@@ -33,7 +33,7 @@ pub struct Args {
 
 /// A window to rank by: one of no time would rank nothing.
 fn window(text: &str) -> Result<Window, String> {
-    let window = Window::parse_duration(text)?;
+    let window = Window::parse_duration(text).map_err(|e| e.to_string())?;
     if window.as_secs() == 0 {
         return Err("a window of no time holds no hits: give a length, such as \"7 days\"".into());
     }

@@ -3,9 +3,9 @@
 //! Rocket.toml lookup, databases that are not the app's left untouched,
 //! and one clear line for every kind of bad input.
 
-#[path = "../../hitcount/tests/storage/common/mod.rs"]
 #[macro_use]
-mod common;
+extern crate hitcount_testing;
+use hitcount_testing as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

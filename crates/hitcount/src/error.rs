@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::window::WindowError;
-
 /// Everything that can go wrong while configuring, counting or reading hits.
 ///
 /// Every variant names the offending input, so its `Display` is a message a
@@ -119,6 +117,129 @@ pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: &'st
         what,
         value: value.into(),
         reason,
+    }
+}
+
+/// A malformed window: the whole input, the part that is wrong and why.
+///
+/// ```
+/// use hitcount::{Window, WindowErrorKind};
+///
+/// let err = Window::parse("days=x").unwrap_err();
+/// assert_eq!(err.kind(), WindowErrorKind::NotANumber);
+/// assert_eq!(err.to_string(), "invalid window \"days=x\": in \"days=x\", the value is not a whole number");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowError {
+    input: String,
+    token: String,
+    kind: WindowErrorKind,
+}
+
+impl WindowError {
+    pub(crate) fn new(input: &str, token: &str, kind: WindowErrorKind) -> WindowError {
+        WindowError {
+            input: input.to_owned(),
+            token: token.to_owned(),
+            kind,
+        }
+    }
+
+    /// The whole input that failed to parse.
+    ///
+    /// ```
+    /// assert_eq!(hitcount::Window::parse("x").unwrap_err().input(), "x");
+    /// ```
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// The part of the input that is wrong (the whole input when it is empty
+    /// or badly quoted).
+    ///
+    /// ```
+    /// assert_eq!(hitcount::Window::parse("days=1,foo=2").unwrap_err().token(), "foo=2");
+    /// ```
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// What is wrong.
+    ///
+    /// ```
+    /// use hitcount::{Window, WindowErrorKind};
+    /// assert_eq!(Window::parse("days").unwrap_err().kind(), WindowErrorKind::MissingEquals);
+    /// ```
+    pub fn kind(&self) -> WindowErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for WindowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            WindowErrorKind::NotADuration => "duration",
+            _ => "window",
+        };
+        write!(f, "invalid {what} {:?}: ", self.input)?;
+        match self.kind {
+            WindowErrorKind::Empty | WindowErrorKind::UnbalancedQuote | WindowErrorKind::NotADuration => {
+                f.write_str(self.kind.explain())
+            }
+            WindowErrorKind::EmptyPart => {
+                write!(f, "{} (a stray comma?)", self.kind.explain())
+            }
+            _ => write!(f, "in {:?}, {}", self.token, self.kind.explain()),
+        }
+    }
+}
+
+impl std::error::Error for WindowError {}
+
+/// What is wrong with a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WindowErrorKind {
+    /// Nothing between the quotes, or no input at all.
+    Empty,
+    /// An opening quote without a closing one, or the reverse.
+    UnbalancedQuote,
+    /// Two commas in a row, or a leading or trailing comma.
+    EmptyPart,
+    /// A part without `=`.
+    MissingEquals,
+    /// A key other than weeks, days, hours, minutes and seconds.
+    UnknownKey,
+    /// A value that is not a whole number.
+    NotANumber,
+    /// A value below zero.
+    Negative,
+    /// A space, tab or newline inside a part.
+    Whitespace,
+    /// The same key twice.
+    RepeatedKey,
+    /// A window longer than 100 years.
+    TooLong,
+    /// Neither a duration such as `7 days` nor the `days=7` grammar (what
+    /// [`Window::parse_duration`](crate::Window::parse_duration) reads).
+    NotADuration,
+}
+
+impl WindowErrorKind {
+    pub(crate) fn explain(self) -> &'static str {
+        match self {
+            WindowErrorKind::Empty => "it is empty; write e.g. \"days=1,minutes=30\"",
+            WindowErrorKind::UnbalancedQuote => "the double quotes are not balanced",
+            WindowErrorKind::EmptyPart => "one of the comma-separated parts is empty",
+            WindowErrorKind::MissingEquals => "there is no \"=\" (write key=number)",
+            WindowErrorKind::UnknownKey => "the key is unknown (use weeks, days, hours, minutes or seconds)",
+            WindowErrorKind::NotANumber => "the value is not a whole number",
+            WindowErrorKind::Negative => "the value is negative",
+            WindowErrorKind::Whitespace => "there is a space (write days=1,minutes=30)",
+            WindowErrorKind::RepeatedKey => "the key is given twice",
+            WindowErrorKind::TooLong => "the window is longer than 100 years",
+            WindowErrorKind::NotADuration => "write e.g. \"7 days\", \"90 minutes\" or days=7",
+        }
     }
 }
 

@@ -48,48 +48,31 @@
 
 #[macro_use]
 mod store;
-#[macro_use]
-mod batch;
 
 mod admin;
-mod blacklist;
-mod blocking;
-mod bots;
-mod cache;
-mod cleanup;
-mod clock;
-mod counter;
-mod counts;
+mod counting;
 mod error;
-mod export;
-mod group_commit;
-mod import;
-mod ip;
-mod lease;
-mod object;
+mod reading;
+mod retention;
 mod rules;
-mod salt;
 mod settings;
-mod visitor;
-mod window;
-mod write_buffer;
+mod values;
 
-pub use admin::{ActionReport, AdminAction, HitFilter, HitPage, HitRecord, MAX_PER_PAGE};
-pub use blacklist::BlacklistEntry;
-pub use blocking::BlockingCounter;
-pub use cleanup::{CleanupOptions, CleanupReport};
-pub use clock::Clock;
-pub use counter::{HitCounter, HitResult};
-pub use counts::{Counts, DayHits, ObjectCounts, Ranked};
-pub use error::{Error, Result};
-pub use import::DjangoImport;
-pub use ip::{parse_ip, IpStorage};
-pub use object::{ObjectRef, MAX_ID_LEN, MAX_KIND_LEN};
+pub use admin::{
+    ActionReport, Admin, AdminAction, BlacklistEntry, DjangoImport, HitFilter, HitPage, HitRecord,
+    MAX_PER_PAGE,
+};
+pub use counting::{HitCounter, HitResult};
+pub use error::{Error, Result, WindowError, WindowErrorKind};
+pub use reading::{BlockingCounter, Counts, DayHits, ObjectCounts, Ranked};
+pub use retention::{CleanupOptions, CleanupReport};
 pub use rules::Reason;
 pub use settings::{BotPolicy, IpLimitScope, Settings};
 pub use store::Db;
-pub use visitor::{User, Visitor, MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN, MAX_USER_ID_LEN};
-pub use window::{Window, WindowError, WindowErrorKind};
+pub use values::{
+    parse_ip, Clock, IpStorage, ObjectRef, User, Visitor, Window, MAX_ID_LEN, MAX_KIND_LEN,
+    MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN, MAX_USER_ID_LEN,
+};
 
 /// The sqlx that rocket_db_pools 0.2 uses, re-exported so that pools
 /// built by the application match the crate's.
@@ -117,20 +100,24 @@ mod futures_are_send {
         is_send(counter.counts_many(std::slice::from_ref(object)));
         is_send(counter.hits_in_last_many(std::slice::from_ref(object), Window::days(1)));
         is_send(counter.most_viewed(None, None, 10));
-        is_send(counter.list_hits(filter));
-        is_send(counter.run_action(AdminAction::DeleteHits, &[1]));
-        is_send(counter.delete_hits(&[1]));
-        is_send(counter.delete_counts(object));
-        is_send(counter.blacklist_ip("192.0.2.1"));
-        is_send(counter.blacklist_user_agent("x"));
-        is_send(counter.unblacklist_ip("192.0.2.1"));
-        is_send(counter.unblacklist_user_agent("x"));
-        is_send(counter.blacklisted_ips());
-        is_send(counter.blacklisted_user_agents());
-        is_send(counter.cleanup());
+        is_send(counter.admin().list_hits(filter));
+        is_send(counter.admin().run_action(AdminAction::DeleteHits, &[1]));
+        is_send(counter.admin().delete_hits(&[1]));
+        is_send(counter.admin().delete_counts(object));
+        is_send(counter.admin().blacklist_ip("192.0.2.1"));
+        is_send(counter.admin().blacklist_user_agent("x"));
+        is_send(counter.admin().unblacklist_ip("192.0.2.1"));
+        is_send(counter.admin().unblacklist_user_agent("x"));
+        is_send(counter.admin().blacklisted_ips());
+        is_send(counter.admin().blacklisted_user_agents());
+        is_send(counter.admin().cleanup());
         is_send(counter.daily_salt());
         is_send(counter.flush_views());
-        is_send(counter.cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}));
+        is_send(
+            counter
+                .admin()
+                .cleanup_with(&CleanupOptions::from(counter.settings()), |_| {}),
+        );
     }
 }
 

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ip::IpStorage;
-use crate::window::Window;
+use crate::values::IpStorage;
+use crate::values::Window;
 
 /// How the counter treats requests whose user agent is a known bot.
 ///

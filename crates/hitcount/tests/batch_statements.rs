@@ -8,14 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hitcount::{ObjectRef, Visitor};
 
-#[path = "storage/common/mod.rs"]
-#[macro_use]
-mod common;
+use hitcount_testing as common;
 
 use common::TestDb;
 
-#[path = "storage/common/statements.rs"]
-mod statements;
+use hitcount_testing::statements;
 
 use statements::STATEMENTS;
 

@@ -2,48 +2,18 @@
 //! database, manages it and mounts the routes.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
-use hitcount::{Db, HitCounter, ObjectRef};
+use hitcount::{Db, HitCounter};
 use rocket::fairing::{self, Fairing, Info, Kind};
-use rocket::{error, info_, warn_, Build, Phase, Rocket};
+use rocket::{error, info_, warn_, Build, Rocket};
 use rocket_db_pools::Database;
 
+use crate::ajax::{self, csrf};
 use crate::config::Config;
-use crate::csrf;
-use crate::secret::{Cipher, Secret};
+use crate::secret::Secret;
+use crate::state::HitCount;
 use crate::templates::TemplateFunctions;
-use crate::token;
 use crate::user::{lookup, HitUser, UserLookup};
-use crate::visitor::CookielessKeys;
-
-/// The hit counter of a Rocket app: managed state, set up by the fairing
-/// from [`HitCount::init`].
-///
-/// ```rust,no_run
-/// use rocket_db_pools::{sqlx, Database};
-/// use rocket_hitcount::HitCount;
-///
-/// #[derive(Database)]
-/// #[database("blog")]
-/// struct Blog(sqlx::SqlitePool);
-///
-/// #[rocket::launch]
-/// fn rocket() -> _ {
-///     rocket::build()
-///         .attach(Blog::init())
-///         .attach(HitCount::init::<Blog>())
-/// }
-/// ```
-#[derive(Clone)]
-pub struct HitCount {
-    counter: HitCounter,
-    config: Config,
-    secret: Secret,
-    cookie_cipher: Cipher,
-    cookieless_keys: Arc<CookielessKeys>,
-    users: Option<UserLookup>,
-}
 
 impl HitCount {
     /// The fairing that sets the counter up on database `D` (attach `D`'s
@@ -66,18 +36,6 @@ impl HitCount {
             templates: TemplateFunctions::default(),
             database: PhantomData,
         }
-    }
-
-    /// The counter of a launched (or ignited) app, like `Db::fetch`.
-    ///
-    /// ```rust
-    /// # rocket::async_test(async {
-    /// let rocket = rocket::build().ignite().await.unwrap();
-    /// assert!(rocket_hitcount::HitCount::fetch(&rocket).is_none(), "not attached");
-    /// # });
-    /// ```
-    pub fn fetch<P: Phase>(rocket: &Rocket<P>) -> Option<&HitCount> {
-        rocket.state::<HitCount>()
     }
 
     /// Rocket's templates, with the Tera functions registered: attach it in
@@ -123,61 +81,6 @@ impl HitCount {
         F: Fn(&mut rocket_dyn_templates::Engines) + Send + Sync + 'static,
     {
         crate::templates::fairing(customize)
-    }
-
-    /// The core counter, for everything the guards do not cover (lists,
-    /// admin operations, cleanup).
-    pub fn counter(&self) -> &HitCounter {
-        &self.counter
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    pub(crate) fn cookie_cipher(&self) -> &Cipher {
-        &self.cookie_cipher
-    }
-
-    pub(crate) fn cookieless_keys(&self) -> &CookielessKeys {
-        &self.cookieless_keys
-    }
-
-    pub(crate) fn users(&self) -> Option<UserLookup> {
-        self.users
-    }
-
-    /// A page token for the object with this pk, valid for `token_ttl`:
-    /// what a page hands its script as `hitcountToken`.
-    pub fn issue_token(&self, pk: i64) -> String {
-        let expires = chrono::Utc::now().timestamp() + self.config.token_ttl.as_secs() as i64;
-        token::issue(&self.secret, pk, expires)
-    }
-
-    /// What a page needs to count `object` through the AJAX endpoint:
-    /// its pk (the object's row is created if missing, counting nothing),
-    /// the endpoint's URL, its total hits, a page token and the scripts'
-    /// URLs.
-    pub async fn js_variables(&self, object: &ObjectRef) -> hitcount::Result<crate::JsContext> {
-        let (pk, hits) = self.counter.pk_and_hits(object).await?;
-        Ok(self.js_context(pk, hits))
-    }
-
-    /// The script variables of the object with this pk and total.
-    pub(crate) fn js_context(&self, pk: i64, hits: i64) -> crate::JsContext {
-        crate::JsContext {
-            pk,
-            ajax_url: self.config.ajax_url(),
-            hits,
-            token: self.issue_token(pk),
-            script_url: self.config.script_url(),
-            jquery_script_url: self.config.jquery_script_url(),
-        }
     }
 }
 
@@ -281,17 +184,9 @@ where
             }
         };
         let base = config.base_path.clone();
-        let state = HitCount {
-            counter,
-            config,
-            // A purpose of its own: signed cookies sign under "visitor cookie".
-            cookie_cipher: Cipher::derive(&secret, "visitor cookie encryption"),
-            secret,
-            cookieless_keys: Arc::default(),
-            users: self.users,
-        };
+        let state = HitCount::new(counter, config, secret, self.users);
         self.templates.bind(state.clone());
-        Ok(rocket.manage(state).mount(base, crate::routes::routes()))
+        Ok(rocket.manage(state).mount(base, ajax::routes()))
     }
 
     /// Connects the Tera functions of [`HitCount::templates`] to the
@@ -323,7 +218,7 @@ where
     /// committed as they are counted.
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
         if let Some(state) = HitCount::fetch(rocket) {
-            if let Err(e) = state.counter.flush_views().await {
+            if let Err(e) = state.counter().flush_views().await {
                 error!("rocket-hitcount: could not write the last views: {e}");
             }
         }
@@ -340,24 +235,13 @@ where
         }
         // A page that sets one of our cookies is this visitor's own: a
         // shared cache must not hand it (and its cookie) to others.
-        let config = &state.config;
+        let config = state.config();
         if csrf::sets_cookie(response, &config.cookie.name)
             || csrf::sets_cookie(response, &config.csrf_cookie_name)
         {
             response.adjoin_raw_header("Vary", "Cookie");
         }
     }
-}
-
-/// Whether `rocket` lacks the counter that guard `guard` needs; if so,
-/// says which fairing to attach. For the guards' [`rocket::Sentinel`]s.
-pub(crate) fn unattached(rocket: &Rocket<rocket::Ignite>, guard: &str) -> bool {
-    let missing = HitCount::fetch(rocket).is_none();
-    if missing {
-        error!("rocket-hitcount: a route uses `{guard}`, but the rocket-hitcount fairing is not attached");
-        info_!("Attach it after your database's: `.attach(Db::init()).attach(HitCount::init::<Db>())`.");
-    }
-    missing
 }
 
 /// Says why database `D` is not in `rocket`: it has no URL, it cannot be

@@ -66,25 +66,23 @@
 //! and security.
 #![deny(missing_docs)]
 
-mod client_ip;
+mod ajax;
 mod config;
-mod csrf;
 mod error;
 mod fairing;
 mod guard;
-mod routes;
 mod secret;
+mod state;
 mod templates;
-mod token;
 mod user;
 mod visitor;
 
-pub use config::{Config, CookieMode, VisitorCookie};
-pub use csrf::{CsrfError, CsrfToken};
+pub use ajax::{CsrfError, CsrfToken, JsContext, AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
+pub use config::{Config, ConfigError, ConfigErrorKind, CookieMode, VisitorCookie};
 pub use error::Error;
-pub use fairing::{HitCount, Initializer};
-pub use guard::{HitContext, Hits, JsContext, ViewContext};
-pub use routes::{AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
+pub use fairing::Initializer;
+pub use guard::{HitContext, Hits, ViewContext};
+pub use state::HitCount;
 pub use templates::TemplateFunctions;
 pub use user::HitUser;
 pub use visitor::COOKIELESS_ACTIVE_HIT;

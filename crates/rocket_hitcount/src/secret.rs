@@ -3,6 +3,8 @@
 //! no cookie. (Rocket does not expose its `secret_key`, so the crate keeps
 //! its own.)
 
+use std::sync::Mutex;
+
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,6 +71,26 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
 /// AES-256-GCM under a key derived from the secret for one purpose:
+/// A secret made from the day's salt and kept until the salt changes: the
+/// key of cookieless visitors' HMAC, which every request without the
+/// cookie makes.
+#[derive(Default)]
+pub(crate) struct DailySecret(Mutex<Option<(Vec<u8>, Secret)>>);
+
+impl DailySecret {
+    pub(crate) fn for_salt(&self, salt: Vec<u8>) -> Secret {
+        let mut current = self.0.lock().expect("not poisoned");
+        match &*current {
+            Some((known, secret)) if *known == salt => secret.clone(),
+            _ => {
+                let secret = Secret::new(&salt);
+                *current = Some((salt, secret.clone()));
+                secret
+            }
+        }
+    }
+}
+
 /// private visitor cookies. Set up once (the key schedule), not per cookie.
 #[derive(Clone)]
 pub(crate) struct Cipher(Aes256Gcm);

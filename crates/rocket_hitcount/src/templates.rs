@@ -22,7 +22,8 @@ use rocket_dyn_templates::tera::{self, Tera, Value};
 use rocket_dyn_templates::{Engines, Template};
 use serde_json::json;
 
-use crate::fairing::HitCount;
+use crate::ajax::JsContext;
+use crate::state::HitCount;
 
 /// The most objects `most_viewed` returns.
 const MAX_MOST_VIEWED: u64 = 1000;
@@ -388,7 +389,7 @@ impl Call<'_> {
         ))
     }
 
-    fn js_variables(&self, state: &HitCount, blocking: &BlockingCounter) -> tera::Result<crate::JsContext> {
+    fn js_variables(&self, state: &HitCount, blocking: &BlockingCounter) -> tera::Result<JsContext> {
         let (pk, hits) = blocking.pk_and_hits(&self.object()?).map_err(|e| self.error(e))?;
         Ok(state.js_context(pk, hits))
     }
@@ -485,7 +486,7 @@ fn id_of(value: &Value) -> Result<String, String> {
 
 /// django-hitcount's `insert_hit_count_js_variables`, byte for byte, plus
 /// the page token when the endpoint requires one.
-fn script_variables(vars: &crate::JsContext, with_token: bool) -> String {
+fn script_variables(vars: &JsContext, with_token: bool) -> String {
     let token = if with_token {
         format!(",hitcountToken : '{}'", js_string(&vars.token))
     } else {
@@ -500,7 +501,7 @@ fn script_variables(vars: &crate::JsContext, with_token: bool) -> String {
 
 /// django-hitcount's `insert_hit_count_js`: the variables, the bundled
 /// script, and the call that counts; with `debug`, the answer is logged.
-fn count_script(state: &HitCount, vars: &crate::JsContext, debug: bool) -> String {
+fn count_script(state: &HitCount, vars: &JsContext, debug: bool) -> String {
     let log = if debug {
         ".then(function (answer) { console.log('rocket-hitcount:', answer); }, \
          function (error) { console.error('rocket-hitcount:', error); })"

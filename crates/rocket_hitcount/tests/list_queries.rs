@@ -6,14 +6,11 @@
 use rocket::http::Status;
 use rocket::serde::json::json;
 
-#[path = "../../hitcount/tests/storage/common/mod.rs"]
-#[macro_use]
-mod common;
+use hitcount_testing as common;
 
 use common::TestDb;
 
-#[path = "../../hitcount/tests/storage/common/statements.rs"]
-mod statements;
+use hitcount_testing::statements;
 
 use hitcount::Db;
 use rocket::figment::Figment;

@@ -3,8 +3,8 @@
 //! `RETURNING`); each backend file takes it and overrides what differs.
 //! JSON functions are not shared: the batch statements here are SQLite's
 //! (`json_each`, several statements in one query), and PostgreSQL's file
-//! has its own. A
-//! backend without those features (MariaDB) writes its own [`Dialect`].
+//! has its own. A backend without those features writes its own
+//! [`Dialect`].
 
 use super::migrate::Migration;
 
@@ -188,6 +188,12 @@ pub(crate) struct Dialect {
     pub init_ip_hash_key: &'static str,
     /// Returns: ip_hash_key.
     pub ip_hash_key: &'static str,
+    /// Takes the cleanup lease until $1 when it is free or expired before
+    /// $2. One row affected: taken.
+    pub take_cleanup_lease: &'static str,
+    /// Moves the lease held until $2 to $1 (NULL gives it up). One row
+    /// affected: still held.
+    pub renew_cleanup_lease: &'static str,
 
     /// Stores a day's salt unless one exists. Binds: day, salt.
     pub insert_salt: &'static str,
@@ -449,6 +455,9 @@ pub(crate) const STANDARD: Dialect = Dialect {
     blacklist_version: "SELECT blacklist_version FROM hitcount_state WHERE id = 1",
     init_ip_hash_key: "UPDATE hitcount_state SET ip_hash_key = $1 WHERE id = 1 AND ip_hash_key IS NULL",
     ip_hash_key: "SELECT ip_hash_key FROM hitcount_state WHERE id = 1",
+    take_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 \
+                         WHERE id = 1 AND (cleanup_lease_until IS NULL OR cleanup_lease_until < $2)",
+    renew_cleanup_lease: "UPDATE hitcount_state SET cleanup_lease_until = $1 WHERE id = 1 AND cleanup_lease_until = $2",
 
     insert_salt: "INSERT INTO hitcount_daily_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
     day_salt: "SELECT salt FROM hitcount_daily_salt WHERE day = $1",

@@ -4,7 +4,8 @@
 //! whichever pool the [`Db`] holds, through `dispatch!`; what differs
 //! between backends is SQL text, kept in one [`dialect::Dialect`] per
 //! backend. Adding a backend is a new variant, a new dialect file and its
-//! migrations.
+//! migrations. All SQL of the crate is here: the dialects' statements, the
+//! batch writes of counting (`batch`) and the migrations (`migrate`).
 
 use chrono::{DateTime, Utc};
 use std::str::FromStr;
@@ -80,6 +81,8 @@ macro_rules! ip_hits {
 }
 
 #[macro_use]
+pub(crate) mod batch;
+#[macro_use]
 pub(crate) mod migrate;
 pub(crate) mod dialect;
 #[cfg(feature = "postgres")]
@@ -113,6 +116,18 @@ fn is_busy(error: &sqlx::Error) -> bool {
 /// PostgreSQL parses as a `TIMESTAMPTZ`.
 pub(crate) fn json_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// 32 random bytes from the operating system, as hex: the keys the
+/// database keeps (the IP hash key, the day's salts). `what` is named in
+/// the error.
+pub(crate) fn random_key(what: &'static str) -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| crate::Error::NoRandomness {
+        what,
+        reason: e.to_string(),
+    })?;
+    Ok(hex::encode(bytes))
 }
 
 /// A connection of its own, outside any pool, for a task that writes all

@@ -1,6 +1,7 @@
 //! PostgreSQL: the standard SQL plus an advisory lock for the site-wide
-//! per-IP limit. The counting transaction's first write locks the object's
-//! row, which serialises counting per object across every app instance.
+//! per-IP limit. The counting transaction locks its objects' rows first
+//! (`lock_objects`, in pk order), which serialises counting per object
+//! across every app instance.
 
 use super::dialect::{Dialect, STANDARD};
 

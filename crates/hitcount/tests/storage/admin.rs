@@ -44,6 +44,7 @@ async fn fixture(db: &TestDb, storage: IpStorage) -> HitCounter {
 /// The ids of django-hitcount's `Hit.objects.all()[:5]`: the 5 newest.
 async fn newest_five(counter: &HitCounter) -> Vec<i64> {
     let page = counter
+        .admin()
         .list_hits(&HitFilter {
             per_page: 5,
             ..Default::default()
@@ -56,6 +57,7 @@ async fn newest_five(counter: &HitCounter) -> Vec<i64> {
 /// The id of the hit from 127.0.0.5.
 async fn hit_from_five(counter: &HitCounter) -> i64 {
     let page = counter
+        .admin()
         .list_hits(&HitFilter {
             search: Some("agent_5".into()),
             ..Default::default()
@@ -69,6 +71,7 @@ async fn hit_from_five(counter: &HitCounter) -> i64 {
 async fn list_is_newest_first_and_paginated(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let first = counter
+        .admin()
         .list_hits(&HitFilter {
             per_page: 3,
             ..Default::default()
@@ -79,6 +82,7 @@ async fn list_is_newest_first_and_paginated(db: &TestDb) {
     let agents: Vec<&str> = first.hits.iter().map(|h| h.user_agent.as_str()).collect();
     assert_eq!(agents, ["agent_9", "agent_8", "agent_7"]);
     let last = counter
+        .admin()
         .list_hits(&HitFilter {
             per_page: 3,
             page: 4,
@@ -91,6 +95,7 @@ async fn list_is_newest_first_and_paginated(db: &TestDb) {
     assert_eq!(last.hits[0].ip.as_deref(), Some("127.0.0.0"));
     assert_eq!(last.hits[0].object, post(1));
     let beyond = counter
+        .admin()
         .list_hits(&HitFilter {
             per_page: 3,
             page: 9,
@@ -107,7 +112,7 @@ async fn search_and_filters(db: &TestDb) {
     counter.count_hit(&post(2), &other).await.unwrap();
     let find = |filter: HitFilter| {
         let counter = counter.clone();
-        async move { counter.list_hits(&filter).await.unwrap().total }
+        async move { counter.admin().list_hits(&filter).await.unwrap().total }
     };
     assert_eq!(
         find(HitFilter {
@@ -191,11 +196,12 @@ async fn search_and_filters(db: &TestDb) {
 async fn blacklist_ips_single(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::BlacklistIps, &[hit_from_five(&counter).await])
         .await
         .unwrap();
     assert_eq!(report.messages, ["Successfully blacklisted 1 IPs"]);
-    let ips = counter.blacklisted_ips().await.unwrap();
+    let ips = counter.admin().blacklisted_ips().await.unwrap();
     assert_eq!(ips.len(), 1);
     assert_eq!(ips[0].value, "127.0.0.5");
 }
@@ -203,11 +209,13 @@ async fn blacklist_ips_single(db: &TestDb) {
 async fn blacklist_ips_multiple(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::BlacklistIps, &newest_five(&counter).await)
         .await
         .unwrap();
     assert_eq!(report.messages, ["Successfully blacklisted 5 IPs"]);
     let ips: Vec<String> = counter
+        .admin()
         .blacklisted_ips()
         .await
         .unwrap()
@@ -224,25 +232,28 @@ async fn blacklist_ips_add_only_once(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let id = hit_from_five(&counter).await;
     counter
+        .admin()
         .run_action(AdminAction::BlacklistIps, &[id])
         .await
         .unwrap();
     let again = counter
+        .admin()
         .run_action(AdminAction::BlacklistIps, &[id])
         .await
         .unwrap();
     assert_eq!(again.blacklisted, 0);
-    assert_eq!(counter.blacklisted_ips().await.unwrap().len(), 1);
+    assert_eq!(counter.admin().blacklisted_ips().await.unwrap().len(), 1);
 }
 
 async fn blacklist_user_agents_single(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::BlacklistUserAgents, &[hit_from_five(&counter).await])
         .await
         .unwrap();
     assert_eq!(report.messages, ["Successfully blacklisted 1 User Agents"]);
-    let agents = counter.blacklisted_user_agents().await.unwrap();
+    let agents = counter.admin().blacklisted_user_agents().await.unwrap();
     assert_eq!(agents.len(), 1);
     assert_eq!(agents[0].value, "agent_5");
 }
@@ -250,10 +261,12 @@ async fn blacklist_user_agents_single(db: &TestDb) {
 async fn blacklist_user_agents_multiple(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     counter
+        .admin()
         .run_action(AdminAction::BlacklistUserAgents, &newest_five(&counter).await)
         .await
         .unwrap();
     let agents: Vec<String> = counter
+        .admin()
         .blacklisted_user_agents()
         .await
         .unwrap()
@@ -268,19 +281,22 @@ async fn blacklist_user_agents_add_only_once(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let id = hit_from_five(&counter).await;
     counter
+        .admin()
         .run_action(AdminAction::BlacklistUserAgents, &[id])
         .await
         .unwrap();
     counter
+        .admin()
         .run_action(AdminAction::BlacklistUserAgents, &[id])
         .await
         .unwrap();
-    assert_eq!(counter.blacklisted_user_agents().await.unwrap().len(), 1);
+    assert_eq!(counter.admin().blacklisted_user_agents().await.unwrap().len(), 1);
 }
 
 async fn delete_queryset(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::DeleteHits, &newest_five(&counter).await)
         .await
         .unwrap();
@@ -302,6 +318,7 @@ async fn delete_queryset(db: &TestDb) {
 async fn delete_queryset_single_item(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::DeleteHits, &[hit_from_five(&counter).await])
         .await
         .unwrap();
@@ -315,16 +332,17 @@ async fn delete_never_goes_below_zero(db: &TestDb) {
     // A total smaller than the hit log (an imported or hand-edited total).
     db.execute("UPDATE hitcount_hit_count SET hits = 2").await;
     let ids = newest_five(&counter).await;
-    assert_eq!(counter.delete_hits(&ids).await.unwrap(), 5);
+    assert_eq!(counter.admin().delete_hits(&ids).await.unwrap(), 5);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 0);
     // Deleting what is gone deletes nothing and changes nothing.
-    assert_eq!(counter.delete_hits(&ids).await.unwrap(), 0);
+    assert_eq!(counter.admin().delete_hits(&ids).await.unwrap(), 0);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 0);
 }
 
 async fn blacklist_and_delete_ips(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     let report = counter
+        .admin()
         .run_action(AdminAction::BlacklistDeleteIps, &newest_five(&counter).await)
         .await
         .unwrap();
@@ -337,12 +355,13 @@ async fn blacklist_and_delete_ips(db: &TestDb) {
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 5);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 5);
-    assert_eq!(counter.blacklisted_ips().await.unwrap().len(), 5);
+    assert_eq!(counter.admin().blacklisted_ips().await.unwrap().len(), 5);
 }
 
 async fn blacklist_and_delete_user_agents(db: &TestDb) {
     let counter = fixture(db, IpStorage::Full).await;
     counter
+        .admin()
         .run_action(
             AdminAction::BlacklistDeleteUserAgents,
             &newest_five(&counter).await,
@@ -351,7 +370,7 @@ async fn blacklist_and_delete_user_agents(db: &TestDb) {
         .unwrap();
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 5);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 5);
-    assert_eq!(counter.blacklisted_user_agents().await.unwrap().len(), 5);
+    assert_eq!(counter.admin().blacklisted_user_agents().await.unwrap().len(), 5);
 }
 
 /// Under the default hashed storage, blacklisting the IP of a hit blocks
@@ -360,6 +379,7 @@ async fn blacklist_and_delete_user_agents(db: &TestDb) {
 async fn blacklisting_a_hashed_ip_blocks_its_visitor(db: &TestDb) {
     let counter = fixture(db, IpStorage::Hashed).await;
     let by_address = counter
+        .admin()
         .list_hits(&HitFilter {
             search: Some("127.0.0.5".into()),
             ..Default::default()
@@ -369,10 +389,11 @@ async fn blacklisting_a_hashed_ip_blocks_its_visitor(db: &TestDb) {
     assert_eq!(by_address.total, 1);
     assert_ne!(by_address.hits[0].ip.as_deref(), Some("127.0.0.5"));
     counter
+        .admin()
         .run_action(AdminAction::BlacklistIps, &[by_address.hits[0].id])
         .await
         .unwrap();
-    let entry = &counter.blacklisted_ips().await.unwrap()[0].value;
+    let entry = &counter.admin().blacklisted_ips().await.unwrap()[0].value;
     // A hash, in hex: no address in it (a bare "127" may occur by chance).
     assert!(entry.chars().all(|c| c.is_ascii_hexdigit()), "{entry}");
     let returning = Visitor::new("fresh")
@@ -404,21 +425,27 @@ async fn bad_admin_input(db: &TestDb) {
             ..Default::default()
         },
     ] {
-        let err = counter.list_hits(&bad).await.unwrap_err().to_string();
+        let err = counter.admin().list_hits(&bad).await.unwrap_err().to_string();
         assert!(err.contains("page"), "{err}");
     }
     for bad in ["", "999.1.1.1", "127.0.0.1; DROP TABLE hitcount_hit", "::g"] {
-        let err = counter.blacklist_ip(bad).await.unwrap_err().to_string();
+        let err = counter.admin().blacklist_ip(bad).await.unwrap_err().to_string();
         assert!(err.contains(&format!("{bad:?}")), "{err}");
     }
-    assert!(counter.blacklist_user_agent("").await.is_err());
+    assert!(counter.admin().blacklist_user_agent("").await.is_err());
     assert!(
-        counter.blacklisted_ips().await.unwrap().is_empty(),
+        counter.admin().blacklisted_ips().await.unwrap().is_empty(),
         "nothing written"
     );
-    assert!(counter.blacklisted_user_agents().await.unwrap().is_empty());
+    assert!(counter
+        .admin()
+        .blacklisted_user_agents()
+        .await
+        .unwrap()
+        .is_empty());
     // Unknown hit ids are skipped, not errors: like an empty selection.
     let report = counter
+        .admin()
         .run_action(AdminAction::BlacklistDeleteIps, &[99_999])
         .await
         .unwrap();
@@ -441,11 +468,11 @@ async fn on_delete_cascade(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 11);
-    assert!(counter.delete_counts(&post(1)).await.unwrap());
+    assert!(counter.admin().delete_counts(&post(1)).await.unwrap());
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 1);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit_count").await, 1);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hourly").await, 1);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_daily").await, 1);
-    assert!(!counter.delete_counts(&post(1)).await.unwrap());
+    assert!(!counter.admin().delete_counts(&post(1)).await.unwrap());
     assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
 }

@@ -41,14 +41,14 @@ async fn django_fixture(db: &TestDb) -> hitcount::HitCounter {
 
 async fn remove_expired_hits_and_preserve_totals(db: &TestDb) {
     let counter = django_fixture(db).await;
-    let report = counter.cleanup().await.unwrap();
+    let report = counter.admin().cleanup().await.unwrap();
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 6);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 10);
     assert_eq!(report.message(), "Successfully removed 4 Hits");
     assert!(report.complete);
     // Running it again finds nothing more.
     assert_eq!(
-        counter.cleanup().await.unwrap().message(),
+        counter.admin().cleanup().await.unwrap().message(),
         "Successfully removed 0 Hits"
     );
 }
@@ -69,7 +69,7 @@ async fn windows_stay_exact_after_cleanup(db: &TestDb) {
     // a window reaching past keep_hit_in_database (30 days) counts whole
     // hours from the top of its first one: the hit's hour is in.
     assert_eq!(before, [1, 6, 7, 10, 10, 10]);
-    counter.cleanup().await.unwrap();
+    counter.admin().cleanup().await.unwrap();
     for (w, expected) in windows.iter().zip(&before) {
         let after = counter
             .hits_in_last(&post(1), Window::parse(w).unwrap())
@@ -118,6 +118,7 @@ async fn cleanup_with_progress(
     options.batch_size = batch_size;
     let mut progress = Vec::new();
     let report = counter
+        .admin()
         .cleanup_with(&options, |n| progress.push(n))
         .await
         .unwrap();
@@ -146,11 +147,11 @@ async fn interrupted_cleanup_continues(db: &TestDb) {
     // Batches of 100 whatever their time: two are 200 rows.
     options.batch_time = Some(std::time::Duration::ZERO);
     options.max_batches = Some(2);
-    let first = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    let first = counter.admin().cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!((first.removed, first.complete), (200, false));
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 300);
     options.max_batches = None;
-    let second = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    let second = counter.admin().cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!((second.removed, second.complete), (300, true));
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
 }
@@ -169,7 +170,7 @@ async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
     let mut options = CleanupOptions::from(counter.settings());
     options.batch_size = 100;
     for (i, after_us) in [0, 200, 500, 1_000, 2_000, 5_000].into_iter().enumerate() {
-        let cleanup = counter.cleanup_with(&options, |_| {});
+        let cleanup = counter.admin().cleanup_with(&options, |_| {});
         let _ = tokio::time::timeout(std::time::Duration::from_micros(after_us), cleanup).await;
         // A write through the writer's pool, read from another pool: it
         // committed.
@@ -187,7 +188,13 @@ async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
     // server and take rows from under that run, which then says, rightly,
     // that it is not complete: run again until one is.
     for run in 1.. {
-        if counter.cleanup_with(&options, |_| {}).await.unwrap().complete {
+        if counter
+            .admin()
+            .cleanup_with(&options, |_| {})
+            .await
+            .unwrap()
+            .complete
+        {
             break;
         }
         assert!(run < 20, "a cleanup run is complete within 20");
@@ -224,7 +231,7 @@ async fn a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run(db: &TestD
     let mut options = CleanupOptions::from(counter.settings());
     options.batch_size = 100;
     options.batch_time = Some(std::time::Duration::ZERO);
-    let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    let report = counter.admin().cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!(report.removed, 290, "every row it could remove");
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 10);
     assert!(!report.complete, "ten expired rows are left");
@@ -254,7 +261,7 @@ async fn batches_meet_at_any_precision(db: &TestDb) {
     let mut options = CleanupOptions::from(counter.settings());
     options.batch_size = 1;
     options.batch_time = Some(std::time::Duration::ZERO);
-    let report = counter.cleanup_with(&options, |_| {}).await.unwrap();
+    let report = counter.admin().cleanup_with(&options, |_| {}).await.unwrap();
     assert_eq!((report.removed, report.complete), (6, true));
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
 }
@@ -274,13 +281,19 @@ async fn dry_run_and_bad_options(db: &TestDb) {
     let mut options = CleanupOptions::from(counter.settings());
     options.dry_run = true;
     assert_eq!(
-        counter.cleanup_with(&options, |_| {}).await.unwrap().message(),
+        counter
+            .admin()
+            .cleanup_with(&options, |_| {})
+            .await
+            .unwrap()
+            .message(),
         "Would remove 4 Hits"
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 10);
     options.dry_run = false;
     options.keep = Window::days(1);
     let err = counter
+        .admin()
         .cleanup_with(&options, |_| {})
         .await
         .unwrap_err()
@@ -291,7 +304,7 @@ async fn dry_run_and_bad_options(db: &TestDb) {
     );
     options.keep = Window::days(30);
     options.batch_size = 0;
-    assert!(counter.cleanup_with(&options, |_| {}).await.is_err());
+    assert!(counter.admin().cleanup_with(&options, |_| {}).await.is_err());
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM hitcount_hit").await,
         10,
@@ -316,7 +329,7 @@ async fn cleanup_alone_waits_for_another_instances_lease(db: &TestDb) {
     db.execute(&lease_until(db.clock.now() + TimeDelta::minutes(5)))
         .await;
     assert_eq!(
-        counter.cleanup_alone().await.unwrap(),
+        counter.admin().cleanup_alone().await.unwrap(),
         None,
         "another instance is at it"
     );
@@ -325,7 +338,12 @@ async fn cleanup_alone_waits_for_another_instances_lease(db: &TestDb) {
     // That instance died: its lease runs out.
     db.execute(&lease_until(db.clock.now() - TimeDelta::minutes(1)))
         .await;
-    let report = counter.cleanup_alone().await.unwrap().expect("the lease is free");
+    let report = counter
+        .admin()
+        .cleanup_alone()
+        .await
+        .unwrap()
+        .expect("the lease is free");
     assert_eq!(report.removed, 30);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 0);
     assert_eq!(
@@ -335,7 +353,7 @@ async fn cleanup_alone_waits_for_another_instances_lease(db: &TestDb) {
         "given up at the end"
     );
     assert!(
-        counter.cleanup_alone().await.unwrap().is_some(),
+        counter.admin().cleanup_alone().await.unwrap().is_some(),
         "free for the next turn"
     );
 }

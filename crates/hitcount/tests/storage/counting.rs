@@ -222,7 +222,7 @@ async fn exclude_user_group(db: &TestDb) {
 
 async fn blacklist_ip(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
-    counter.blacklist_ip("127.0.0.1").await.unwrap();
+    counter.admin().blacklist_ip("127.0.0.1").await.unwrap();
     let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
     assert_eq!(
         (result.hit_counted, result.hit_message),
@@ -235,7 +235,7 @@ async fn blacklist_ip(db: &TestDb) {
     );
     assert_eq!(result.pk, None);
     // Removing the entry lets the visitor count again.
-    assert!(counter.unblacklist_ip("127.0.0.1").await.unwrap());
+    assert!(counter.admin().unblacklist_ip("127.0.0.1").await.unwrap());
     assert!(
         counter
             .count_hit(&post(1), &visitor("s1"))
@@ -247,7 +247,7 @@ async fn blacklist_ip(db: &TestDb) {
 
 async fn blacklist_ip_network(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
-    counter.blacklist_ip("127.0.0.0/8").await.unwrap();
+    counter.admin().blacklist_ip("127.0.0.0/8").await.unwrap();
     let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
     assert_eq!(result.reason, Reason::BlacklistedIp);
     let outside = visitor("s2").with_ip("192.0.2.1".parse().unwrap());
@@ -256,7 +256,11 @@ async fn blacklist_ip_network(db: &TestDb) {
 
 async fn blacklist_user_agent(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
-    counter.blacklist_user_agent("my_clever_agent").await.unwrap();
+    counter
+        .admin()
+        .blacklist_user_agent("my_clever_agent")
+        .await
+        .unwrap();
     let result = counter.count_hit(&post(1), &visitor("s1")).await.unwrap();
     assert_eq!(
         (result.hit_counted, result.hit_message),
@@ -267,8 +271,8 @@ async fn blacklist_user_agent(db: &TestDb) {
 async fn blacklist_user_agent_matches_after_truncation(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
     let long = format!("Mozilla/5.0 {}", "x".repeat(400));
-    counter.blacklist_user_agent(&long).await.unwrap();
-    let stored = &counter.blacklisted_user_agents().await.unwrap()[0].value;
+    counter.admin().blacklist_user_agent(&long).await.unwrap();
+    let stored = &counter.admin().blacklisted_user_agents().await.unwrap()[0].value;
     assert_eq!(stored.chars().count(), 255);
     // A different tail past character 255 is the same agent, as in django-hitcount.
     let other_tail = format!("{}yyy", &long[..300]);
@@ -539,7 +543,7 @@ async fn ip_storage_modes(db: &TestDb) {
 
 async fn visitors_without_ip(db: &TestDb) {
     let counter = db.counter(settings(|s| s.hits_per_ip_limit = 1)).await;
-    counter.blacklist_ip("127.0.0.1").await.unwrap();
+    counter.admin().blacklist_ip("127.0.0.1").await.unwrap();
     // No IP: the IP rules cannot apply, the session rules still do.
     for session in ["a", "b"] {
         let v = Visitor::new(session).unwrap();
@@ -602,7 +606,7 @@ async fn blacklist_changes_reach_other_instances(db: &TestDb) {
     )
     .await
     .unwrap();
-    one.blacklist_ip("127.0.0.1").await.unwrap();
+    one.admin().blacklist_ip("127.0.0.1").await.unwrap();
     assert_eq!(
         one.count_hit(&post(1), &visitor("a")).await.unwrap().reason,
         Reason::BlacklistedIp

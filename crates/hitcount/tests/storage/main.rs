@@ -3,7 +3,8 @@
 //! guarantees it lacks (exactly-once counting, history after cleanup).
 
 #[macro_use]
-mod common;
+extern crate hitcount_testing;
+use hitcount_testing as common;
 
 mod admin;
 mod cleanup;

@@ -58,13 +58,13 @@ async fn own_deletes_apply_at_once(db: &TestDb) {
     let counter = db.counter(refreshing(Window::hours(1))).await;
     assert!(hit(&counter, "a").await.hit_counted);
     assert!(!hit(&counter, "a").await.hit_counted);
-    let page = counter.list_hits(&HitFilter::default()).await.unwrap();
+    let page = counter.admin().list_hits(&HitFilter::default()).await.unwrap();
     let ids: Vec<i64> = page.hits.iter().map(|hit| hit.id).collect();
-    assert_eq!(counter.delete_hits(&ids).await.unwrap(), 1);
+    assert_eq!(counter.admin().delete_hits(&ids).await.unwrap(), 1);
     let again = hit(&counter, "a").await;
     assert_eq!((again.hit_counted, again.total_hits), (true, 1));
 
-    assert!(counter.delete_counts(&post(1)).await.unwrap());
+    assert!(counter.admin().delete_counts(&post(1)).await.unwrap());
     let afresh = hit(&counter, "a").await;
     assert_eq!((afresh.hit_counted, afresh.total_hits), (true, 1));
 }
@@ -76,9 +76,9 @@ async fn another_instances_delete_shows_after_the_refresh(db: &TestDb) {
     assert!(hit(&cached, "a").await.hit_counted);
     assert!(!hit(&uncached, "a").await.hit_counted);
 
-    let page = admin.list_hits(&HitFilter::default()).await.unwrap();
+    let page = admin.admin().list_hits(&HitFilter::default()).await.unwrap();
     let ids: Vec<i64> = page.hits.iter().map(|hit| hit.id).collect();
-    assert_eq!(admin.delete_hits(&ids).await.unwrap(), 1);
+    assert_eq!(admin.admin().delete_hits(&ids).await.unwrap(), 1);
 
     let stale = hit(&cached, "a").await;
     assert_eq!(stale.hit_message, "Not counted: session key has active hit");
@@ -92,7 +92,7 @@ async fn an_object_deleted_by_another_instance_is_counted_afresh(db: &TestDb) {
     let cached = db.counter(refreshing(Window::hours(1))).await;
     let admin = other_instance(db, Settings::default()).await;
     let first = hit(&cached, "a").await;
-    assert!(admin.delete_counts(&post(1)).await.unwrap());
+    assert!(admin.admin().delete_counts(&post(1)).await.unwrap());
 
     let next = hit(&cached, "b").await;
     assert_eq!((next.hit_counted, next.total_hits), (true, 1));
@@ -114,7 +114,7 @@ async fn a_refusal_on_an_object_deleted_by_another_instance_registers_it_afresh(
     let admin = other_instance(db, Settings::default()).await;
     let first = hit(&cached, "a").await;
     assert!(first.hit_counted);
-    assert!(admin.delete_counts(&post(1)).await.unwrap());
+    assert!(admin.admin().delete_counts(&post(1)).await.unwrap());
     // The IP's one active hit is on post 2 now: post 1 is refused.
     let elsewhere = cached.count_hit(&post(2), &visitor("b")).await.unwrap();
     assert!(elsewhere.hit_counted);

@@ -200,9 +200,9 @@ async fn deleted_hits_leave_windows(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
     hits_at(db, &counter, &post(1), (0..4).map(|i| TimeDelta::days(10 * i))).await;
     assert_eq!(counter.hits_in_last(&post(1), Window::days(60)).await.unwrap(), 4);
-    let page = counter.list_hits(&Default::default()).await.unwrap();
+    let page = counter.admin().list_hits(&Default::default()).await.unwrap();
     let oldest = page.hits.last().unwrap().id;
-    assert_eq!(counter.delete_hits(&[oldest]).await.unwrap(), 1);
+    assert_eq!(counter.admin().delete_hits(&[oldest]).await.unwrap(), 1);
     // The bucket of the deleted hit is lowered too.
     assert_eq!(counter.hits_in_last(&post(1), Window::days(60)).await.unwrap(), 3);
     assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 3);
@@ -246,7 +246,7 @@ async fn daily_hits_fill_the_days_and_survive_cleanup(db: &TestDb) {
     let days = counter.daily_hits(&post(1), 10).await.unwrap();
     assert_eq!(days.last().unwrap().day, db.clock.now().date_naive());
     assert_eq!(hits(days), expected);
-    assert!(counter.cleanup().await.unwrap().removed > 0);
+    assert!(counter.admin().cleanup().await.unwrap().removed > 0);
     assert_eq!(hits(counter.daily_hits(&post(1), 10).await.unwrap()), expected);
     assert_eq!(hits(counter.daily_hits(&post(9), 3).await.unwrap()), [0, 0, 0]);
     assert!(counter.daily_hits(&post(1), 0).await.is_err());

@@ -399,7 +399,12 @@ async fn forwarded_headers_ignored_without_trusted_proxy(db: &TestDb) {
         .await;
     assert_eq!(json(counted).await["hit_counted"], true);
     let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
-    let hits = state.counter().list_hits(&Default::default()).await.unwrap();
+    let hits = state
+        .counter()
+        .admin()
+        .list_hits(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         hits.hits[0].ip.as_deref(),
         Some("203.0.113.7"),
@@ -436,7 +441,12 @@ async fn forwarded_headers_used_from_trusted_proxy(db: &TestDb) {
         .await;
     assert_eq!(json(counted).await["hit_counted"], true);
     let state = rocket_hitcount::HitCount::fetch(client.rocket()).unwrap();
-    let hits = state.counter().list_hits(&Default::default()).await.unwrap();
+    let hits = state
+        .counter()
+        .admin()
+        .list_hits(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(hits.hits[0].ip.as_deref(), Some("2001:db8::7"));
 }
 

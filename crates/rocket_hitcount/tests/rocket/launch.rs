@@ -41,7 +41,10 @@ async fn invalid_settings_stop_the_launch(db: &TestDb) {
     }
     let err =
         rocket_hitcount::Config::from_figment(&figment(db, json!({ "fast_commits": "maybe" }))).unwrap_err();
-    assert!(err.contains("hitcount.fast_commits"), "{err}");
+    assert_eq!(err.kind(), rocket_hitcount::ConfigErrorKind::Malformed);
+    assert_eq!(err.key(), "hitcount.fast_commits");
+    assert_eq!(err.value(), Some("\"maybe\""));
+    assert!(err.to_string().contains("`hitcount.fast_commits`"), "{err}");
 }
 
 async fn a_missing_database_stops_the_launch(db: &TestDb) {

@@ -2,9 +2,9 @@
 //! SQLite and PostgreSQL: django-hitcount's JSON and detail view tests,
 //! every error of the AJAX endpoint, cookies, proxies and users.
 
-#[path = "../../../hitcount/tests/storage/common/mod.rs"]
 #[macro_use]
-mod common;
+extern crate hitcount_testing;
+use hitcount_testing as common;
 
 mod ajax;
 mod app;

@@ -1,0 +1,277 @@
+//! The test harness of the workspace's crates: a fresh database per test
+//! on SQLite or PostgreSQL, dropped afterwards (also when the test
+//! panics), a clock the test moves, and sqlx's statement log
+//! ([`statements`]) for the tests that count statements.
+//!
+//! PostgreSQL comes from `HITCOUNT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable
+//! the PostgreSQL tests say so and pass locally, but fail when `CI=true`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use hitcount::sqlx::{self, postgres::PgConnectOptions, sqlite::SqliteConnectOptions, Connection};
+use hitcount::{Clock, Db, HitCounter, Settings};
+
+pub mod statements;
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Runs each named `async fn name(db: &TestDb)` of the calling file once
+/// on SQLite and once on PostgreSQL: one behaviour suite, every backend.
+#[macro_export]
+macro_rules! storage_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name() -> String {
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    format!(
+        "hitcount_test_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether this is a CI run (`CI` set to anything but empty, 0 or false),
+/// where an unreachable PostgreSQL fails the tests instead of skipping them.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}
+
+/// Whether a program the tests drive (node, chromium, chromedriver) runs
+/// here. Outside CI a missing one skips its test with a message; in CI it
+/// fails the test, since `.ci/run` installs them.
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!in_ci(), "{program} is required in CI (.ci/run installs it)");
+        eprintln!("SKIPPED: {program} is not installed (bash scripts/test.sh --setup installs it)");
+    }
+    found
+}
+
+/// A database made for one test.
+pub struct TestDb {
+    pub url: String,
+    pub db: Db,
+    drop_with: DropWith,
+    pub clock: TestClock,
+}
+
+enum DropWith {
+    Files(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+        let url = format!("sqlite://{}", path.display());
+        let db = Db::connect(&url).await.expect("SQLite opens");
+        TestDb {
+            url,
+            db,
+            drop_with: DropWith::Files(path),
+            clock: TestClock::new(),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (after saying why) when the
+    /// server is unreachable outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url =
+            std::env::var("HITCOUNT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(err) if in_ci() => {
+                panic!("PostgreSQL is unreachable at {admin_url} and this is CI (CI is set): {err}")
+            }
+            Err(err) => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL unreachable at {admin_url} ({err}); set HITCOUNT_TEST_POSTGRES_URL"
+                );
+                return None;
+            }
+        };
+        let name = unique_name();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
+        admin.close().await.ok();
+        let options = PgConnectOptions::from_str(&admin_url).unwrap().database(&name);
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        let db = Db::from(
+            sqlx::PgPool::connect_with(options)
+                .await
+                .expect("PostgreSQL test database opens"),
+        );
+        Some(TestDb {
+            url,
+            db,
+            drop_with: DropWith::Database { admin_url, name },
+            clock: TestClock::new(),
+        })
+    }
+
+    /// A second, separate pool on the same database: another app instance.
+    pub async fn second_pool(&self) -> Db {
+        match &self.db {
+            Db::Sqlite(_) => Db::from(
+                sqlx::SqlitePool::connect_with(SqliteConnectOptions::from_str(&self.url).unwrap())
+                    .await
+                    .unwrap(),
+            ),
+            Db::Postgres(_) => Db::from(sqlx::PgPool::connect(&self.url).await.unwrap()),
+            _ => unreachable!(),
+        }
+    }
+
+    /// A counter on this database with the test clock.
+    pub async fn counter(&self, settings: Settings) -> HitCounter {
+        HitCounter::open_with_clock(self.db.clone(), settings, self.clock.clock())
+            .await
+            .expect("counter opens")
+    }
+
+    /// A counter with default settings but full IP storage, so tests can
+    /// compare stored IPs with django-hitcount's.
+    pub async fn counter_full_ip(&self) -> HitCounter {
+        self.counter(settings(|s| s.ip_storage = hitcount::IpStorage::Full))
+            .await
+    }
+
+    /// One number from the database, for checks of what was written.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Runs a statement (test set-up such as failure triggers).
+    pub async fn execute(&self, sql: &str) {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop).unwrap(),
+            Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.drop_with {
+            DropWith::Files(path) => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            DropWith::Database { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: drop the database from
+                // a thread with a runtime of its own.
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
+                        }
+                    });
+                })
+                .join()
+                .ok();
+            }
+        }
+    }
+}
+
+/// The values on a counter's two blacklists: IPs, then user agents.
+pub async fn blacklist_values(counter: &HitCounter) -> (Vec<String>, Vec<String>) {
+    let values = |entries: Vec<hitcount::BlacklistEntry>| entries.into_iter().map(|e| e.value).collect();
+    (
+        values(counter.admin().blacklisted_ips().await.unwrap()),
+        values(counter.admin().blacklisted_user_agents().await.unwrap()),
+    )
+}
+
+/// A clock the test sets and moves; it starts at a fixed time in the middle
+/// of an hour, so that "N days ago" never lands on a bucket boundary by luck.
+#[derive(Clone)]
+pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl Default for TestClock {
+    fn default() -> TestClock {
+        TestClock::new()
+    }
+}
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 6, 15, 12, 34, 56).unwrap(),
+        )))
+    }
+
+    pub fn clock(&self) -> Clock {
+        let now = self.0.clone();
+        Clock::new(move || *now.lock().unwrap())
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+/// Default settings with an edit.
+pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::default();
+    edit(&mut s);
+    s
+}

@@ -1,0 +1,255 @@
+//! Counting one request: screened in memory, answered from the read cache
+//! when it is a repeat visit this instance saw, else from one read, else
+//! decided and written by the counting queue.
+
+use chrono::{DateTime, Utc};
+
+use super::counter::HitCounter;
+use super::group_commit::Job;
+use super::HitResult;
+use crate::error::{Error, Result};
+use crate::rules::{self, Reason, Tally};
+use crate::settings::Settings;
+use crate::store::returned;
+use crate::values::{day_start, ObjectRef, Visitor};
+
+impl HitCounter {
+    /// Counts one request of `visitor` for `object`, following
+    /// django-hitcount's rules (see [`Reason`]).
+    ///
+    /// Exactly once: however many requests of one visitor for one object
+    /// arrive at once, on however many app instances sharing the database,
+    /// one is counted inside the active window. The total, the hit row and
+    /// the hourly and daily buckets are written in one transaction.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{ObjectRef, User, Visitor};
+    ///
+    /// let post = ObjectRef::new("blog.post", "hello-world")?;
+    /// let alice = Visitor::new("s1")?.with_user(User::new("alice")?);
+    /// assert_eq!(counter.count_hit(&post, &alice).await?.hit_message, "Hit counted: user authentication");
+    /// // Same user, other session: still her active hit.
+    /// let alice_elsewhere = Visitor::new("s2")?.with_user(User::new("alice")?);
+    /// assert_eq!(
+    ///     counter.count_hit(&post, &alice_elsewhere).await?.hit_message,
+    ///     "Not counted: authenticated user has active hit"
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub async fn count_hit(&self, object: &ObjectRef, visitor: &Visitor) -> Result<HitResult> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        let now = self.now();
+        let mut stored_ip = StoredIp::new(self, visitor);
+        let blacklists = inner.blacklists.current(&inner.db).await?;
+        let screened_ip = if blacklists.lists_stored_ips() {
+            stored_ip.get()
+        } else {
+            None
+        };
+        if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
+            // Boxed, as the database path below.
+            return Box::pin(self.record_refusal(object, reason, now)).await;
+        }
+
+        let limited_ip = stored_ip.limited(settings);
+        // A repeat visit is refused on facts already known, with no write
+        // (its view waits in memory): from the cache when this instance
+        // saw the active hit lately, else from one read where the backend
+        // wants it (`Dialect::peek_before_queue`). The per-IP limit needs a
+        // fresh count, so it never trusts the cache.
+        let active_since = now - settings.keep_hit_active.as_chrono();
+        if limited_ip.is_none() {
+            if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
+                if let Some(total) = inner.cache.total(pk) {
+                    inner.buffer.add_view(pk, now);
+                    return Ok(HitResult::new(
+                        Some(pk),
+                        total,
+                        rules::decide(settings, visitor, None, true),
+                    ));
+                }
+            }
+        }
+        // Boxed: a repeat visit answered above moves this future around,
+        // and the database's statements would make it a kilobyte.
+        Box::pin(self.count_in_database(object, visitor, stored_ip, now, active_since)).await
+    }
+
+    /// [`count_hit`](Self::count_hit) where the read cache does not know:
+    /// one read where the backend wants it, then the writer's queue.
+    async fn count_in_database(
+        &self,
+        object: &ObjectRef,
+        visitor: &Visitor,
+        mut stored_ip: StoredIp<'_>,
+        now: DateTime<Utc>,
+        active_since: DateTime<Utc>,
+    ) -> Result<HitResult> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        let limited_ip = stored_ip.limited(settings);
+        let read_start = inner.cache.read_start();
+        let (kind, id) = (object.kind(), object.id());
+        dispatch!(&inner.db, pool, sql => {
+            if sql.peek_before_queue {
+                let peek: Option<(i64, i64, Option<DateTime<Utc>>)> = match visitor.user() {
+                    Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user.id()).bind(active_since),
+                    None => sqlx::query_as(sql.peek_session)
+                        .bind(kind)
+                        .bind(id)
+                        .bind(visitor.session_key())
+                        .bind(active_since)
+                        .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
+                }
+                .fetch_optional(pool)
+                .await?;
+                if let Some((pk, hits, active)) = peek {
+                    inner.cache.remember(read_start, object, pk, hits, active.map(|hit_at| (visitor, hit_at)));
+                    if active.is_some() {
+                        let ip_hits = match limited_ip {
+                            Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
+                            None => None,
+                        };
+                        inner.buffer.add_view(pk, now);
+                        return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
+                    }
+                }
+            }
+        });
+        // Deciding needs the database's word under its locks: queue for
+        // the writer (see `group_commit`).
+        inner
+            .queue
+            .count(Job {
+                object: object.clone(),
+                visitor: visitor.clone(),
+                stored_ip: stored_ip.into_value(),
+                now,
+            })
+            .await
+    }
+
+    /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
+    /// An unknown pk is [`Error::UnknownObject`] and writes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let pk = counter.register(&hitcount::ObjectRef::new("blog.post", 1)?).await?;
+    /// let visitor = hitcount::Visitor::new("s")?;
+    /// assert!(counter.count_hit_pk(pk, &visitor).await?.hit_counted);
+    /// assert!(matches!(counter.count_hit_pk(999, &visitor).await, Err(hitcount::Error::UnknownObject(999))));
+    /// # Ok(()) }
+    /// ```
+    pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
+        let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
+        self.count_hit(&object, visitor).await
+    }
+
+    /// Gives the object a hit count row and returns its pk, without counting
+    /// anything: for pages that hand the pk to the AJAX endpoint before the
+    /// object's first hit.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// let post = hitcount::ObjectRef::new("blog.post", 1)?;
+    /// let pk = counter.register(&post).await?;
+    /// assert_eq!(counter.register(&post).await?, pk);
+    /// assert_eq!(counter.counts(&post).await?.hits, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn register(&self, object: &ObjectRef) -> Result<i64> {
+        Ok(dispatch!(self.writer(), pool, sql => register_object!(sql, pool, object, self.now())))
+    }
+
+    /// Writes what a refused request adds (a view, a bot hit, or nothing)
+    /// and answers with the object's current total.
+    async fn record_refusal(
+        &self,
+        object: &ObjectRef,
+        reason: Reason,
+        now: DateTime<Utc>,
+    ) -> Result<HitResult> {
+        let (kind, id) = (object.kind(), object.id());
+        let tally = reason.tally(self.inner.settings.bots);
+        // Nothing to write, or a view of a known object, which waits in
+        // memory: the object's row as it is. A first view, or a bot hit,
+        // creates or updates the row at once.
+        if matches!(tally, Tally::Nothing | Tally::View) {
+            let known: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_as(sql.find_object).bind(kind).bind(id).fetch_optional(pool).await?
+            });
+            match known {
+                Some((pk, hits, _, _)) => {
+                    if tally == Tally::View {
+                        self.inner.buffer.add_view(pk, now);
+                    }
+                    return Ok(HitResult::new(Some(pk), hits, reason));
+                }
+                None if tally == Tally::Nothing => return Ok(HitResult::new(None, 0, reason)),
+                None => {}
+            }
+        }
+        // The total and the day's bucket in one transaction.
+        let row: Option<(i64, i64)> = dispatch!(self.writer(), pool, sql => {
+            let (upsert, daily) = match tally {
+                Tally::Bot => (sql.upsert_bot, sql.add_daily_bot_hits),
+                _ => (sql.upsert_view, sql.add_daily_views),
+            };
+            let mut tx = pool.begin().await?;
+            let (pk, hits): (i64, i64) =
+                returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(&mut *tx).await?)?;
+            sqlx::query(daily).bind(pk).bind(day_start(now)).bind(1_i64).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Some((pk, hits))
+        });
+        Ok(match row {
+            Some((pk, hits)) => HitResult::new(Some(pk), hits, reason),
+            None => HitResult::new(None, 0, reason),
+        })
+    }
+}
+
+/// The hit log's form of a visitor's IP (a keyed hash by default), made
+/// on first use: screening needs it only against blacklisted stored forms
+/// and deciding only for the per-IP limit, so a refused repeat visit never
+/// makes it; a hit to write does.
+struct StoredIp<'a> {
+    counter: &'a HitCounter,
+    visitor: &'a Visitor,
+    made: Option<Option<String>>,
+}
+
+impl<'a> StoredIp<'a> {
+    fn new(counter: &'a HitCounter, visitor: &'a Visitor) -> Self {
+        StoredIp {
+            counter,
+            visitor,
+            made: None,
+        }
+    }
+
+    fn get(&mut self) -> Option<&str> {
+        let (counter, visitor) = (self.counter, self.visitor);
+        self.made
+            .get_or_insert_with(|| visitor.ip().and_then(|ip| counter.stored_ip(ip)))
+            .as_deref()
+    }
+
+    /// The stored form when the per-IP limit needs it.
+    fn limited(&mut self, settings: &Settings) -> Option<&str> {
+        match settings.hits_per_ip_limit {
+            0 => None,
+            _ => self.get(),
+        }
+    }
+
+    fn into_value(mut self) -> Option<String> {
+        self.get();
+        self.made.flatten()
+    }
+}

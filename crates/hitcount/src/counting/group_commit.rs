@@ -1,0 +1,421 @@
+//! Group commit: requests that must be decided in the database queue for
+//! one task per counter, which takes every request waiting (up to
+//! [`MAX_BATCH`]) and decides and writes them in one transaction. A burst of
+//! new visitors then costs one commit and a few statements per object,
+//! instead of a transaction each waiting for the last.
+//!
+//! Inside the transaction the requests are decided one after the other, in
+//! arrival order, each seeing the hits written before it, exactly as if
+//! each had its own transaction: exactly-once is unchanged.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::cache::ReadCache;
+use super::HitResult;
+use crate::error::{Error, Result};
+use crate::rules::{decide_batch, Request};
+use crate::settings::{IpLimitScope, Settings};
+use crate::store::batch::{BatchWrite, DayViews, HitRow};
+use crate::store::{Connection, Db};
+use crate::values::{day_start, ObjectRef, Visitor};
+
+/// The most requests one transaction decides: bounds how long one commit
+/// keeps the object rows locked on PostgreSQL.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// Requests waiting beyond this make `count` wait to queue (back pressure).
+const QUEUE_LEN: usize = 4 * MAX_BATCH;
+
+/// The namespace of the counter's PostgreSQL advisory locks ("hitc"), so
+/// they do not meet the application's own.
+const LOCK_NAMESPACE: i32 = 0x6869_7463;
+
+/// One request to decide in the database.
+pub(crate) struct Job {
+    pub object: ObjectRef,
+    pub visitor: Visitor,
+    /// The visitor's IP as the hit log stores it.
+    pub stored_ip: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+type Queued = (Job, oneshot::Sender<Result<HitResult>>);
+
+/// The queue in front of the counter's writing task.
+pub(crate) struct CountingQueue {
+    sender: mpsc::Sender<Queued>,
+}
+
+impl CountingQueue {
+    /// Starts the writing task. It ends when the queue is dropped.
+    pub(crate) fn start(writer: Db, settings: Settings, cache: Arc<ReadCache>) -> CountingQueue {
+        let (sender, receiver) = mpsc::channel(QUEUE_LEN);
+        tokio::spawn(write_batches(writer, settings, cache, receiver));
+        CountingQueue { sender }
+    }
+
+    /// Decides and writes one request, with whatever else is waiting.
+    pub(crate) async fn count(&self, job: Job) -> Result<HitResult> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send((job, reply)).await.map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)?
+    }
+}
+
+async fn write_batches(
+    writer: Db,
+    settings: Settings,
+    cache: Arc<ReadCache>,
+    mut receiver: mpsc::Receiver<Queued>,
+) {
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    // Kept from batch to batch; dropped after an error, as it may be broken.
+    let mut connection = None;
+    while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        let (jobs, replies): (Vec<Job>, Vec<_>) = queued.drain(..).unzip();
+        // `None` where the request must be decided again, alone: its
+        // batch failed, so nothing of it was written, or its object was
+        // deleted by another instance. One request's trouble must not fail
+        // the rest, and a deleted object is registered afresh.
+        let mut results: Vec<Option<Result<HitResult>>> =
+            match count_batch(&writer, &mut connection, &settings, &cache, &jobs).await {
+                Ok(decided) => decided.into_iter().map(|d| d.ok().map(Ok)).collect(),
+                Err(_) => jobs.iter().map(|_| None).collect(),
+            };
+        if results.iter().any(Option::is_none) {
+            // What was cached may be why: forget it.
+            cache.clear();
+            for (job, result) in jobs.iter().zip(&mut results).filter(|(_, r)| r.is_none()) {
+                let alone = std::slice::from_ref(job);
+                let alone = count_batch(&writer, &mut connection, &settings, &cache, alone).await;
+                *result = Some(alone.and_then(|mut decided| decided.remove(0)));
+            }
+        }
+        let results = results.into_iter().map(|r| r.expect("every request decided"));
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The request may have gone away (client disconnected): its
+            // hit stays counted.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Decides and writes `jobs` in one transaction, in order. An error:
+/// nothing was written. A request whose object another instance deleted
+/// meanwhile is [`Error::UnknownObject`], with nothing of it written.
+async fn count_batch<'a>(
+    writer: &Db,
+    connection: &mut Option<Connection>,
+    settings: &Settings,
+    cache: &ReadCache,
+    jobs: &'a [Job],
+) -> Result<Vec<Result<HitResult>>> {
+    let read_start = cache.read_start();
+    let conn = match connection {
+        Some(conn) => conn,
+        None => connection.insert(open_connection(writer, settings).await?),
+    };
+    // Each object's pk, before the transaction: creating a row is a lasting
+    // fact even when counting fails, and the transaction can then lock the
+    // rows in pk order, the order every multi-row write of the crate uses,
+    // so that two instances' batches never deadlock.
+    let mut pks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let pk = match cache.pk(&job.object) {
+            Some(pk) => pk,
+            None => {
+                let registered = dispatch_connection!(&mut *conn, conn, sql => async {
+                    Ok::<_, Error>(register_object!(sql, &mut *conn, &job.object, job.now))
+                }
+                .await);
+                let pk = match registered {
+                    Ok(pk) => pk,
+                    Err(error) => {
+                        *connection = None;
+                        return Err(error);
+                    }
+                };
+                cache.remember_pk(read_start, &job.object, pk);
+                pk
+            }
+        };
+        pks.push(pk);
+    }
+    let mut views = DayViews::new();
+    for (job, pk) in jobs.iter().zip(&pks) {
+        *views.entry((*pk, day_start(job.now))).or_default() += 1;
+    }
+    // The batch's objects, by pk.
+    let object_pks: BTreeSet<i64> = pks.iter().copied().collect();
+    let limited_ip = |job: &'a Job| {
+        job.stored_ip
+            .as_deref()
+            .filter(|_| settings.hits_per_ip_limit > 0)
+    };
+    let active_since = |now: DateTime<Utc>| now - settings.keep_hit_active.as_chrono();
+    let latest = jobs
+        .iter()
+        .map(|job| job.now)
+        .max()
+        .expect("a batch is never empty");
+    let earliest_since = jobs
+        .iter()
+        .map(|job| active_since(job.now))
+        .min()
+        .expect("a batch is never empty");
+    // Every visitor's lookup in one statement: a batch costs the same few
+    // statements whatever its size.
+    let visitors: Vec<_> = jobs
+        .iter()
+        .zip(&pks)
+        .map(|(job, pk)| {
+            let visitor = &job.visitor;
+            let key = visitor.session_key();
+            (
+                pk,
+                key,
+                visitor.previous_session_key().unwrap_or(key),
+                visitor.user().map(|u| u.id()),
+            )
+        })
+        .collect();
+    let visitors = serde_json::to_string(&visitors).expect("numbers and strings serialise");
+
+    let objects = serde_json::to_string(&object_pks).expect("numbers serialise");
+
+    let decided = dispatch_connection!(conn, conn, sql => {
+        // The transaction is the dialect's own statements, not sqlx's:
+        // SQLite's start and commit ride along with its read and its
+        // writes, and a batch costs two round trips there.
+        let written = async {
+            if let Some(begin) = sql.begin_counting {
+                sqlx::query(begin).execute(&mut *conn).await?;
+            }
+            // Locks, in one global order: the IPs of a site-wide limit,
+            // then the object rows by pk. From here on every check sees
+            // all hits committed before, and none can commit in between.
+            if let (Some(lock), IpLimitScope::Site) = (sql.ip_lock, settings.hits_per_ip_scope) {
+                let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(lock_key).collect();
+                for key in keys {
+                    sqlx::query(lock).bind(LOCK_NAMESPACE).bind(key).execute(&mut *conn).await?;
+                }
+            }
+            if let Some(lock) = sql.lock_objects {
+                let present: Vec<i64> = sqlx::query_scalar(lock).bind(&objects).fetch_all(&mut *conn).await?;
+                if let Some(missing) = object_pks.iter().find(|pk| !present.contains(pk)) {
+                    return Err(Error::UnknownObject(*missing));
+                }
+            }
+            let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(sql.active_hits)
+                .bind(&visitors)
+                .bind(earliest_since)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut requests: Vec<Request<'a>> = jobs
+                .iter()
+                .zip(&pks)
+                .map(|(job, &pk)| Request {
+                    pk,
+                    visitor: &job.visitor,
+                    limited_ip: limited_ip(job),
+                    now: job.now,
+                    stored_hit: None,
+                    stored_ip_hits: 0,
+                })
+                .collect();
+            for (i, at) in stored {
+                requests.get_mut(i as usize).ok_or(Error::UnexpectedAnswer {
+                    what: "the batch's lookup of active hits (a request not in the batch)",
+                })?.stored_hit = at;
+            }
+            for request in requests.iter_mut() {
+                if let Some(ip) = request.limited_ip {
+                    let since = active_since(request.now);
+                    let scope = settings.hits_per_ip_scope;
+                    request.stored_ip_hits = ip_hits!(sql, &mut *conn, ip, since, request.pk, scope);
+                }
+            }
+            // Decided in arrival order (see `rules::decide_batch`); the
+            // counted hits are written at the batch's end.
+            let decisions = decide_batch(settings, &requests);
+            let counted = jobs
+                .iter()
+                .zip(&pks)
+                .zip(&decisions)
+                .filter(|(_, decision)| decision.reason.counted())
+                .map(|((job, &pk), _)| hit_row(pk, job));
+            let batch = BatchWrite::new(counted, &views);
+            let new_totals: Vec<(i64, i64)> = write_batch!(sql, &mut *conn, batch, latest);
+            if let Some(commit) = sql.commit_counting {
+                sqlx::query(commit).execute(&mut *conn).await?;
+            }
+            Ok::<_, Error>((new_totals, decisions))
+        }
+        .await;
+        if written.is_err() {
+            // Nothing of the batch stays; a connection that cannot roll
+            // back is dropped below.
+            let _ = sqlx::query(sql.rollback).execute(&mut *conn).await;
+        }
+        written
+    });
+    let (totals, decisions): (HashMap<i64, i64>, _) = match decided {
+        Ok((written, decisions)) => (written.into_iter().collect(), decisions),
+        Err(error) => {
+            *connection = None;
+            return Err(error);
+        }
+    };
+    // An object missing from the totals was deleted by another instance
+    // before this batch locked the database (SQLite, which learns it only
+    // here): its counted hits would have failed the foreign key, so its
+    // requests wrote nothing, and are answered as unknown.
+    // Each object's hits of this batch: what its last request saw.
+    let batch_hits: HashMap<i64, i64> = pks
+        .iter()
+        .zip(&decisions)
+        .map(|(pk, d)| (*pk, d.batch_hits))
+        .collect();
+    let results = pks.iter().zip(&decisions).map(|(pk, decision)| {
+        let total = *totals.get(pk).ok_or(Error::UnknownObject(*pk))?;
+        // The total before the batch, plus its hits up to this request.
+        let before = total - batch_hits[pk];
+        Ok(HitResult::new(
+            Some(*pk),
+            before + decision.batch_hits,
+            decision.reason,
+        ))
+    });
+    let results: Vec<_> = results.collect();
+
+    for ((job, decision), pk) in jobs.iter().zip(&decisions).zip(&pks) {
+        if let Some(total) = totals.get(pk) {
+            cache.remember(
+                read_start,
+                &job.object,
+                *pk,
+                *total,
+                decision.active_hit.map(|at| (&job.visitor, at)),
+            );
+        }
+    }
+    Ok(results)
+}
+
+/// The writing task's connection, set up for counting.
+async fn open_connection(writer: &Db, settings: &Settings) -> Result<Connection> {
+    let mut connection = writer.detached_connection().await?;
+    dispatch_connection!(&mut connection, conn, sql => {
+        let fast = sql.counting_fast_commit.filter(|_| settings.fast_commits);
+        for statement in sql.counting_setup.iter().chain(&fast) {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+    });
+    Ok(connection)
+}
+
+/// The hit log's row of a counted request.
+fn hit_row(pk: i64, job: &Job) -> HitRow<'_> {
+    let visitor = &job.visitor;
+    HitRow {
+        pk,
+        at: job.now,
+        stored_ip: job.stored_ip.as_deref(),
+        session_key: visitor.session_key(),
+        user_agent: visitor.user_agent(),
+        user_id: visitor.user().map(|u| u.id()),
+    }
+}
+
+/// The advisory lock key of an IP: 32 bits of its hash.
+fn lock_key(stored_ip: &str) -> i32 {
+    let digest = Sha256::digest(stored_ip.as_bytes());
+    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{HitCounter, User};
+
+    /// Decides `visitors` as one batch, in this order, on a fresh database.
+    async fn one_batch(settings: Settings, visitors: Vec<Visitor>) -> Vec<(bool, i64)> {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        let counter = HitCounter::open(db, settings.clone()).await.unwrap();
+        let object = ObjectRef::new("blog.post", 1).unwrap();
+        let jobs: Vec<Job> = visitors
+            .into_iter()
+            .map(|visitor| Job {
+                object: object.clone(),
+                stored_ip: visitor.ip().map(|ip| ip.to_string()),
+                visitor,
+                now: Utc::now(),
+            })
+            .collect();
+        let cache = ReadCache::new(Duration::ZERO);
+        let results: Vec<HitResult> = count_batch(counter.writer(), &mut None, &settings, &cache, &jobs)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let stored = counter.counts(&object).await.unwrap().hits;
+        let counted = results.iter().filter(|r| r.hit_counted).count();
+        assert_eq!(stored, counted as i64, "the stored total is the batch's hits");
+        results.iter().map(|r| (r.hit_counted, r.total_hits)).collect()
+    }
+
+    /// Each request sees the hits of the batch's requests before it, which
+    /// are written only at its end: a previous session key, a user on
+    /// another device, an anonymous request with a user's session key.
+    #[tokio::test]
+    async fn a_batch_decides_its_requests_in_order() {
+        let user = || User::new("u-1").unwrap();
+        let visitors = vec![
+            Visitor::new("s-1").unwrap(),
+            Visitor::new("s-2")
+                .unwrap()
+                .with_previous_session_key("s-1")
+                .unwrap(),
+            Visitor::new("x-1").unwrap().with_user(user()),
+            Visitor::new("y-1").unwrap().with_user(user()),
+            Visitor::new("x-1").unwrap(),
+            Visitor::new("z-1").unwrap(),
+        ];
+        let answers = one_batch(Settings::default(), visitors).await;
+        let expected = [
+            (true, 1),
+            (false, 1),
+            (true, 2),
+            (false, 2),
+            (false, 2),
+            (true, 3),
+        ];
+        assert_eq!(answers, expected);
+    }
+
+    /// The per-IP limit counts the batch's earlier hits from the address.
+    #[tokio::test]
+    async fn a_batch_keeps_the_ip_limit() {
+        let settings = Settings {
+            hits_per_ip_limit: 2,
+            ip_storage: crate::IpStorage::Full,
+            ..Default::default()
+        };
+        let from = |session: &str| {
+            Visitor::new(session)
+                .unwrap()
+                .with_ip("198.51.100.7".parse().unwrap())
+        };
+        let visitors = vec![from("a"), from("b"), from("c"), Visitor::new("d").unwrap()];
+        let answers = one_batch(settings, visitors).await;
+        assert_eq!(answers, [(true, 1), (true, 2), (false, 2), (true, 3)]);
+    }
+}

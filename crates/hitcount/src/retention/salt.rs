@@ -1,0 +1,48 @@
+//! A random salt per UTC day, shared by every app instance through the
+//! database and forgotten after two days: the Rocket integration derives
+//! the session key of cookieless visitors from it, so such a key cannot be
+//! traced back to an IP address once its day is over.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::error::Result;
+use crate::store::{random_key, Db};
+
+/// Today's salt, cached by day.
+#[derive(Default)]
+pub(crate) struct SaltCache(Mutex<Option<(NaiveDate, Vec<u8>)>>);
+
+impl SaltCache {
+    /// The salt of `now`'s UTC day: from memory, or made (or read, when
+    /// another instance made it first) in `writer`'s database.
+    pub(crate) async fn daily_salt(&self, writer: &Db, now: DateTime<Utc>) -> Result<Vec<u8>> {
+        if let Some((cached_day, salt)) = &*self.0.lock().expect("not poisoned") {
+            if *cached_day == now.date_naive() {
+                return Ok(salt.clone());
+            }
+        }
+        // Boxed: every cookieless request awaits this future, and the
+        // database statements would make it kilobytes to move around.
+        Box::pin(self.store_daily_salt(writer, now)).await
+    }
+
+    async fn store_daily_salt(&self, writer: &Db, now: DateTime<Utc>) -> Result<Vec<u8>> {
+        let today = now.date_naive();
+        let day = today.to_string();
+        let candidate = random_key("the day's salt of cookieless visitors' keys")?;
+        let yesterday = (now - TimeDelta::days(1)).date_naive().to_string();
+        let stored: String = dispatch!(writer, pool, sql => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(&mut *tx).await?;
+            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(&mut *tx).await?;
+            let stored: String = sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            stored
+        });
+        let salt = stored.into_bytes();
+        *self.0.lock().expect("not poisoned") = Some((today, salt.clone()));
+        Ok(salt)
+    }
+}
