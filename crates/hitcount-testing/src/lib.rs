@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use hitcount::sqlx::{self, postgres::PgConnectOptions, sqlite::SqliteConnectOptions, Connection};
 use hitcount::{Clock, Db, HitCounter, Settings};
 
+pub mod proxy;
 pub mod statements;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -153,6 +154,40 @@ impl TestDb {
             Db::Postgres(_) => Db::from(sqlx::PgPool::connect(&self.url).await.unwrap()),
             _ => unreachable!(),
         }
+    }
+
+    /// A proxy in front of this PostgreSQL database, and this database's
+    /// URL through it: an app whose network the test controls.
+    pub async fn behind_proxy_url(&self) -> (proxy::TcpProxy, String) {
+        let options = PgConnectOptions::from_str(&self.url).expect("a PostgreSQL URL");
+        let target = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .expect("the server's address")
+            .next()
+            .expect("an address");
+        let proxy = proxy::TcpProxy::start(target).await;
+        let name = self.url.rsplit_once('/').expect("a database name").1;
+        let user = options.get_username();
+        let url = format!("postgres://{user}@127.0.0.1:{}/{name}", proxy.addr().port());
+        (proxy, url)
+    }
+
+    /// [`behind_proxy_url`](Self::behind_proxy_url) with a pool of at most
+    /// `max_connections` that gives up waiting for a connection after
+    /// `acquire_timeout`.
+    pub async fn behind_proxy(
+        &self,
+        max_connections: u32,
+        acquire_timeout: std::time::Duration,
+    ) -> (proxy::TcpProxy, Db) {
+        let (proxy, url) = self.behind_proxy_url().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
+            .connect(&url)
+            .await
+            .expect("a pool through the proxy");
+        (proxy, Db::from(pool))
     }
 
     /// A counter on this database with the test clock.

@@ -28,6 +28,13 @@ pub enum Error {
     },
     /// A `within` window or a duration is malformed.
     Window(WindowError),
+    /// The database did not answer in time, or lost its connection, while
+    /// the counting queue wrote a batch (see `count_timeout`): nothing of
+    /// the batch was written.
+    Unavailable {
+        /// What happened, for the log.
+        reason: String,
+    },
     /// A value handed to the library is unusable (an empty kind, an invalid
     /// IP address, an empty session key, ...).
     InvalidInput {
@@ -72,6 +79,7 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, value, reason } => write!(f, "invalid {what} {value:?}: {reason}"),
             Error::UnknownObject(pk) => write!(f, "no hit count with pk {pk}"),
             Error::Database(err) => write!(f, "hit count database error: {err}"),
+            Error::Unavailable { reason } => write!(f, "the hit count database is unavailable: {reason}"),
             Error::Stopped => f.write_str("the hit counter has stopped (the app is shutting down)"),
             Error::UnexpectedAnswer { what } => {
                 write!(
@@ -105,6 +113,19 @@ impl From<sqlx::Error> for Error {
 impl From<WindowError> for Error {
     fn from(err: WindowError) -> Self {
         Error::Window(err)
+    }
+}
+
+impl Error {
+    /// Whether the database is away (no connection, no answer, a server
+    /// going down), rather than refusing this one request: what the counter
+    /// rests from (see `count_timeout`).
+    pub(crate) fn is_outage(&self) -> bool {
+        match self {
+            Error::Unavailable { .. } => true,
+            Error::Database(error) => crate::store::is_outage(error),
+            _ => false,
+        }
     }
 }
 

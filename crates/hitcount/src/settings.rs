@@ -1,6 +1,8 @@
 //! The settings of the counter, with django-hitcount's names and defaults.
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::values::IpStorage;
@@ -98,7 +100,7 @@ pub struct Settings {
     pub cleanup_batch_size: u32,
     /// Run cleanup in the background this often, on one app instance at a
     /// time (a lease in the database; see
-    /// [`HitCounter::cleanup_alone`](crate::HitCounter::cleanup_alone)).
+    /// [`Admin::cleanup_alone`](crate::Admin::cleanup_alone)).
     /// Default none: run `hitcount cleanup` from cron, say.
     pub cleanup_interval: Option<Window>,
     /// Let counting commits return before they reach the disk: on SQLite
@@ -124,6 +126,33 @@ pub struct Settings {
     /// instances show in its answers at most this late. `0 seconds` reads
     /// every time. Default 1 second.
     pub counts_refresh: Window,
+    /// How long counting one request may wait for the database: for the
+    /// counting queue, a connection and the batch. A request not decided
+    /// in time, or met by a database error, is answered
+    /// [`Reason::Unavailable`](crate::Reason::Unavailable) and its page
+    /// renders; after a few such answers in a row the counter rests from
+    /// the database for a moment and answers at once. Written like
+    /// `"500ms"` or `"2s"`. Default 500 milliseconds.
+    #[serde(deserialize_with = "duration_text", serialize_with = "as_duration_text")]
+    pub count_timeout: Duration,
+}
+
+/// A duration written as text, `"500ms"`, `"2s"`, `"1m"`: what
+/// `count_timeout` takes, finer than a [`Window`].
+fn duration_text<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {text:?} ({e}); write e.g. \"500ms\" or \"2s\""
+        ))
+    })
+}
+
+fn as_duration_text<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&humantime::format_duration(*duration).to_string())
 }
 
 impl Default for Settings {
@@ -142,6 +171,7 @@ impl Default for Settings {
             cleanup_interval: None,
             blacklist_refresh: Window::seconds(10),
             counts_refresh: Window::seconds(1),
+            count_timeout: Duration::from_millis(500),
             sqlite_wal: true,
             fast_commits: true,
         }
@@ -202,6 +232,13 @@ impl Settings {
                 "cleanup_interval",
                 quoted(Window::seconds(0)),
                 "must be longer than zero (leave it out to run no background cleanup)",
+            );
+        }
+        if self.count_timeout.is_zero() || self.count_timeout > Duration::from_secs(60) {
+            return fail(
+                "count_timeout",
+                format!("\"{}\"", humantime::format_duration(self.count_timeout)),
+                "must be longer than zero and at most a minute",
             );
         }
         check_batch_size(self.cleanup_batch_size)

@@ -46,7 +46,8 @@ impl Error {
             Core::InvalidInput { .. } | Core::Window(_) => Status::BadRequest,
             Core::UnknownObject(_) => Status::NotFound,
             Core::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-            | Core::Stopped => Status::ServiceUnavailable,
+            | Core::Stopped
+            | Core::Unavailable { .. } => Status::ServiceUnavailable,
             _ => Status::InternalServerError,
         }
     }

@@ -2,6 +2,8 @@
 //! when it is a repeat visit this instance saw, else from one read, else
 //! decided and written by the counting queue.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
 use super::counter::HitCounter;
@@ -21,6 +23,11 @@ impl HitCounter {
     /// arrive at once, on however many app instances sharing the database,
     /// one is counted inside the active window. The total, the hit row and
     /// the hourly and daily buckets are written in one transaction.
+    ///
+    /// Never longer than `count_timeout`: a request the database does not
+    /// decide in time, or that meets a database error, is answered
+    /// [`Reason::Unavailable`] (not counted, nothing written), with the
+    /// total this instance last knew (0 when it knows none).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -43,7 +50,7 @@ impl HitCounter {
         let settings = &inner.settings;
         let now = self.now();
         let mut stored_ip = StoredIp::new(self, visitor);
-        let blacklists = inner.blacklists.current(&inner.db).await?;
+        let blacklists = inner.blacklists.current(&inner.db, settings.count_timeout).await;
         let screened_ip = if blacklists.lists_stored_ips() {
             stored_ip.get()
         } else {
@@ -51,7 +58,8 @@ impl HitCounter {
         };
         if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
             // Boxed, as the database path below.
-            return Box::pin(self.record_refusal(object, reason, now)).await;
+            return Box::pin(self.counting_within_budget(object, self.record_refusal(object, reason, now)))
+                .await;
         }
 
         let limited_ip = stored_ip.limited(settings);
@@ -75,7 +83,31 @@ impl HitCounter {
         }
         // Boxed: a repeat visit answered above moves this future around,
         // and the database's statements would make it a kilobyte.
-        Box::pin(self.count_in_database(object, visitor, stored_ip, now, active_since)).await
+        let counting = self.count_in_database(object, visitor, stored_ip, now, active_since);
+        Box::pin(self.counting_within_budget(object, counting)).await
+    }
+
+    /// Runs `work`, a path of [`count_hit`](Self::count_hit) that needs the
+    /// database, within the budget (see `within_budget`): a database away
+    /// answers [`Reason::Unavailable`].
+    async fn counting_within_budget(
+        &self,
+        object: &ObjectRef,
+        work: impl Future<Output = Result<HitResult>>,
+    ) -> Result<HitResult> {
+        match self.within_budget(work).await {
+            Err(Error::Unavailable { .. }) => Ok(self.unavailable(object)),
+            answer => answer,
+        }
+    }
+
+    /// The answer when the database is away: not counted, with the total
+    /// this instance last knew.
+    fn unavailable(&self, object: &ObjectRef) -> HitResult {
+        let cache = &self.inner.cache;
+        let pk = cache.pk(object);
+        let total = pk.and_then(|pk| cache.total(pk)).unwrap_or(0);
+        HitResult::new(pk, total, Reason::Unavailable)
     }
 
     /// [`count_hit`](Self::count_hit) where the read cache does not know:
@@ -133,7 +165,9 @@ impl HitCounter {
     }
 
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
-    /// An unknown pk is [`Error::UnknownObject`] and writes nothing.
+    /// An unknown pk is [`Error::UnknownObject`] and writes nothing; a
+    /// database away is [`Reason::Unavailable`], as for
+    /// [`count_hit`](Self::count_hit).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -145,7 +179,11 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
-        let (object, _) = self.object_by_pk(pk).await?.ok_or(Error::UnknownObject(pk))?;
+        let found = match self.object_by_pk(pk).await {
+            Err(Error::Unavailable { .. }) => return Ok(HitResult::new(Some(pk), 0, Reason::Unavailable)),
+            found => found?,
+        };
+        let (object, _) = found.ok_or(Error::UnknownObject(pk))?;
         self.count_hit(&object, visitor).await
     }
 

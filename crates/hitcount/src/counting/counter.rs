@@ -2,10 +2,12 @@
 //! requests (the database, the caches, the counting queue, the settings),
 //! how it is opened, and the tasks that run while it lives.
 
+use std::future::Future;
 use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
+use super::breaker::Breaker;
 use super::cache::ReadCache;
 use super::group_commit::CountingQueue;
 use super::views::{ViewBuffer, FLUSH_INTERVAL};
@@ -68,6 +70,8 @@ pub(super) struct Inner {
     pub(super) bots: BotCheck,
     pub(super) blacklists: BlacklistCache,
     pub(super) clock: Clock,
+    /// Whether the database is away lately (see `breaker`).
+    pub(super) breaker: Breaker,
 }
 
 impl Inner {
@@ -146,6 +150,7 @@ impl HitCounter {
             bots: BotCheck::default(),
             blacklists,
             clock,
+            breaker: Breaker::default(),
         });
         spawn_view_flusher(Arc::downgrade(&inner));
         if let Some(interval) = inner.settings.cleanup_interval {
@@ -216,7 +221,49 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn daily_salt(&self) -> Result<Vec<u8>> {
-        self.inner.salt.daily_salt(self.writer(), self.now()).await
+        let now = self.now();
+        match self.inner.salt.cached(now) {
+            Some(salt) => Ok(salt),
+            // Boxed: every cookieless request awaits this future, and the
+            // database statements would make it kilobytes to move around.
+            None => Box::pin(self.within_budget(self.inner.salt.store(self.writer(), now))).await,
+        }
+    }
+
+    /// Runs `work`, which needs the database, within `count_timeout`,
+    /// unless the counter is resting from an outage (see `breaker`): a
+    /// database away (no answer in time, no connection) is
+    /// [`Error::Unavailable`], and starts or lengthens a rest; an answer
+    /// ends one.
+    pub(crate) async fn within_budget<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let breaker = &self.inner.breaker;
+        if !breaker.allows() {
+            return Err(Error::Unavailable {
+                reason: "it failed lately; the counter tries again shortly".to_owned(),
+            });
+        }
+        let budget = self.inner.settings.count_timeout;
+        match tokio::time::timeout(budget, work).await {
+            Ok(Ok(value)) => {
+                breaker.succeeded();
+                Ok(value)
+            }
+            Ok(Err(error)) if error.is_outage() => {
+                breaker.failed(&error);
+                Err(Error::Unavailable {
+                    reason: error.to_string(),
+                })
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => {
+                let reason = format!(
+                    "no answer within count_timeout ({})",
+                    humantime::format_duration(budget)
+                );
+                breaker.failed(&reason);
+                Err(Error::Unavailable { reason })
+            }
+        }
     }
 
     /// Views of `pk` counted in memory and not yet written.

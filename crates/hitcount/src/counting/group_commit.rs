@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -73,35 +74,77 @@ async fn write_batches(
     cache: Arc<ReadCache>,
     mut receiver: mpsc::Receiver<Queued>,
 ) {
-    let mut queued = Vec::with_capacity(MAX_BATCH);
+    let mut queued: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
     // Kept from batch to batch; dropped after an error, as it may be broken.
     let mut connection = None;
     while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        // A request whose caller stopped waiting (its `count_timeout`
+        // passed, or the client went away) was answered as not counted:
+        // it is not decided now.
+        queued.retain(|(_, reply)| !reply.is_closed());
+        if queued.is_empty() {
+            continue;
+        }
         let (jobs, replies): (Vec<Job>, Vec<_>) = queued.drain(..).unzip();
+        let batch = within_deadline(count_batch(&writer, &mut connection, &settings, &cache, &jobs)).await;
         // `None` where the request must be decided again, alone: its
         // batch failed, so nothing of it was written, or its object was
         // deleted by another instance. One request's trouble must not fail
-        // the rest, and a deleted object is registered afresh.
-        let mut results: Vec<Option<Result<HitResult>>> =
-            match count_batch(&writer, &mut connection, &settings, &cache, &jobs).await {
-                Ok(decided) => decided.into_iter().map(|d| d.ok().map(Ok)).collect(),
-                Err(_) => jobs.iter().map(|_| None).collect(),
-            };
+        // the rest, and a deleted object is registered afresh. A database
+        // that is away fails them all: alone, each would wait as long.
+        let mut results: Vec<Option<Result<HitResult>>> = match batch {
+            Ok(decided) => decided.into_iter().map(|d| d.ok().map(Ok)).collect(),
+            Err(error) if error.is_outage() => {
+                connection = None;
+                let reason = error.to_string();
+                jobs.iter()
+                    .map(|_| {
+                        Some(Err(Error::Unavailable {
+                            reason: reason.clone(),
+                        }))
+                    })
+                    .collect()
+            }
+            Err(_) => jobs.iter().map(|_| None).collect(),
+        };
         if results.iter().any(Option::is_none) {
             // What was cached may be why: forget it.
             cache.clear();
-            for (job, result) in jobs.iter().zip(&mut results).filter(|(_, r)| r.is_none()) {
+            for ((job, reply), result) in jobs.iter().zip(&replies).zip(&mut results) {
+                if result.is_some() || reply.is_closed() {
+                    continue;
+                }
                 let alone = std::slice::from_ref(job);
-                let alone = count_batch(&writer, &mut connection, &settings, &cache, alone).await;
+                let alone =
+                    within_deadline(count_batch(&writer, &mut connection, &settings, &cache, alone)).await;
                 *result = Some(alone.and_then(|mut decided| decided.remove(0)));
             }
         }
-        let results = results.into_iter().map(|r| r.expect("every request decided"));
         for (reply, result) in replies.into_iter().zip(results) {
             // The request may have gone away (client disconnected): its
             // hit stays counted.
-            let _ = reply.send(result);
+            if let Some(result) = result {
+                let _ = reply.send(result);
+            }
         }
+    }
+}
+
+/// The longest a batch may take, from connecting to committing. Past it
+/// the batch is given up and its connection dropped: a database that
+/// stopped answering (a network that drops packets, a server frozen)
+/// must not hold the counting queue for as long as TCP takes to notice.
+/// PostgreSQL rolls the transaction back once it sees the connection gone
+/// (its `idle_in_transaction_session_timeout` and `statement_timeout`
+/// on this connection bound that too).
+const BATCH_DEADLINE: Duration = Duration::from_secs(10);
+
+async fn within_deadline<T>(batch: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(BATCH_DEADLINE, batch).await {
+        Ok(done) => done,
+        Err(_) => Err(Error::Unavailable {
+            reason: format!("a batch got no answer within {} s", BATCH_DEADLINE.as_secs()),
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 //! decides and writes the new hits in batches (group commit), and the
 //! buffer of repeat visits' views.
 
+mod breaker;
 mod cache;
 mod count;
 mod counter;

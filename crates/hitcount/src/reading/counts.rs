@@ -157,25 +157,28 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn counts(&self, object: &ObjectRef) -> Result<Counts> {
-        let _views = self.reading_views().await;
-        let read_start = self.read_cache().read_start();
-        let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
-            sqlx::query_as(sql.find_object)
-                .bind(object.kind())
-                .bind(object.id())
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(match row {
-            Some((pk, hits, views, bot_hits)) => {
-                self.read_cache().remember(read_start, object, pk, hits, None);
-                self.counts_of_row(pk, hits, views, bot_hits)
-            }
-            None => {
-                self.read_cache().remember_unknown(read_start, object);
-                Counts::default()
-            }
+        self.within_budget(async move {
+            let _views = self.reading_views().await;
+            let read_start = self.read_cache().read_start();
+            let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_as(sql.find_object)
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .fetch_optional(pool)
+                    .await?
+            });
+            Ok(match row {
+                Some((pk, hits, views, bot_hits)) => {
+                    self.read_cache().remember(read_start, object, pk, hits, None);
+                    self.counts_of_row(pk, hits, views, bot_hits)
+                }
+                None => {
+                    self.read_cache().remember_unknown(read_start, object);
+                    Counts::default()
+                }
+            })
         })
+        .await
     }
 
     /// The object's total hits if this instance read or counted them within
@@ -208,11 +211,14 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn pk_and_hits(&self, object: &ObjectRef) -> Result<(i64, i64)> {
-        let counts = self.counts(object).await?;
-        Ok(match counts.pk {
-            Some(pk) => (pk, counts.hits),
-            None => (self.register(object).await?, 0),
+        self.within_budget(async move {
+            let counts = self.counts(object).await?;
+            Ok(match counts.pk {
+                Some(pk) => (pk, counts.hits),
+                None => (self.register(object).await?, 0),
+            })
         })
+        .await
     }
 
     /// The object with this pk and its totals, if there is one.
@@ -227,17 +233,20 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn object_by_pk(&self, pk: i64) -> Result<Option<(ObjectRef, Counts)>> {
-        let _views = self.reading_views().await;
-        let row: Option<(String, String, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
-            sqlx::query_as(sql.find_object_by_pk).bind(pk).fetch_optional(pool).await?
-        });
-        row.map(|(kind, id, hits, views, bot_hits)| {
-            Ok((
-                ObjectRef::new(kind, id)?,
-                self.counts_of_row(pk, hits, views, bot_hits),
-            ))
+        self.within_budget(async move {
+            let _views = self.reading_views().await;
+            let row: Option<(String, String, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_as(sql.find_object_by_pk).bind(pk).fetch_optional(pool).await?
+            });
+            row.map(|(kind, id, hits, views, bot_hits)| {
+                Ok((
+                    ObjectRef::new(kind, id)?,
+                    self.counts_of_row(pk, hits, views, bot_hits),
+                ))
+            })
+            .transpose()
         })
-        .transpose()
+        .await
     }
 
     /// The hits of an object within the last `window`
@@ -259,18 +268,21 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn hits_in_last(&self, object: &ObjectRef, window: Window) -> Result<i64> {
-        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
-        let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
-            sqlx::query_scalar(sql.window_hits)
-                .bind(from)
-                .bind(hour)
-                .bind(day)
-                .bind(object.kind())
-                .bind(object.id())
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(hits.unwrap_or(0))
+        self.within_budget(async move {
+            let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+            let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_scalar(sql.window_hits)
+                    .bind(from)
+                    .bind(hour)
+                    .bind(day)
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .fetch_optional(pool)
+                    .await?
+            });
+            Ok(hits.unwrap_or(0))
+        })
+        .await
     }
 
     /// The totals of many objects, in one query (per 500 objects): what a
@@ -357,65 +369,71 @@ impl HitCounter {
     /// 1000), with its totals and its hits within `window`, in one query:
     /// the admin's counts page. See [`ObjectCounts`].
     pub async fn list_counts(&self, window: Window, limit: u32) -> Result<Vec<ObjectCounts>> {
-        if !(1..=1000).contains(&limit) {
-            return Err(invalid("limit", limit.to_string(), "expected 1 to 1000"));
-        }
-        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
-        let _views = self.reading_views().await;
-        let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
-            let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
-            sqlx::query_as(&statement)
-                .bind(from)
-                .bind(hour)
-                .bind(day)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
-        rows.into_iter()
-            .map(|(pk, kind, id, hits, views, bot_hits, hits_within)| {
-                Ok(ObjectCounts {
-                    object: ObjectRef::new(kind, id)?,
-                    counts: self.counts_of_row(pk, hits, views, bot_hits),
-                    hits_within,
+        self.within_budget(async move {
+            if !(1..=1000).contains(&limit) {
+                return Err(invalid("limit", limit.to_string(), "expected 1 to 1000"));
+            }
+            let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+            let _views = self.reading_views().await;
+            let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
+                let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
+                sqlx::query_as(&statement)
+                    .bind(from)
+                    .bind(hour)
+                    .bind(day)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+            });
+            rows.into_iter()
+                .map(|(pk, kind, id, hits, views, bot_hits, hits_within)| {
+                    Ok(ObjectCounts {
+                        object: ObjectRef::new(kind, id)?,
+                        counts: self.counts_of_row(pk, hits, views, bot_hits),
+                        hits_within,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
     /// The object's hits on each of the last `days` days (1 to 366), today
     /// (UTC) last, days without hits included as 0: from the daily
     /// buckets, so exact after cleanup too. See [`DayHits`].
     pub async fn daily_hits(&self, object: &ObjectRef, days: u32) -> Result<Vec<DayHits>> {
-        if !(1..=366).contains(&days) {
-            return Err(invalid("days", days.to_string(), "expected 1 to 366"));
-        }
-        let today = day_start(self.now());
-        let first = today - TimeDelta::days(i64::from(days) - 1);
-        let rows: Vec<(DateTime<Utc>, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
-            sqlx::query_as(sql.daily_hits)
-                .bind(object.kind())
-                .bind(object.id())
-                .bind(first)
-                .fetch_all(pool)
-                .await?
-        });
-        let found: HashMap<NaiveDate, (i64, i64, i64)> = rows
-            .into_iter()
-            .map(|(at, hits, views, bot_hits)| (at.date_naive(), (hits, views, bot_hits)))
-            .collect();
-        Ok((0..i64::from(days))
-            .map(|i| {
-                let day = (first + TimeDelta::days(i)).date_naive();
-                let (hits, views, bot_hits) = found.get(&day).copied().unwrap_or_default();
-                DayHits {
-                    day,
-                    hits,
-                    views,
-                    bot_hits,
-                }
-            })
-            .collect())
+        self.within_budget(async move {
+            if !(1..=366).contains(&days) {
+                return Err(invalid("days", days.to_string(), "expected 1 to 366"));
+            }
+            let today = day_start(self.now());
+            let first = today - TimeDelta::days(i64::from(days) - 1);
+            let rows: Vec<(DateTime<Utc>, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+                sqlx::query_as(sql.daily_hits)
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .bind(first)
+                    .fetch_all(pool)
+                    .await?
+            });
+            let found: HashMap<NaiveDate, (i64, i64, i64)> = rows
+                .into_iter()
+                .map(|(at, hits, views, bot_hits)| (at.date_naive(), (hits, views, bot_hits)))
+                .collect();
+            Ok((0..i64::from(days))
+                .map(|i| {
+                    let day = (first + TimeDelta::days(i)).date_naive();
+                    let (hits, views, bot_hits) = found.get(&day).copied().unwrap_or_default();
+                    DayHits {
+                        day,
+                        hits,
+                        views,
+                        bot_hits,
+                    }
+                })
+                .collect())
+        })
+        .await
     }
 
     /// The list query: the totals, and the hits within `window` (0 without
@@ -425,39 +443,42 @@ impl HitCounter {
         objects: &[ObjectRef],
         window: Option<Window>,
     ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
-        let bounds = window.map(|w| window_bounds(self.now(), w, self.settings().keep_hit_in_database));
-        let _views = self.reading_views().await;
-        let read_start = self.read_cache().read_start();
-        let mut found = HashMap::with_capacity(objects.len());
-        for chunk in objects.chunks(OBJECTS_PER_QUERY) {
-            let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
-                let (select, first) = match bounds {
-                    Some(_) => (sql.list_objects, 4),
-                    None => (sql.list_totals, 1),
-                };
-                let pairs: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("({}, {})", sql.param(first + 2 * i), sql.param(first + 1 + 2 * i)))
-                    .collect();
-                let statement = format!("{select} WHERE (c.kind, c.object_id) IN (VALUES {})", pairs.join(", "));
-                let mut query = sqlx::query_as(&statement);
-                if let Some([from, hour, day]) = bounds {
-                    query = query.bind(from).bind(hour).bind(day);
+        self.within_budget(async move {
+            let bounds = window.map(|w| window_bounds(self.now(), w, self.settings().keep_hit_in_database));
+            let _views = self.reading_views().await;
+            let read_start = self.read_cache().read_start();
+            let mut found = HashMap::with_capacity(objects.len());
+            for chunk in objects.chunks(OBJECTS_PER_QUERY) {
+                let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
+                    let (select, first) = match bounds {
+                        Some(_) => (sql.list_objects, 4),
+                        None => (sql.list_totals, 1),
+                    };
+                    let pairs: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("({}, {})", sql.param(first + 2 * i), sql.param(first + 1 + 2 * i)))
+                        .collect();
+                    let statement = format!("{select} WHERE (c.kind, c.object_id) IN (VALUES {})", pairs.join(", "));
+                    let mut query = sqlx::query_as(&statement);
+                    if let Some([from, hour, day]) = bounds {
+                        query = query.bind(from).bind(hour).bind(day);
+                    }
+                    for object in chunk {
+                        query = query.bind(object.kind()).bind(object.id());
+                    }
+                    query.fetch_all(pool).await?
+                });
+                for (pk, kind, id, hits, views, bot_hits, within) in rows {
+                    let object = ObjectRef::new(kind, id)?;
+                    self.read_cache().remember(read_start, &object, pk, hits, None);
+                    found.insert(object, (self.counts_of_row(pk, hits, views, bot_hits), within));
                 }
-                for object in chunk {
-                    query = query.bind(object.kind()).bind(object.id());
+                for object in chunk.iter().filter(|object| !found.contains_key(*object)) {
+                    self.read_cache().remember_unknown(read_start, object);
                 }
-                query.fetch_all(pool).await?
-            });
-            for (pk, kind, id, hits, views, bot_hits, within) in rows {
-                let object = ObjectRef::new(kind, id)?;
-                self.read_cache().remember(read_start, &object, pk, hits, None);
-                found.insert(object, (self.counts_of_row(pk, hits, views, bot_hits), within));
             }
-            for object in chunk.iter().filter(|object| !found.contains_key(*object)) {
-                self.read_cache().remember_unknown(read_start, object);
-            }
-        }
-        Ok(found)
+            Ok(found)
+        })
+        .await
     }
 
     /// The `limit` most viewed objects of a kind (or of every kind with
@@ -481,31 +502,34 @@ impl HitCounter {
         within: Option<Window>,
         limit: u32,
     ) -> Result<Vec<Ranked>> {
-        let limit = i64::from(limit);
-        let rows: Vec<(i64, String, String, i64)> = dispatch!(self.db(), pool, sql => {
-            match within {
-                Some(window) => {
-                    let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
-                    sqlx::query_as(sql.most_viewed_within)
-                        .bind(from)
-                        .bind(hour)
-                        .bind(day)
-                        .bind(kind)
-                        .bind(limit)
-                        .fetch_all(pool)
-                        .await?
+        self.within_budget(async move {
+            let limit = i64::from(limit);
+            let rows: Vec<(i64, String, String, i64)> = dispatch!(self.db(), pool, sql => {
+                match within {
+                    Some(window) => {
+                        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+                        sqlx::query_as(sql.most_viewed_within)
+                            .bind(from)
+                            .bind(hour)
+                            .bind(day)
+                            .bind(kind)
+                            .bind(limit)
+                            .fetch_all(pool)
+                            .await?
+                    }
+                    None => sqlx::query_as(sql.most_viewed_total).bind(kind).bind(limit).fetch_all(pool).await?,
                 }
-                None => sqlx::query_as(sql.most_viewed_total).bind(kind).bind(limit).fetch_all(pool).await?,
-            }
-        });
-        rows.into_iter()
-            .map(|(pk, kind, id, hits)| {
-                Ok(Ranked {
-                    pk,
-                    object: ObjectRef::new(kind, id)?,
-                    hits,
+            });
+            rows.into_iter()
+                .map(|(pk, kind, id, hits)| {
+                    Ok(Ranked {
+                        pk,
+                        object: ObjectRef::new(kind, id)?,
+                        hits,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 }

@@ -15,20 +15,17 @@ use crate::store::{random_key, Db};
 pub(crate) struct SaltCache(Mutex<Option<(NaiveDate, Vec<u8>)>>);
 
 impl SaltCache {
-    /// The salt of `now`'s UTC day: from memory, or made (or read, when
-    /// another instance made it first) in `writer`'s database.
-    pub(crate) async fn daily_salt(&self, writer: &Db, now: DateTime<Utc>) -> Result<Vec<u8>> {
-        if let Some((cached_day, salt)) = &*self.0.lock().expect("not poisoned") {
-            if *cached_day == now.date_naive() {
-                return Ok(salt.clone());
-            }
+    /// The salt of `now`'s UTC day, when this instance has it.
+    pub(crate) fn cached(&self, now: DateTime<Utc>) -> Option<Vec<u8>> {
+        match &*self.0.lock().expect("not poisoned") {
+            Some((day, salt)) if *day == now.date_naive() => Some(salt.clone()),
+            _ => None,
         }
-        // Boxed: every cookieless request awaits this future, and the
-        // database statements would make it kilobytes to move around.
-        Box::pin(self.store_daily_salt(writer, now)).await
     }
 
-    async fn store_daily_salt(&self, writer: &Db, now: DateTime<Utc>) -> Result<Vec<u8>> {
+    /// Makes the salt of `now`'s UTC day in `writer`'s database, or reads
+    /// it when another instance made it first, and keeps it.
+    pub(crate) async fn store(&self, writer: &Db, now: DateTime<Utc>) -> Result<Vec<u8>> {
         let today = now.date_naive();
         let day = today.to_string();
         let candidate = random_key("the day's salt of cookieless visitors' keys")?;

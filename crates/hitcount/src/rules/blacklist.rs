@@ -89,8 +89,10 @@ impl BlacklistCache {
 
     /// The blacklists to match against, reloaded first if another instance
     /// changed them and the check is due. One request per interval pays
-    /// for the version check; the others go on with the snapshot they have.
-    pub(crate) async fn current(&self, db: &Db) -> Result<Arc<Blacklists>> {
+    /// for the version check (at most `budget`); the others go on with the
+    /// snapshot they have, and so does everyone when the database does not
+    /// answer: the next interval checks again.
+    pub(crate) async fn current(&self, db: &Db, budget: Duration) -> Arc<Blacklists> {
         let due = {
             let mut next = self.next_check.lock().expect("not poisoned");
             let now = Instant::now();
@@ -103,9 +105,9 @@ impl BlacklistCache {
         if due {
             // Boxed: every request awaits `current`, and the statements
             // would make its future a kilobyte to move around.
-            Box::pin(self.reload_if_changed(db)).await?;
+            let _ = tokio::time::timeout(budget, Box::pin(self.reload_if_changed(db))).await;
         }
-        Ok(self.current.read().expect("not poisoned").clone())
+        self.current.read().expect("not poisoned").clone()
     }
 
     async fn reload_if_changed(&self, db: &Db) -> Result<()> {

@@ -57,6 +57,10 @@ pub enum Reason {
     CountedSession,
     /// 6. The session has an active hit on the object.
     SessionHasActiveHit,
+    /// The database did not answer within `count_timeout`, or failed, or
+    /// failed lately and is given a rest: nothing is known of this
+    /// request's hit and nothing was written (not in django-hitcount).
+    Unavailable,
 }
 
 impl Reason {
@@ -81,6 +85,7 @@ impl Reason {
             Reason::UserHasActiveHit => "Not counted: authenticated user has active hit",
             Reason::CountedSession => "Hit counted: session key",
             Reason::SessionHasActiveHit => "Not counted: session key has active hit",
+            Reason::Unavailable => "Not counted: the hit count database is unavailable",
         }
     }
 
@@ -96,7 +101,10 @@ impl Reason {
     /// What the request adds to the object's totals.
     pub(crate) fn tally(self, bots: BotPolicy) -> Tally {
         match self {
-            Reason::BlacklistedIp | Reason::BlacklistedUserAgent | Reason::ExcludedGroup => Tally::Nothing,
+            Reason::BlacklistedIp
+            | Reason::BlacklistedUserAgent
+            | Reason::ExcludedGroup
+            | Reason::Unavailable => Tally::Nothing,
             Reason::Bot if bots == BotPolicy::Separate => Tally::Bot,
             Reason::Bot => Tally::Nothing,
             Reason::DoNotTrack
@@ -282,7 +290,7 @@ mod tests {
             assert_eq!(reason.message(), message);
             assert_eq!(reason.counted(), message.starts_with("Hit counted"));
         }
-        for new in [Reason::Bot, Reason::DoNotTrack] {
+        for new in [Reason::Bot, Reason::DoNotTrack, Reason::Unavailable] {
             assert!(new.message().starts_with("Not counted: "));
         }
     }

@@ -11,6 +11,12 @@ pub(crate) const SQL: Dialect = Dialect {
     counting_setup: &[
         "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
         "SET plan_cache_mode = force_custom_plan",
+        // A batch takes milliseconds: one held up this long (a lock held by
+        // a stalled client) is given up, as is a transaction left open by
+        // a connection that went silent, so its row locks do not stall
+        // every instance's counting.
+        "SET statement_timeout = '5s'",
+        "SET idle_in_transaction_session_timeout = '10s'",
     ],
     counting_fast_commit: Some("SET synchronous_commit = off"),
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),

@@ -215,6 +215,11 @@ async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiE
             ));
         }
     };
+    // The counter logs an outage once; the script is told, with a status
+    // it need not retry on at once.
+    if result.reason == hitcount::Reason::Unavailable {
+        return Err(ApiError::new(Status::ServiceUnavailable, result.hit_message));
+    }
     record_visit(state, request, identified, result.pk);
     Ok(Json(Answer {
         hit_counted: result.hit_counted,

@@ -11,5 +11,6 @@ mod app;
 mod docs;
 mod guard;
 mod launch;
+mod outage;
 mod script;
 mod templates;
