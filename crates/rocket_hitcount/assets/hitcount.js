@@ -9,6 +9,13 @@
  *                                    ({hitcountPK, hitcountURL, hitcountToken})
  *   HitCount.beacon(vars)         -> navigator.sendBeacon, for page unloads
  *
+ * Loaded as <script src=".../hitcount.js" data-hitcount-pk="1"
+ * data-hitcount-url="/hitcount/hit/ajax/" data-hitcount-token="...">
+ * (what the `insert_hit_count_js` Tera function prints), it sets
+ * window.hitcountJS and counts the hit at once, with no inline script
+ * (a Content-Security-Policy of script-src 'self' allows it); with
+ * data-hitcount-debug it logs the answer to the console.
+ *
  * The CSRF token is read from the `csrftoken` cookie (set HitCount.csrfCookie
  * if you renamed it with `csrf_cookie_name`); when the page came without it
  * (a page cached by a CDN), it is fetched from <base>/csrf/ first.
@@ -133,4 +140,22 @@
   };
   global.HitCount = HitCount;
   global.postCSRF = postCSRF;
+
+  // Loaded with the hit in its data- attributes: count it now.
+  var script = document.currentScript;
+  if (script && script.dataset.hitcountPk) {
+    var vars = {
+      hitcountPK: script.dataset.hitcountPk,
+      hitcountURL: script.dataset.hitcountUrl,
+      hitcountToken: script.dataset.hitcountToken
+    };
+    global.hitcountJS = global.hitcountJS || vars;
+    var counted = countHit(vars);
+    if ("hitcountDebug" in script.dataset) {
+      counted.then(function (answer) { console.log("rocket-hitcount:", answer); },
+        function (error) { console.error("rocket-hitcount:", error); });
+    } else {
+      counted.catch(function () {});
+    }
+  }
 })(window);

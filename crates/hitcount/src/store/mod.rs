@@ -111,37 +111,6 @@ fn is_busy(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code & 0xff == 5)
 }
 
-/// Whether `error` says the database is away rather than that a statement
-/// failed: no connection (refused, reset, timed out), a server shutting
-/// down or restarting, a statement cancelled by its timeout, or SQLite's
-/// database locked by another process past the busy timeout.
-pub(crate) fn is_outage(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(e) => {
-            #[cfg(feature = "postgres")]
-            if let Some(e) = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                // Connection exceptions, operator intervention (shutdown,
-                // restart, statement timeout), insufficient resources.
-                return ["08", "57", "53"].iter().any(|class| e.code().starts_with(class));
-            }
-            #[cfg(feature = "sqlite")]
-            if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
-                let code = e.code().and_then(|code| code.parse::<i32>().ok());
-                return code.is_some_and(|code| matches!(code & 0xff, 5 | 6));
-            }
-            false
-        }
-        _ => false,
-    }
-}
-
 /// A time as the batch statements' JSON carries it: the very text sqlx
 /// binds for a time on SQLite, where times are compared as text, and that
 /// PostgreSQL parses as a `TIMESTAMPTZ`.

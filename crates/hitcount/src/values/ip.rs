@@ -174,3 +174,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests;

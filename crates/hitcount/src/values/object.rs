@@ -164,3 +164,6 @@ mod tests {
         assert!(err.to_string().contains("object kind"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod proptests;

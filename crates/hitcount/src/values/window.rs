@@ -447,3 +447,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -134,6 +134,29 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if self.status == Status::MethodNotAllowed {
             response.set_header(Header::new("Allow", "POST"));
         }
+        locked_down(&mut response);
+        Ok(response)
+    }
+}
+
+/// What every answer of these routes carries: it is data or a script,
+/// never a page, so a browser is told to run nothing from it, frame it
+/// nowhere and take its type as sent.
+fn locked_down(response: &mut Response<'_>) {
+    response.set_header(Header::new(
+        "Content-Security-Policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ));
+    response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+}
+
+/// An answer of these routes, with [`locked_down`]'s headers.
+struct LockedDown<R>(R);
+
+impl<'r, R: Responder<'r, 'static>> Responder<'r, 'static> for LockedDown<R> {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.0.respond_to(request)?;
+        locked_down(&mut response);
         Ok(response)
     }
 }
@@ -156,7 +179,7 @@ fn form_fields(body: &str) -> HashMap<String, String> {
 
 /// `POST <base>/hit/ajax/`: counts the hit of `hitcountPK` for this visitor.
 #[post("/hit/ajax", data = "<body>")]
-async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiError> {
+async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<LockedDown<Json<Answer>>, ApiError> {
     let (state, request) = (visit.state, visit.request);
     if !request.content_type().is_some_and(|ct| ct.is_form()) {
         return Err(ApiError::new(
@@ -221,10 +244,10 @@ async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<Json<Answer>, ApiE
         return Err(ApiError::new(Status::ServiceUnavailable, result.hit_message));
     }
     record_visit(state, request, identified, result.pk);
-    Ok(Json(Answer {
+    Ok(LockedDown(Json(Answer {
         hit_counted: result.hit_counted,
         hit_message: identified.hit_message(&result),
-    }))
+    })))
 }
 
 /// The 405 answer of the endpoint to methods other than POST.
@@ -248,6 +271,7 @@ impl<'r, R: Responder<'r, 'static>> Responder<'r, 'static> for NoStore<R> {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let mut response = self.0.respond_to(request)?;
         response.set_header(Header::new("Cache-Control", "no-store"));
+        locked_down(&mut response);
         Ok(response)
     }
 }
@@ -272,6 +296,7 @@ impl<'r> Responder<'r, 'static> for Script {
         let mut response = self.0.respond_to(request)?;
         response.set_header(ContentType::JavaScript);
         response.set_header(Header::new("Cache-Control", "public, max-age=86400"));
+        locked_down(&mut response);
         Ok(response)
     }
 }

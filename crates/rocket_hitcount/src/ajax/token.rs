@@ -41,10 +41,13 @@ pub(crate) fn check(secret: &Secret, token: &str, pk: i64, now: i64) -> Result<(
     let (Some(token_pk), Some(expires), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
+    // The signature covers the numbers as written, so that `+7` or `07`
+    // for `7` is no second valid token.
+    let signed = &token[..token_pk.len() + 1 + expires.len()];
     let (Ok(token_pk), Ok(expires)) = (token_pk.parse::<i64>(), expires.parse::<i64>()) else {
         return Err(TokenError::Malformed);
     };
-    if !secret.verify(PURPOSE, &format!("{token_pk}.{expires}"), signature) {
+    if !secret.verify(PURPOSE, signed, signature) {
         return Err(TokenError::Forged);
     }
     if token_pk != pk {
@@ -72,6 +75,14 @@ mod tests {
         assert_eq!(check(&secret, &forged, 8, 999), Err(TokenError::Forged));
         let longer = token.replacen(".1000.", ".9999.", 1);
         assert_eq!(check(&secret, &longer, 7, 999), Err(TokenError::Forged));
+        for rewritten in ["+7.1000.", "07.1000.", "7.+1000.", "7.01000."] {
+            let same_numbers = token.replacen("7.1000.", rewritten, 1);
+            assert_eq!(
+                check(&secret, &same_numbers, 7, 999),
+                Err(TokenError::Forged),
+                "{rewritten}"
+            );
+        }
         let other_key = Secret::new(b"another secret key, 32 bytes long");
         assert_eq!(check(&other_key, &token, 7, 999), Err(TokenError::Forged));
         for bad in ["", "7", "7.1000", "x.1000.sig", "7.y.sig"] {
@@ -79,3 +90,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -122,3 +122,6 @@ mod tests {
         overlong_octet_rejected: PROXY, Some("10.0.0.2"), ["1.2.3.4567"] => Some("10.0.0.2");
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -464,3 +464,6 @@ mod tests {
         assert!(!renews(&session_only, month, 30 * day));
     }
 }
+
+#[cfg(test)]
+mod proptests;

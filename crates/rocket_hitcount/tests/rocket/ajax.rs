@@ -20,6 +20,7 @@ storage_tests!(
     beacons_send_the_csrf_token_in_the_form,
     tokens_can_be_switched_off,
     scripts_are_served,
+    every_answer_is_locked_down,
 );
 
 fn form(pk: i64, token: &str) -> String {
@@ -292,4 +293,39 @@ async fn scripts_are_served(db: &TestDb) {
     );
     let csrf = client.get("/stats/csrf").dispatch().await;
     assert_eq!(csrf.headers().get_one("Cache-Control"), Some("no-store"));
+}
+
+/// Every answer of the crate's routes (scripts, JSON, errors) tells the
+/// browser to run nothing from it and take its type as sent.
+async fn every_answer_is_locked_down(db: &TestDb) {
+    let client = browser(db, json!({})).await;
+    let page = open_page(&client, 1).await;
+    let counted = post_hit(&client, &page.csrf, &form(page.pk, &page.token)).await;
+    let refused = post_hit(&client, "wrong", &form(page.pk, &page.token)).await;
+    let answers = [
+        ("counted", counted),
+        ("refused", refused),
+        ("405", client.get("/hitcount/hit/ajax").dispatch().await),
+        ("csrf", client.get("/hitcount/csrf").dispatch().await),
+        (
+            "script",
+            client.get("/hitcount/static/hitcount.js").dispatch().await,
+        ),
+        (
+            "jquery",
+            client.get("/hitcount/static/jquery.postcsrf.js").dispatch().await,
+        ),
+    ];
+    for (name, response) in answers {
+        assert_eq!(
+            response.headers().get_one("Content-Security-Policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{name}"
+        );
+        assert_eq!(
+            response.headers().get_one("X-Content-Type-Options"),
+            Some("nosniff"),
+            "{name}"
+        );
+    }
 }

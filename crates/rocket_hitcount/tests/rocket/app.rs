@@ -290,7 +290,7 @@ pub fn context() -> Value {
 }
 
 /// Templates by name, added raw to the app's Tera.
-type Sources = &'static [(&'static str, &'static str)];
+pub type Sources = &'static [(&'static str, &'static str)];
 
 /// `/render/<name>`: template `name` with [`context`].
 #[get("/render/<name>")]
@@ -304,9 +304,18 @@ fn render_template(name: &str, sources: &rocket::State<Sources>) -> Option<Templ
 /// The test app with `templates` and rocket-hitcount's functions
 /// registered; and the functions, to register in a plain Tera as well.
 pub async fn template_app(db: &TestDb, hitcount: Value, templates: Sources) -> (Client, TemplateFunctions) {
+    template_app_from(db, figment(db, hitcount), templates).await
+}
+
+/// [`template_app`] with a figment of [`figment`]'s making.
+pub async fn template_app_from(
+    db: &TestDb,
+    figment: Figment,
+    templates: Sources,
+) -> (Client, TemplateFunctions) {
     // Rocket needs a template folder; the tests' templates are added raw.
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rocket/tera");
-    let (rocket, functions) = rocket_and_functions(db, figment(db, hitcount).merge(("template_dir", folder)));
+    let (rocket, functions) = rocket_and_functions(db, figment.merge(("template_dir", folder)));
     let registered = functions.clone();
     let engines = Template::custom(move |engines| {
         registered.register(&mut engines.tera);

@@ -13,4 +13,5 @@ mod guard;
 mod launch;
 mod outage;
 mod script;
+mod shutdown;
 mod templates;

@@ -1,6 +1,7 @@
 //! Pages while the database hangs: a counting page renders within the
 //! budget, not counted; the AJAX endpoint answers 503 with a JSON message;
-//! both count again once the database is back.
+//! templates render without the figures they cannot read; all count
+//! and read again once the database is back.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,9 @@ use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::json;
 
-use crate::app::{error_of, figment, json, open_page, post_hit, rocket_from};
+use crate::app::{
+    error_of, figment, json, open_page, post_hit, render, rocket_from, template_app_from, Sources,
+};
 use crate::common::TestDb;
 
 /// What a slow, shared CI machine may add to the 300 ms budget.
@@ -63,6 +66,60 @@ async fn pages_render_and_the_endpoint_answers_503_while_the_database_hangs() {
             started.elapsed() < Duration::from_secs(45),
             "counting never resumed"
         );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const TEMPLATES: Sources = &[
+    ("count", r#"[{{ get_hit_count(for="blog.post:1") }}]"#),
+    (
+        "list",
+        r#"{% for item in get_hit_counts(for=["blog.post:1"]) %}[{{ item.key }}={{ item.hits }}]{% endfor %}"#,
+    ),
+    ("top", "[{% for top in most_viewed() %}{{ top.key }}{% endfor %}]"),
+    ("script", r#"[{{ insert_hit_count_js(for="blog.post:1") }}]"#),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_render_without_figures_while_the_database_hangs() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (proxy, url) = db.behind_proxy_url().await;
+    // Nothing from memory: every figure is read.
+    let figment = figment(
+        &db,
+        json!({ "count_timeout": "300ms", "counts_refresh": "0 seconds" }),
+    )
+    .merge(("databases.hits.url", url))
+    .merge(("databases.hits.connect_timeout", 2));
+    let (client, _) = template_app_from(&db, figment, TEMPLATES).await;
+    assert_eq!(
+        render(&client, TEMPLATES, "count").await,
+        (Status::Ok, "[0]".to_owned())
+    );
+
+    proxy.set(Mode::Freeze);
+    for (name, expected) in [
+        ("count", "[]"),
+        ("list", "[blog.post:1=]"),
+        ("top", "[]"),
+        ("script", "[]"),
+    ] {
+        let started = Instant::now();
+        let (status, body) = render(&client, TEMPLATES, name).await;
+        assert_eq!((status, body.as_str()), (Status::Ok, expected), "{name}");
+        assert!(
+            started.elapsed() <= AT_MOST,
+            "{name} took {:?}",
+            started.elapsed()
+        );
+    }
+
+    proxy.set(Mode::Forward);
+    let started = Instant::now();
+    while render(&client, TEMPLATES, "count").await.1 != "[0]" {
+        assert!(started.elapsed() < Duration::from_secs(45), "reads never resumed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -34,6 +34,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("explicit", r#"{{ get_hit_count(kind="blog.post", id=1) }}|{{ get_hit_count(for="blog.post:1") }}|{{ get_hit_count(for=post.id, kind="blog.post") }}"#),
     ("js", "{% set hitcount = get_hit_count_js_variables(for=post) %}{{ hitcount.pk }}|{{ hitcount.ajax_url }}|{{ hitcount.hits }}|{{ hitcount.token }}|{{ hitcount.script_url }}|{{ hitcount.jquery_script_url }}"),
     ("insert_vars", "{{ insert_hit_count_js_variables(for=post) }}"),
+    ("insert_vars_nonce", r#"{{ insert_hit_count_js_variables(for=post, nonce="r4nd0m+/=") }}"#),
+    ("bad_nonce", r#"{{ insert_hit_count_js_variables(for=post, nonce='a"><script>') }}"#),
     ("insert_js", "{{ insert_hit_count_js(for=post) }}"),
     ("insert_js_debug", "{{ insert_hit_count_js(for=post, debug=true) }}"),
     ("bad_window", r#"{{ get_hit_count(for=post, within="fortnights=1") }}"#),
@@ -117,7 +119,7 @@ async fn script_urls_follow_the_base_path(db: &TestDb) {
     }
     assert!(text(&client, "insert_js")
         .await
-        .contains("<script src=\"/stats/static/hitcount.js\"></script>"));
+        .contains("<script src=\"/stats/static/hitcount.js\" data-hitcount-pk="));
 }
 
 async fn js_variables_and_the_exact_script(db: &TestDb) {
@@ -180,21 +182,47 @@ async fn js_variables_and_the_exact_script(db: &TestDb) {
         )
     );
 
+    // With the page's CSP nonce, the same script carries it.
+    assert!(
+        text(&plain, "insert_vars_nonce").await.starts_with(
+            "<script type=\"text/javascript\" nonce=\"r4nd0m+/=\">\nvar hitcountJS = {hitcountPK : '"
+        ),
+        "the nonce, and nothing else changed"
+    );
+
+    // One external script and no inline code: it runs under a
+    // Content-Security-Policy of script-src 'self'.
     let counting = text(&client, "insert_js").await;
-    assert!(counting.starts_with("<script type=\"text/javascript\">\nvar hitcountJS = {hitcountPK"));
-    assert!(counting.contains("<script src=\"/hitcount/static/hitcount.js\"></script>"));
-    assert!(counting.contains("HitCount.countHit(hitcountJS)"));
-    assert!(!counting.contains("console.log"));
+    assert!(
+        counting.starts_with("<script src=\"/hitcount/static/hitcount.js\" data-hitcount-pk=\""),
+        "{counting}"
+    );
+    assert!(
+        counting.contains(" data-hitcount-url=\"/hitcount/hit/ajax/\""),
+        "{counting}"
+    );
+    assert!(counting.contains(" data-hitcount-token=\""), "{counting}");
+    assert!(
+        counting.ends_with("></script>") && counting.matches("<script").count() == 1,
+        "{counting}"
+    );
+    assert!(!counting.contains("data-hitcount-debug"));
     assert!(text(&client, "insert_js_debug")
         .await
-        .contains("console.log('rocket-hitcount:', answer)"));
+        .contains(" data-hitcount-debug></script>"));
 }
 
 async fn errors_name_the_problem(db: &TestDb) {
     let (client, functions) = app_and_functions(db, json!({})).await;
     // Rocket answers a failed render with 500 and logs Tera's error; the
     // messages are checked on a plain Tera with the same functions below.
-    for name in ["bad_window", "missing_object", "missing_for", "no_key"] {
+    for name in [
+        "bad_window",
+        "missing_object",
+        "missing_for",
+        "no_key",
+        "bad_nonce",
+    ] {
         assert_eq!(show(&client, name).await.0, Status::InternalServerError, "{name}");
     }
     let mut tera = Tera::default();
@@ -216,6 +244,11 @@ async fn errors_name_the_problem(db: &TestDb) {
     assert!(
         bad_window.contains("get_hit_count: `within`") && bad_window.contains("fortnights"),
         "{bad_window}"
+    );
+    let bad_nonce = error("bad_nonce");
+    assert!(
+        bad_nonce.contains("insert_hit_count_js_variables: `nonce` must be a CSP nonce"),
+        "{bad_nonce}"
     );
     let missing = error("missing_object");
     assert!(missing.contains("no_such_post"), "{missing}");

@@ -10,20 +10,23 @@
 //! while a render waits.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use hitcount::{BlockingCounter, ObjectRef, Window};
 use rocket::fairing::{AdHoc, Fairing};
-use rocket::figment::value::magic::RelativePathBuf;
-use rocket::figment::Figment;
 use rocket_dyn_templates::tera::{self, Tera, Value};
 use rocket_dyn_templates::{Engines, Template};
 use serde_json::json;
 
 use crate::ajax::JsContext;
 use crate::state::HitCount;
+
+mod markup;
+mod scan;
+
+use markup::{count_script, script_variables};
+pub(crate) use scan::unregistered_calls;
 
 /// The most objects `most_viewed` returns.
 const MAX_MOST_VIEWED: u64 = 1000;
@@ -127,64 +130,6 @@ where
     })
 }
 
-/// When a template in the app's `template_dir` calls one of the functions
-/// although none were registered: a message that says how to register
-/// them.
-pub(crate) fn unregistered_calls(figment: &Figment) -> Option<String> {
-    let dir = figment
-        .extract_inner::<RelativePathBuf>("template_dir")
-        .map(|path| path.relative())
-        .unwrap_or_else(|_| PathBuf::from("templates"));
-    let (template, name) = first_call(&dir)?;
-    Some(format!(
-        "template {} calls `{name}`, but rocket-hitcount's Tera functions are not registered: \
-         attach `HitCount::templates()` in place of `Template::fairing()` \
-         (or `HitCount::custom_templates(f)` in place of `Template::custom(f)`)",
-        template.display()
-    ))
-}
-
-/// The first `.tera` template under `dir` (folders included, links not
-/// followed, eight levels deep at most) that calls one of the crate's
-/// functions, and which.
-fn first_call(dir: &Path) -> Option<(PathBuf, &'static str)> {
-    first_call_within(dir, 8)
-}
-
-fn first_call_within(dir: &Path, depth: u32) -> Option<(PathBuf, &'static str)> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
-    entries.sort_by_key(|entry| entry.path());
-    entries.into_iter().find_map(|entry| {
-        let (path, kind) = (entry.path(), entry.file_type().ok()?);
-        if kind.is_dir() {
-            return depth
-                .checked_sub(1)
-                .and_then(|depth| first_call_within(&path, depth));
-        }
-        if !kind.is_file() || path.extension().is_none_or(|ext| ext != "tera") {
-            return None;
-        }
-        let text = std::fs::read_to_string(&path).ok()?;
-        // `most_viewed` may be an app's own function too.
-        Name::ALL
-            .into_iter()
-            .filter(|name| *name != Name::MostViewed)
-            .map(Name::as_str)
-            .find(|name| calls(&text, name))
-            .map(|name| (path, name))
-    })
-}
-
-/// Whether `text` calls function `name`: the name, not inside a longer
-/// one, followed by `(`.
-fn calls(text: &str, name: &str) -> bool {
-    text.match_indices(name).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + name.len()..].trim_start();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('(')
-    })
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Name {
     GetHitCount,
@@ -249,18 +194,22 @@ impl tera::Function for Function {
         match self.name {
             Name::GetHitCount => call.hit_count(blocking),
             Name::GetHitCounts => call.hit_counts(blocking),
+            // While the database is away, no variables and no script: the
+            // page renders, and its hit is not counted.
             Name::JsVariables => Ok(json!(call.js_variables(&bound.state, blocking)?)),
             Name::InsertJsVariables => {
-                let vars = call.js_variables(&bound.state, blocking)?;
-                Ok(Value::String(script_variables(
-                    &vars,
-                    bound.state.config().require_token,
-                )))
+                let nonce = call.nonce()?;
+                let script = call
+                    .js_variables(&bound.state, blocking)?
+                    .map(|vars| script_variables(&vars, bound.state.config().require_token, nonce));
+                Ok(Value::String(script.unwrap_or_default()))
             }
             Name::InsertJs => {
-                let vars = call.js_variables(&bound.state, blocking)?;
                 let debug = call.flag("debug")?;
-                Ok(Value::String(count_script(&bound.state, &vars, debug)))
+                let script = call
+                    .js_variables(&bound.state, blocking)?
+                    .map(|vars| count_script(&bound.state, &vars, debug));
+                Ok(Value::String(script.unwrap_or_default()))
             }
             Name::MostViewed => call.most_viewed(blocking),
         }
@@ -281,6 +230,25 @@ impl Call<'_> {
             None => Ok(false),
             Some(Value::Bool(flag)) => Ok(*flag),
             Some(other) => Err(self.error(format!("`{key}` must be true or false, not {other}"))),
+        }
+    }
+
+    /// `nonce`, if given: the page's Content-Security-Policy nonce, which
+    /// an inline script needs under a policy without `'unsafe-inline'`.
+    fn nonce(&self) -> tera::Result<Option<&str>> {
+        match self.args.get("nonce") {
+            None => Ok(None),
+            Some(Value::String(nonce))
+                if !nonce.is_empty()
+                    && nonce.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+                    }) =>
+            {
+                Ok(Some(nonce))
+            }
+            Some(other) => Err(self.error(format!(
+                "`nonce` must be a CSP nonce (base64 characters), not {other}"
+            ))),
         }
     }
 
@@ -337,7 +305,8 @@ impl Call<'_> {
                 blocking.run(move |counter| async move { counter.hits_in_last(&object, window).await })
             }
         };
-        Ok(json!(hits.map_err(|e| self.error(e))?))
+        // While the database is away: no figure (Tera prints nothing).
+        Ok(json!(self.unless_away(hits)?))
     }
 
     /// `get_hit_counts(for=posts, kind="blog.post")`: each element of the
@@ -358,40 +327,51 @@ impl Call<'_> {
         let window = self.window()?;
         let wanted = objects.clone();
         // One query either way.
-        let counts = blocking
-            .run(move |counter| async move {
-                match window {
-                    Some(window) => counter.counts_and_hits_in_last_many(&wanted, window).await,
-                    None => Ok(counter
-                        .counts_many(&wanted)
-                        .await?
-                        .into_iter()
-                        .map(|(object, counts)| (object, (counts, counts.hits)))
-                        .collect()),
-                }
-            })
-            .map_err(|e| self.error(e))?;
+        let counts = blocking.run(move |counter| async move {
+            match window {
+                Some(window) => counter.counts_and_hits_in_last_many(&wanted, window).await,
+                None => Ok(counter
+                    .counts_many(&wanted)
+                    .await?
+                    .into_iter()
+                    .map(|(object, counts)| (object, (counts, counts.hits)))
+                    .collect()),
+            }
+        });
+        // While the database is away: the list, with no figures.
+        let counts = self.unless_away(counts)?.unwrap_or_default();
         Ok(Value::Array(
             items
                 .iter()
                 .zip(&objects)
                 .map(|(item, object)| {
-                    let (counts, hits) = counts.get(object).copied().unwrap_or_default();
+                    let figures = counts.get(object).copied();
                     json!({
                         "object": item,
                         "key": object.to_string(),
-                        "pk": counts.pk,
-                        "hits": hits,
-                        "total_hits": counts.hits,
+                        "pk": figures.and_then(|(counts, _)| counts.pk),
+                        "hits": figures.map(|(_, hits)| hits),
+                        "total_hits": figures.map(|(counts, _)| counts.hits),
                     })
                 })
                 .collect(),
         ))
     }
 
-    fn js_variables(&self, state: &HitCount, blocking: &BlockingCounter) -> tera::Result<JsContext> {
-        let (pk, hits) = blocking.pk_and_hits(&self.object()?).map_err(|e| self.error(e))?;
-        Ok(state.js_context(pk, hits))
+    /// The object's script variables, or `None` while the database is away.
+    fn js_variables(&self, state: &HitCount, blocking: &BlockingCounter) -> tera::Result<Option<JsContext>> {
+        let found = self.unless_away(blocking.pk_and_hits(&self.object()?))?;
+        Ok(found.map(|(pk, hits)| state.js_context(pk, hits)))
+    }
+
+    /// A read's answer, `None` when the database is away (the counter
+    /// logs the outage once), or the error as this function's.
+    fn unless_away<T>(&self, read: hitcount::Result<T>) -> tera::Result<Option<T>> {
+        match read {
+            Ok(value) => Ok(Some(value)),
+            Err(hitcount::Error::Unavailable { .. }) => Ok(None),
+            Err(error) => Err(self.error(error)),
+        }
     }
 
     fn most_viewed(&self, blocking: &BlockingCounter) -> tera::Result<Value> {
@@ -409,8 +389,9 @@ impl Call<'_> {
             },
         };
         let ranked = blocking
-            .run(move |counter| async move { counter.most_viewed(kind.as_deref(), window, limit).await })
-            .map_err(|e| self.error(e))?;
+            .run(move |counter| async move { counter.most_viewed(kind.as_deref(), window, limit).await });
+        // While the database is away: an empty list.
+        let ranked = self.unless_away(ranked)?.unwrap_or_default();
         Ok(Value::Array(
             ranked
                 .into_iter()
@@ -484,83 +465,9 @@ fn id_of(value: &Value) -> Result<String, String> {
     }
 }
 
-/// django-hitcount's `insert_hit_count_js_variables`, byte for byte, plus
-/// the page token when the endpoint requires one.
-fn script_variables(vars: &JsContext, with_token: bool) -> String {
-    let token = if with_token {
-        format!(",hitcountToken : '{}'", js_string(&vars.token))
-    } else {
-        String::new()
-    };
-    format!(
-        "<script type=\"text/javascript\">\nvar hitcountJS = {{hitcountPK : '{}',hitcountURL : '{}'{token}}};\n</script>",
-        vars.pk,
-        js_string(&vars.ajax_url)
-    )
-}
-
-/// django-hitcount's `insert_hit_count_js`: the variables, the bundled
-/// script, and the call that counts; with `debug`, the answer is logged.
-fn count_script(state: &HitCount, vars: &JsContext, debug: bool) -> String {
-    let log = if debug {
-        ".then(function (answer) { console.log('rocket-hitcount:', answer); }, \
-         function (error) { console.error('rocket-hitcount:', error); })"
-    } else {
-        ".catch(function () {})"
-    };
-    format!(
-        "{}\n<script src=\"{}\"></script>\n<script type=\"text/javascript\">\nHitCount.countHit(hitcountJS){log};\n</script>",
-        script_variables(vars, state.config().require_token),
-        js_string(&vars.script_url)
-    )
-}
-
-/// Text safe inside a single-quoted JavaScript string in an HTML `<script>`.
-fn js_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\x22"),
-            '<' => out.push_str("\\x3c"),
-            '>' => out.push_str("\\x3e"),
-            '&' => out.push_str("\\x26"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calls_are_told_from_other_words() {
-        assert!(calls("{{ get_hit_count(for=post) }}", "get_hit_count"));
-        assert!(calls("{% set n = get_hit_count (for=post) %}", "get_hit_count"));
-        assert!(!calls("{{ get_hit_counts(for=posts) }}", "get_hit_count"));
-        assert!(!calls("{{ my_get_hit_count(for=post) }}", "get_hit_count"));
-        assert!(!calls("get_hit_count is a function", "get_hit_count"));
-    }
-
-    #[test]
-    fn unregistered_calls_name_the_template_and_the_fix() {
-        let dir = std::env::temp_dir().join(format!("hitcount-templates-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("blog")).unwrap();
-        std::fs::write(dir.join("base.html.tera"), "<title>{{ title }}</title>").unwrap();
-        let figment = Figment::from(("template_dir", dir.display().to_string()));
-        assert_eq!(unregistered_calls(&figment), None, "no call, no message");
-        let post = dir.join("blog").join("post.html.tera");
-        std::fs::write(&post, "{{ get_hit_count(for=post) }} views").unwrap();
-        let message = unregistered_calls(&figment).expect("a call is found in a subfolder");
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert!(message.contains(&post.display().to_string()), "{message}");
-        assert!(message.contains("`get_hit_count`"), "{message}");
-        assert!(message.contains("HitCount::templates()"), "{message}");
-    }
 
     #[test]
     fn objects_are_named_every_documented_way() {
@@ -598,11 +505,5 @@ mod tests {
             let err = object_of(&value, kind).unwrap_err();
             assert!(err.contains(message), "{value}: {err}");
         }
-    }
-
-    #[test]
-    fn script_strings_cannot_break_out() {
-        assert_eq!(js_string("/a'b\\c</script>"), "/a\\'b\\\\c\\x3c/script\\x3e");
-        assert_eq!(js_string("a\nb"), "a\\u000ab");
     }
 }
