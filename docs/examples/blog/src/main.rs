@@ -187,7 +187,10 @@ mod tests {
         let (status, page) = get(&client, "/read/2").await;
         assert_eq!(status, Status::Ok, "{page}");
         assert!(page.contains("0 hits,\n   0 today."), "{page}");
-        assert!(page.contains("HitCount.countHit(hitcountJS)"), "{page}");
+        assert!(
+            page.contains(r#"<script src="/hitcount/static/hitcount.js" data-hitcount-pk="#),
+            "{page}"
+        );
 
         let (status, page) = get(&client, "/ajax/3").await;
         assert_eq!(status, Status::Ok, "{page}");
