@@ -1,105 +1,29 @@
 //! The admin for hits, behind a login: the hit log with django-hitcount's
 //! actions, the counts with a 30-day chart, and the blacklists. Every form
-//! carries the CSRF token of `rocket_hitcount::CsrfToken`.
+//! carries the CSRF token of `rocket_hitcount::CsrfToken`; every query
+//! parameter is checked, and a bad one is a 400 page naming it.
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use hitcount::{AdminAction, HitFilter, Window};
-use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
-use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::http::Status;
+use rocket::request::{FlashMessage, Request};
 use rocket::response::{self, Flash, Redirect, Responder};
-use rocket::{catch, catchers, get, post, routes, Catcher, Either, Route, State};
+use rocket::{catch, catchers, get, post, routes, Catcher, Route, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_hitcount::{CsrfToken, HitCount};
-use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::chart::daily_chart;
 use crate::posts::Posts;
 
-/// The admin's private (encrypted) session cookie: the user's name.
-const SESSION_COOKIE: &str = "example_admin";
+mod auth;
+
+pub(crate) use auth::fairing;
+pub use auth::hash_password;
+use auth::{login, login_page, logout, Admin};
 
 /// Hits per page of the hit log.
 const PER_PAGE: u32 = 50;
-
-/// `[default.admin]`: who may log in.
-#[derive(Debug, Deserialize)]
-pub struct AdminConfig {
-    /// The admin's user name.
-    pub user: String,
-    /// An Argon2 hash (PHC string) of the password, as printed by
-    /// `cargo run -p example_project -- hash-password`.
-    pub password_hash: String,
-}
-
-/// The password of the development admin in `Rocket.toml`, which a
-/// release build or the release profile refuses.
-const DEVELOPMENT_PASSWORD: &str = "admin";
-
-impl AdminConfig {
-    fn accepts(&self, user: &str, password: &str) -> bool {
-        let Ok(hash) = PasswordHash::new(&self.password_hash) else {
-            return false;
-        };
-        // The password is checked whatever the name, so the time taken
-        // does not tell whether the name was right.
-        let password_ok = Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok();
-        let user_ok =
-            user.len() == self.user.len() && bool::from(user.as_bytes().ct_eq(self.user.as_bytes()));
-        password_ok && user_ok
-    }
-}
-
-/// The Argon2 hash (PHC string) of `password`, with a random salt: what
-/// `admin.password_hash` takes (`cargo run -p example_project --
-/// hash-password` prints it).
-///
-/// ```
-/// let hash = example_project::hash_password("correct horse").unwrap();
-/// assert!(hash.starts_with("$argon2id$"));
-/// assert_ne!(hash, example_project::hash_password("correct horse").unwrap(), "salted");
-/// assert!(example_project::hash_password("").is_err());
-/// ```
-pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    if password.is_empty() {
-        return Err("the password is empty".into());
-    }
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// Reads `[admin]` at ignite; refuses to launch without it in release
-/// builds, with a hash that is not one, or, in a release build or the
-/// release profile, with the development password.
-pub(crate) fn fairing() -> AdHoc {
-    AdHoc::try_on_ignite("Example admin", |rocket| async move {
-        let production = !cfg!(debug_assertions) || rocket.figment().profile() == "release";
-        match rocket.figment().extract_inner::<AdminConfig>("admin") {
-            Ok(config) if PasswordHash::new(&config.password_hash).is_err() => {
-                rocket::error!("admin.password_hash is not an Argon2 hash: make one with `cargo run -p example_project -- hash-password`");
-                Err(rocket)
-            }
-            Ok(config) if production && config.accepts(&config.user, DEVELOPMENT_PASSWORD) => {
-                rocket::error!("admin.password_hash is the development password {DEVELOPMENT_PASSWORD:?}: set a password of your own (see docs/admin.md)");
-                Err(rocket)
-            }
-            Ok(config) => Ok(rocket.manage(config)),
-            Err(e) => {
-                rocket::error!("the admin login is not configured ({e}): set admin.user and admin.password_hash (see docs/admin.md)");
-                Err(rocket)
-            }
-        }
-    })
-}
 
 pub(crate) fn routes() -> Vec<Route> {
     routes![
@@ -119,35 +43,19 @@ pub(crate) fn catchers() -> Vec<Catcher> {
     catchers![login_first, incomplete_form]
 }
 
-/// Request guard: the logged-in admin. Anyone else gets 401, which the
-/// admin's catcher turns into the login page.
-pub struct Admin;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Admin {
-    type Error = ();
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
-        let config = request.rocket().state::<AdminConfig>();
-        match (config, request.cookies().get_private(SESSION_COOKIE)) {
-            (Some(config), Some(cookie)) if cookie.value() == config.user => Outcome::Success(Admin),
-            _ => Outcome::Error((Status::Unauthorized, ())),
-        }
-    }
-}
-
 #[catch(401)]
 fn login_first() -> Redirect {
     Redirect::to("/admin/login")
 }
 
-/// A form that lacks a field or carries one of the wrong kind (Rocket
-/// refuses it before the handler): the error page, not Rocket's bare one.
+/// A form that lacks a field (Rocket refuses it before the handler): the
+/// error page, not Rocket's bare one. The fields themselves are read as
+/// text and checked by the handlers, which name a bad value with a 400.
 #[catch(422)]
 fn incomplete_form() -> ErrorPage {
     ErrorPage::new(
         Status::UnprocessableEntity,
-        "the form is incomplete or a field is not what it should be (a hit id must be a number)",
+        "the form is incomplete: a field it needs is missing",
     )
 }
 
@@ -164,6 +72,15 @@ impl ErrorPage {
             status,
             message: message.into(),
         }
+    }
+
+    /// A 400: a parameter with a value it cannot take. The value is
+    /// quoted as Rust would, so control characters show as escapes.
+    fn bad_parameter(name: &str, value: &str, expected: &str) -> ErrorPage {
+        ErrorPage::new(
+            Status::BadRequest,
+            format!("{name} must be {expected}, got {value:?}"),
+        )
     }
 
     /// A 403 naming the CSRF problem.
@@ -193,74 +110,107 @@ fn home(_admin: Admin) -> Redirect {
     Redirect::to("/admin/hits")
 }
 
-#[get("/login")]
-fn login_page(csrf: CsrfToken<'_>, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render("admin/login", context! { csrf: csrf.value(), flash })
-}
-
-#[derive(FromForm)]
-struct Login<'r> {
-    csrfmiddlewaretoken: Option<&'r str>,
-    username: &'r str,
-    password: &'r str,
-}
-
-#[post("/login", data = "<form>")]
-fn login(
-    csrf: CsrfToken<'_>,
-    config: &State<AdminConfig>,
-    jar: &CookieJar<'_>,
-    form: Form<Login<'_>>,
-) -> Result<Either<Redirect, (Status, Template)>, ErrorPage> {
-    csrf.verify(form.csrfmiddlewaretoken)
-        .map_err(ErrorPage::forbidden)?;
-    if !config.accepts(form.username, form.password) {
-        // django.contrib.admin's message.
-        let error = "Please enter the correct username and password for a staff account.";
-        let page = Template::render("admin/login", context! { csrf: csrf.value(), error });
-        return Ok(Either::Right((Status::Unauthorized, page)));
+/// A query parameter given at most once: `None` when absent or empty (as
+/// an empty form field sends it).
+fn once<'r>(name: &str, values: &[&'r str]) -> Result<Option<&'r str>, ErrorPage> {
+    match values {
+        [] => Ok(None),
+        [value] => Ok(Some(*value).filter(|v| !v.is_empty())),
+        values => Err(ErrorPage::new(
+            Status::BadRequest,
+            format!("{name} must be given once, got {values:?}"),
+        )),
     }
-    let cookie = Cookie::build((SESSION_COOKIE, config.user.clone()))
-        .path("/admin")
-        .http_only(true)
-        .same_site(SameSite::Lax);
-    jar.add_private(cookie);
-    Ok(Either::Left(Redirect::to("/admin/hits")))
 }
 
-#[derive(FromForm)]
-struct Plain<'r> {
-    csrfmiddlewaretoken: Option<&'r str>,
-}
+/// What a day of `since` and `until` must be: four-digit years, which
+/// both databases' timestamps hold and SQLite's text timestamps sort right.
+const DAY: &str = "a date like 2026-11-22, from 0001-01-01 to 9999-12-31";
 
-#[post("/logout", data = "<form>")]
-fn logout(csrf: CsrfToken<'_>, jar: &CookieJar<'_>, form: Form<Plain<'_>>) -> Action {
-    csrf.verify(form.csrfmiddlewaretoken)
-        .map_err(ErrorPage::forbidden)?;
-    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
-    Ok(Flash::success(Redirect::to("/admin/login"), "Logged out."))
-}
-
-/// A `YYYY-MM-DD` day as the start of that day (UTC).
-fn day(text: Option<&str>, name: &str) -> Result<Option<chrono::DateTime<Utc>>, String> {
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
+/// A `YYYY-MM-DD` day with a four-digit year.
+fn day(value: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ErrorPage> {
+    let Some(text) = value else {
         return Ok(None);
     };
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("{name} must be a date like 2026-11-22, got {text:?}"))?;
-    Ok(Some(Utc.from_utc_datetime(
-        &date.and_hms_opt(0, 0, 0).expect("midnight"),
-    )))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|date| (1..=9999).contains(&date.year()))
+        .map(Some)
+        .ok_or_else(|| ErrorPage::bad_parameter(name, text, DAY))
 }
 
-/// The hit log's query string: page, search, object and days.
+/// The start of `date`, UTC.
+fn midnight(date: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+}
+
+/// The hit log's query string, as written: `LogQuery::filter` checks
+/// each parameter, so that a bad one is a 400 naming it and its value
+/// rather than a route that does not match or a value silently dropped.
+/// Parameters of other names are ignored.
 #[derive(FromForm)]
 struct LogQuery<'r> {
-    page: Option<u32>,
-    q: Option<&'r str>,
-    object: Option<i64>,
-    since: Option<&'r str>,
-    until: Option<&'r str>,
+    page: Vec<&'r str>,
+    q: Vec<&'r str>,
+    object: Vec<&'r str>,
+    since: Vec<&'r str>,
+    until: Vec<&'r str>,
+}
+
+/// The hit log's filter, and its days as the filter form shows them.
+struct LogFilter {
+    filter: HitFilter,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+}
+
+impl LogQuery<'_> {
+    fn filter(&self) -> Result<LogFilter, ErrorPage> {
+        let page = match once("page", &self.page)? {
+            None => 1,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|page| *page >= 1)
+                .ok_or_else(|| ErrorPage::bad_parameter("page", text, "a page number from 1"))?,
+        };
+        let object_pk = once("object", &self.object)?
+            .map(|text| {
+                text.parse::<i64>()
+                    .map_err(|_| ErrorPage::bad_parameter("object", text, "a hit count pk (a whole number)"))
+            })
+            .transpose()?;
+        let search = once("q", &self.q)?
+            .map(|text| {
+                if text.chars().any(char::is_control) {
+                    Err(ErrorPage::bad_parameter(
+                        "q",
+                        text,
+                        "search text without control characters",
+                    ))
+                } else {
+                    Ok(text.to_owned())
+                }
+            })
+            .transpose()?;
+        let since = day(once("since", &self.since)?, "since")?;
+        let until = day(once("until", &self.until)?, "until")?;
+        let filter = HitFilter {
+            object_pk,
+            search,
+            since: since.map(midnight),
+            // "until" names a day shown in full: up to the next midnight.
+            // After 9999-12-31 there is no bound: a five-digit year would
+            // sort before every other in SQLite's text timestamps.
+            until: until
+                .and_then(|date| date.checked_add_days(Days::new(1)))
+                .filter(|next| next.year() <= 9999)
+                .map(midnight),
+            page,
+            per_page: PER_PAGE,
+        };
+        Ok(LogFilter { filter, since, until })
+    }
 }
 
 /// The hit log: newest first, paginated, searchable by IP and user agent,
@@ -274,24 +224,13 @@ async fn hits_page(
     flash: Option<FlashMessage<'_>>,
     query: LogQuery<'_>,
 ) -> Page {
-    let bad_request = |message: String| ErrorPage::new(Status::BadRequest, message);
-    let filter = HitFilter {
-        object_pk: query.object,
-        search: query.q.filter(|q| !q.is_empty()).map(str::to_owned),
-        since: day(query.since, "since").map_err(bad_request)?,
-        // "until" names a day shown in full.
-        until: day(query.until, "until")
-            .map_err(bad_request)?
-            .map(|d| d + chrono::TimeDelta::days(1)),
-        page: query.page.unwrap_or(1).max(1),
-        per_page: PER_PAGE,
-    };
+    let LogFilter { filter, since, until } = query.filter()?;
     let counter = hitcount.counter();
-    let log = counter
-        .admin()
-        .list_hits(&filter)
-        .await
-        .map_err(|e| ErrorPage::server("reading the hit log", e))?;
+    let log = counter.admin().list_hits(&filter).await.map_err(|e| match e {
+        // Input the checks above let through, refused by the library.
+        hitcount::Error::InvalidInput { .. } => ErrorPage::new(Status::BadRequest, e.to_string()),
+        e => ErrorPage::server("reading the hit log", e),
+    })?;
     let objects = counter
         .list_counts(Window::days(7), 1000)
         .await
@@ -307,10 +246,12 @@ async fn hits_page(
             log,
             objects,
             actions,
-            q: query.q.unwrap_or(""),
-            object: query.object,
-            since: query.since.unwrap_or(""),
-            until: query.until.unwrap_or(""),
+            q: filter.search.as_deref().unwrap_or(""),
+            object: filter.object_pk,
+            // Written back as YYYY-MM-DD, whatever form was accepted, for
+            // the date inputs and the page links.
+            since: since.map(|d| d.to_string()).unwrap_or_default(),
+            until: until.map(|d| d.to_string()).unwrap_or_default(),
             csrf: csrf.value(),
             flash,
             backend: posts.backend(),
@@ -323,11 +264,12 @@ struct HitsAction<'r> {
     csrfmiddlewaretoken: Option<&'r str>,
     action: &'r str,
     #[field(name = "selected")]
-    selected: Vec<i64>,
+    selected: Vec<&'r str>,
 }
 
 /// Runs one of django-hitcount's actions on the selected hits and says
-/// what it did.
+/// what it did; an unknown action or a hit id that is not a number is a
+/// 400 page naming it.
 #[post("/hits", data = "<form>")]
 async fn hits_action(
     _admin: Admin,
@@ -337,11 +279,21 @@ async fn hits_action(
 ) -> Action {
     csrf.verify(form.csrfmiddlewaretoken)
         .map_err(ErrorPage::forbidden)?;
-    let back = Redirect::to("/admin/hits");
     let Some(action) = AdminAction::from_name(form.action) else {
-        return Ok(Flash::error(back, format!("Unknown action {:?}.", form.action)));
+        let names: Vec<_> = AdminAction::ALL.iter().map(|a| a.name()).collect();
+        let expected = format!("one of {}", names.join(", "));
+        return Err(ErrorPage::bad_parameter("action", form.action, &expected));
     };
-    if form.selected.is_empty() {
+    let selected = form
+        .selected
+        .iter()
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|_| ErrorPage::bad_parameter("selected", id, "hit ids (whole numbers)"))
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+    let back = Redirect::to("/admin/hits");
+    if selected.is_empty() {
         // django.contrib.admin's message.
         let message =
             "Items must be selected in order to perform actions on them. No items have been changed.";
@@ -350,7 +302,7 @@ async fn hits_action(
     let report = hitcount
         .counter()
         .admin()
-        .run_action(action, &form.selected)
+        .run_action(action, &selected)
         .await
         .map_err(|e| ErrorPage::server("running the action", e))?;
     Ok(Flash::success(back, report.messages.join("\n")))

@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod chart;
+pub mod csp;
 mod pages;
 pub mod posts;
 
@@ -80,7 +81,8 @@ pub fn site(figment: Figment) -> Rocket<Build> {
         )
         .register("/", rocket::catchers![pages::not_found])
         .register("/admin", admin::catchers())
-        .attach(admin::fairing());
+        .attach(admin::fairing())
+        .attach(csp::fairing());
     if url.starts_with("postgres") {
         on_database::<PgBlog>(rocket)
     } else {

@@ -6,6 +6,7 @@ use rocket::{catch, get, routes, Request, Route, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_hitcount::Hits;
 
+use crate::csp::CspNonce;
 use crate::posts::{Post, Posts};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -60,6 +61,7 @@ async fn detail(
     post: Post,
     counting: impl serde::Serialize,
     visits: impl FnOnce(Option<i64>) -> Option<u32>,
+    csp_nonce: Option<CspNonce>,
 ) -> Page {
     let counts = hits
         .counter()
@@ -74,6 +76,7 @@ async fn detail(
             hitcount: counting,
             post,
             backend: posts.backend(),
+            csp_nonce: csp_nonce.map(|nonce| nonce.0),
         },
     )))
 }
@@ -81,36 +84,42 @@ async fn detail(
 /// A page that counts nothing itself. Its visits are those before this
 /// request: the AJAX pages' script counts this one once the endpoint has
 /// recorded it (`static/visits.js`).
-async fn uncounted(template: &'static str, posts: &Posts, hits: Hits<'_>, pk: &str) -> Page {
+async fn uncounted(
+    template: &'static str,
+    posts: &Posts,
+    hits: Hits<'_>,
+    pk: &str,
+    nonce: Option<CspNonce>,
+) -> Page {
     let Some(post) = find(posts, pk).await? else {
         return Ok(None);
     };
-    detail(template, posts, &hits, post, (), |pk| {
+    let visits = |pk| {
         match pk {
             Some(pk) => hits.visits(pk),
             // Never counted: no views yet, if views are kept at all.
             None => hits.visits(0).map(|_| 0),
         }
-    })
-    .await
+    };
+    detail(template, posts, &hits, post, (), visits, nonce).await
 }
 
 /// Counts through the AJAX endpoint with the dependency-free script.
 #[get("/generic-detail-view-ajax/<pk>")]
-async fn detail_ajax(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_ajax", posts, hits, pk).await
+async fn detail_ajax(posts: &State<Posts>, hits: Hits<'_>, pk: &str, nonce: CspNonce) -> Page {
+    uncounted("detail_ajax", posts, hits, pk, Some(nonce)).await
 }
 
 /// The same with jQuery and `$.postCSRF`.
 #[get("/generic-detail-view-ajax-jquery/<pk>")]
-async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_ajax_jquery", posts, hits, pk).await
+async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str, nonce: CspNonce) -> Page {
+    uncounted("detail_ajax_jquery", posts, hits, pk, Some(nonce)).await
 }
 
 /// Shows the total and pk, counting nothing.
 #[get("/hitcount-detail-view/<pk>")]
 async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_view", posts, hits, pk).await
+    uncounted("detail_view", posts, hits, pk, None).await
 }
 
 /// Counts on load, with the counting guard.
@@ -124,7 +133,7 @@ async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Pag
         .await
         .map_err(|e| server_error("counting a hit", e))?;
     let visits = counted.visits;
-    detail("detail_count_hit", posts, &hits, post, counted, |_| visits).await
+    detail("detail_count_hit", posts, &hits, post, counted, |_| visits, None).await
 }
 
 /// The cookie test: did this browser send back the visitor cookie?

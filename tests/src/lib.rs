@@ -61,6 +61,8 @@ pub struct Server {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     shutdown: rocket::Shutdown,
+    /// What browsers reported of the pages' Content-Security-Policy.
+    pub csp_reports: example_project::csp::CspReports,
 }
 
 impl Server {
@@ -72,11 +74,16 @@ impl Server {
             .await
             .expect("the example ignites");
         let shutdown = rocket.shutdown();
+        let csp_reports = rocket
+            .state::<example_project::csp::CspReports>()
+            .expect("the example keeps CSP reports")
+            .clone();
         tokio::spawn(rocket.launch());
         assert!(wait_for_port(port).await, "the example listens on {port}");
         Server {
             base: format!("http://127.0.0.1:{port}"),
             shutdown,
+            csp_reports,
         }
     }
 }

@@ -218,4 +218,13 @@ async fn example_site_in_chromium() {
         .expect("the counts page has its charts");
     screenshot(&browser, "admin-counts.png").await;
     browser.close().await.unwrap();
+
+    // Every page ran under its Content-Security-Policy (no inline script
+    // but the nonced one, no inline style): the browser blocked nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        server.csp_reports.all(),
+        Vec::<String>::new(),
+        "what the policy blocked"
+    );
 }

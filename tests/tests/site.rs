@@ -25,6 +25,7 @@ storage_tests!(
     admin_needs_a_login,
     admin_login_refuses_a_forged_form,
     admin_hits_search_filter_and_pages,
+    admin_refuses_bad_parameters_with_400,
     admin_actions_say_what_they_did,
     admin_blacklist_ips_stops_counting_that_ip,
     admin_refuses_actions_without_csrf,
@@ -290,7 +291,8 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
         [
             "/static/jquery-3.7.1.min.js",
             "/hitcount/static/jquery.postcsrf.js",
-            "/static/visits.js"
+            "/static/visits.js",
+            "/static/count-jquery.js"
         ]
     );
     assert!(page.contains("var hitcountJS = {hitcountPK : '2',"));
@@ -300,6 +302,8 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
         "/static/jquery-3.7.1.min.js",
         "/hitcount/static/jquery.postcsrf.js",
         "/static/visits.js",
+        "/static/count-ajax.js",
+        "/static/count-jquery.js",
         "/static/style.css",
     ] {
         let response = client.get(script).dispatch().await;
@@ -463,11 +467,127 @@ async fn admin_hits_search_filter_and_pages(db: &TestDb) {
     let (_, page) = get(&client, "/admin/hits?until=2000-01-01").await;
     assert!(page.contains("No hits."));
 
-    let (status, page) = get(&client, "/admin/hits?since=yesterday").await;
-    assert_eq!(status, Status::BadRequest);
-    assert!(text_of(&page, "error")
-        .unwrap()
-        .contains("since must be a date like 2026-11-22"));
+    // Bad parameters: admin_refuses_bad_parameters_with_400.
+}
+
+/// Every bad parameter of the admin's pages is a 400 page naming the
+/// parameter and its value, on both databases: days out of range (the
+/// day after the last one chrono knows once panicked), control
+/// characters (PostgreSQL refuses NUL), numbers that are not, actions
+/// that do not exist.
+async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
+    let client = client(db).await;
+    hit(&client, 1, "s-1", "192.0.2.1", BROWSER_UA).await;
+    login(&client).await;
+    let date = "a date like 2026-11-22, from 0001-01-01 to 9999-12-31";
+    for (query, name, expected, value) in [
+        ("until=%2B262142-12-31", "until", date, r#""+262142-12-31""#),
+        ("since=%2B262142-12-31", "since", date, r#""+262142-12-31""#),
+        ("until=10000-01-01", "until", date, r#""10000-01-01""#),
+        ("since=-0001-12-31", "since", date, r#""-0001-12-31""#),
+        ("since=0000-12-31", "since", date, r#""0000-12-31""#),
+        ("until=2026-02-30", "until", date, r#""2026-02-30""#),
+        ("since=yesterday", "since", date, r#""yesterday""#),
+        ("q=%00", "q", "search text without control characters", r#""\0""#),
+        (
+            "q=a%1Bb",
+            "q",
+            "search text without control characters",
+            r#""a\u{1b}b""#,
+        ),
+        (
+            "q=line%0Abreak",
+            "q",
+            "search text without control characters",
+            r#""line\nbreak""#,
+        ),
+        ("page=abc", "page", "a page number from 1", r#""abc""#),
+        ("page=0", "page", "a page number from 1", r#""0""#),
+        ("page=-1", "page", "a page number from 1", r#""-1""#),
+        (
+            "page=4294967296",
+            "page",
+            "a page number from 1",
+            r#""4294967296""#,
+        ),
+        ("page=1.5", "page", "a page number from 1", r#""1.5""#),
+        (
+            "object=abc",
+            "object",
+            "a hit count pk (a whole number)",
+            r#""abc""#,
+        ),
+        (
+            "object=99999999999999999999",
+            "object",
+            "a hit count pk (a whole number)",
+            r#""99999999999999999999""#,
+        ),
+        ("page=2&page=x", "page", "given once", r#"["2", "x"]"#),
+        ("q=a&q=b", "q", "given once", r#"["a", "b"]"#),
+        (
+            "since=2026-01-01&since=",
+            "since",
+            "given once",
+            r#"["2026-01-01", ""]"#,
+        ),
+    ] {
+        let (status, page) = get(&client, &format!("/admin/hits?{query}")).await;
+        assert_eq!(status, Status::BadRequest, "?{query}");
+        let error = text_of(&page, "error").unwrap_or_else(|| panic!("?{query}: {page}"));
+        assert_eq!(
+            error,
+            format!("{name} must be {expected}, got {value}"),
+            "?{query}"
+        );
+    }
+    // The edges of the range, and the last page there could be, answer.
+    for query in [
+        "since=0001-01-01&until=9999-12-31",
+        "until=9999-12-31",
+        "page=4294967295",
+        "q=caf%C3%A9&object=-1",
+        "page=&q=&object=&since=&until=",
+        "unknown=1",
+    ] {
+        let (status, page) = get(&client, &format!("/admin/hits?{query}")).await;
+        assert_eq!(status, Status::Ok, "?{query}: {page}");
+    }
+    let (_, page) = get(&client, "/admin/hits?since=0001-01-01&until=9999-12-31").await;
+    assert!(page.contains(">1 hit<"), "the whole range holds the hit");
+
+    // The hit log's form: an unknown action, a hit id that is not one.
+    let id = hit_ids(&client, "").await.remove(0);
+    for (fields, message) in [
+        (
+            &[("action", "drop_tables"), ("selected", id.as_str())][..],
+            r#"got "drop_tables""#,
+        ),
+        (
+            &[("action", "delete_queryset"), ("selected", "1 OR 1=1")][..],
+            r#"selected must be hit ids (whole numbers), got "1 OR 1=1""#,
+        ),
+        (
+            &[
+                ("action", "delete_queryset"),
+                ("selected", id.as_str()),
+                ("selected", "x"),
+            ][..],
+            r#"selected must be hit ids (whole numbers), got "x""#,
+        ),
+    ] {
+        let refused = post(&client, "/admin/hits", fields).await;
+        assert_eq!(refused.status(), Status::BadRequest, "{fields:?}");
+        let page = refused.into_string().await.unwrap();
+        let error = text_of(&page, "error").unwrap();
+        assert!(error.contains(message), "{fields:?}: {error}");
+    }
+    let post1 = ObjectRef::new("blog.post", 1).unwrap();
+    assert_eq!(
+        counter(&client).counts(&post1).await.unwrap().hits,
+        1,
+        "nothing deleted"
+    );
 }
 
 /// The hit ids on the admin's hit log, newest first.
@@ -552,8 +672,19 @@ async fn admin_actions_say_what_they_did(db: &TestDb) {
         messages.contains("Items must be selected in order to perform actions on them."),
         "{messages}"
     );
-    let messages = run(&client, "drop_tables", &ids[5..]).await;
-    assert!(messages.contains("Unknown action"), "{messages}");
+    let unknown = post(
+        &client,
+        "/admin/hits",
+        &[("action", "drop_tables"), ("selected", &ids[5])],
+    )
+    .await;
+    assert_eq!(unknown.status(), Status::BadRequest);
+    let page = unknown.into_string().await.unwrap();
+    let error = text_of(&page, "error").unwrap();
+    assert!(
+        error.starts_with("action must be one of blacklist_ips, ") && error.ends_with(r#"got "drop_tables""#),
+        "{error}"
+    );
     assert_eq!(
         counter(&client).counts(&post1).await.unwrap().hits,
         2,
