@@ -416,3 +416,62 @@ async fn change_blacklist(
         (Err(e), _) => return Err(ErrorPage::server("changing a blacklist", e)),
     })
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Values of one parameter: none, one or two, each arbitrary text or
+    /// text near what the parameter takes.
+    fn values() -> impl Strategy<Value = Vec<String>> {
+        let value = prop_oneof![
+            any::<String>(),
+            "[0-9+-]{0,7}-[0-9]{1,2}-[0-9]{1,2}",
+            "[0-9-]{0,22}",
+            "[a-z0-9.:/ ]{0,20}",
+        ];
+        prop::collection::vec(value, 0..3)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Whatever the query, the hit log's filter is a value within what
+        /// the pages and the database take, or a 400 naming the parameter:
+        /// never a panic.
+        #[test]
+        fn any_query_gives_a_filter_or_a_400(
+            page in values(), q in values(), object in values(), since in values(), until in values(),
+        ) {
+            fn strs(values: &[String]) -> Vec<&str> {
+                values.iter().map(String::as_str).collect()
+            }
+            let query = LogQuery {
+                page: strs(&page),
+                q: strs(&q),
+                object: strs(&object),
+                since: strs(&since),
+                until: strs(&until),
+            };
+            match query.filter() {
+                Ok(LogFilter { filter, since, until }) => {
+                    prop_assert!(filter.page >= 1);
+                    prop_assert!(filter.search.iter().all(|q| !q.chars().any(char::is_control)));
+                    for day in since.iter().chain(&until) {
+                        prop_assert!((1..=9999).contains(&day.year()));
+                    }
+                    prop_assert_eq!(filter.since, since.map(midnight));
+                }
+                Err(error) => {
+                    prop_assert_eq!(error.status, Status::BadRequest);
+                    let named = ["page", "q", "object", "since", "until"]
+                        .iter()
+                        .any(|name| error.message.starts_with(&format!("{name} must be")));
+                    prop_assert!(named, "{}", error.message);
+                }
+            }
+        }
+    }
+}
