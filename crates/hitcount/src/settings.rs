@@ -128,7 +128,8 @@ pub struct Settings {
     pub counts_refresh: Window,
     /// How long counting one request may wait for the database: for the
     /// counting queue, a connection and the batch. A request not decided
-    /// in time, or met by a database error, is answered
+    /// in time, or whose database is away (a connection refused or lost),
+    /// is answered
     /// [`Reason::Unavailable`](crate::Reason::Unavailable) and its page
     /// renders; after a few such answers in a row the counter rests from
     /// the database for a moment and answers at once. Written like

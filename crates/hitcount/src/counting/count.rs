@@ -25,8 +25,9 @@ impl HitCounter {
     /// the hourly and daily buckets are written in one transaction.
     ///
     /// Never longer than `count_timeout`: a request the database does not
-    /// decide in time, or that meets a database error, is answered
-    /// [`Reason::Unavailable`] (not counted, nothing written), with the
+    /// decide in time, or whose database is away (a connection refused or
+    /// lost), is answered
+    /// [`Reason::Unavailable`] (not known to be counted), with the
     /// total this instance last knew (0 when it knows none).
     ///
     /// ```

@@ -58,8 +58,9 @@ pub enum Reason {
     /// 6. The session has an active hit on the object.
     SessionHasActiveHit,
     /// The database did not answer within `count_timeout`, or failed, or
-    /// failed lately and is given a rest: nothing is known of this
-    /// request's hit and nothing was written (not in django-hitcount).
+    /// failed lately and is given a rest: this request is not known to be
+    /// counted (if its batch was already being written when its time ran
+    /// out, its hit may still be stored, once). Not in django-hitcount.
     Unavailable,
 }
 
