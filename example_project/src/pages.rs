@@ -2,7 +2,8 @@
 //! example shows (DESIGN section 6), and the cookie test.
 
 use rocket::http::Status;
-use rocket::{catch, get, routes, Request, Route, State};
+use rocket::response::Redirect;
+use rocket::{catch, get, routes, Either, Request, Route, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_hitcount::Hits;
 
@@ -119,7 +120,11 @@ async fn detail_ajax_jquery(posts: &State<Posts>, hits: Hits<'_>, pk: &str, nonc
 /// Shows the total and pk, counting nothing.
 #[get("/hitcount-detail-view/<pk>")]
 async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
-    uncounted("detail_view", posts, hits, pk, None).await
+    let Some(post) = find(posts, pk).await? else {
+        return Ok(None);
+    };
+    // It counts nothing: no "you have visited this page" either.
+    detail("detail_view", posts, &hits, post, (), |_| None, None).await
 }
 
 /// Counts on load, with the counting guard.
@@ -137,12 +142,18 @@ async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Pag
 }
 
 /// The cookie test: did this browser send back the visitor cookie?
-#[get("/about")]
-fn about(posts: &State<Posts>, hits: Hits<'_>) -> Template {
-    Template::render(
+#[get("/about?<cookie_check>")]
+fn about(posts: &State<Posts>, hits: Hits<'_>, cookie_check: Option<&str>) -> Either<Template, Redirect> {
+    // Django's test cookie: a first visit gets the cookie with a redirect
+    // to this page, so that the warning shows only when it did not come
+    // back.
+    if !hits.returned_cookie() && cookie_check.is_none() {
+        return Either::Right(Redirect::to("/about/?cookie_check=1"));
+    }
+    Either::Left(Template::render(
         "about",
         context! { returned_cookie: hits.returned_cookie(), backend: posts.backend() },
-    )
+    ))
 }
 
 #[catch(404)]

@@ -6,10 +6,12 @@ jQuery(function ($) {
   $.postCSRF(hitcountJS.hitcountURL, fields).done(function (data) {
     $("#hit-counted-value").text(String(data.hit_counted));
     $("#hit-response").text(data.hit_message);
-    // The counts below were read before this hit: add it (a hit is a
-    // view too), and this visit, which the endpoint recorded.
-    if (data.hit_counted) {
-      $("#total-hits, #hits-last-day, #views").text(function (i, count) { return String(Number(count) + 1); });
+    // The counts below were read before this request: add what it added
+    // (a hit is a view too; a repeat visit is a view only).
+    var added = data.hit_counted ? "#total-hits, #hits-last-day, #views"
+      : /has active hit$/.test(data.hit_message || "") ? "#views" : "";
+    if (added) {
+      $(added).text(function (i, count) { return String(Number(count) + 1); });
     }
     showVisit(document.getElementById("visits"));
   }).fail(function (xhr) {

@@ -140,6 +140,9 @@ async fn example_site_in_chromium() {
     );
     shows(&browser, "hit-response", repeat).await;
     shows(&browser, "visits", "You have visited this page 2 times.").await;
+    // Not counted, but a view: the page adds it.
+    shows(&browser, "views", "2").await;
+    shows(&browser, "total-hits", "1").await;
 
     // jQuery and $.postCSRF behave the same.
     assert_eq!(
@@ -153,6 +156,7 @@ async fn example_site_in_chromium() {
         "false"
     );
     shows(&browser, "hit-response", repeat).await;
+    shows(&browser, "views", "2").await;
 
     // The front page shows both hits.
     browser.goto(&format!("{base}/")).await.unwrap();

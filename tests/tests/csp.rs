@@ -25,7 +25,7 @@ async fn pages_run_under_a_strict_policy_with_one_nonced_script() {
         .expect("the example launches");
     for path in [
         "/",
-        "/about/",
+        "/about/?cookie_check=1",
         "/generic-detail-view-ajax/1/",
         "/generic-detail-view-ajax-jquery/1/",
         "/hitcount-detail-view/1/",

@@ -214,6 +214,8 @@ async fn detail_view_counts_nothing(db: &TestDb) {
         assert_eq!(status, Status::Ok);
         assert_eq!(text_of(&page, "total-hits").as_deref(), Some("0"));
         assert_eq!(text_of(&page, "pk").as_deref(), Some("none yet"));
+        // It counts nothing, so it says nothing of visits.
+        assert_eq!(text_of(&page, "visits"), None);
     }
     let post = ObjectRef::new("blog.post", 1).unwrap();
     assert_eq!(counter(&client).counts(&post).await.unwrap().hits, 0);
@@ -254,6 +256,8 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
         Some("You have visited this page 0 times.")
     );
     assert!(page.contains(r#"<p id="visits" data-visits="0">"#));
+    // Without JavaScript, the page says it counts nothing.
+    assert!(text_of(&page, "noscript").is_some_and(|text| text.starts_with("JavaScript is off")));
 
     // What the script does: post the pk and the page's token.
     let token = page
@@ -305,23 +309,46 @@ async fn ajax_pages_hand_their_script_what_it_needs(db: &TestDb) {
         "/static/count-ajax.js",
         "/static/count-jquery.js",
         "/static/style.css",
+        "/static/favicon.svg",
     ] {
         let response = client.get(script).dispatch().await;
         assert_eq!(response.status(), Status::Ok, "{script}");
     }
 }
 
+/// Django's test cookie: a first visit is sent back to the page with the
+/// cookie; the warning shows only when it did not come back.
 async fn about_page_tests_the_cookie(db: &TestDb) {
     let client = client(db).await;
-    let (status, page) = get(&client, "/about/").await;
+    let first = client.get("/about/").dispatch().await;
+    assert_eq!(first.status(), Status::SeeOther);
+    assert_eq!(
+        first.headers().get_one("Location"),
+        Some("/about/?cookie_check=1")
+    );
+    assert!(
+        first.cookies().iter().count() > 0,
+        "the redirect hands out the cookie"
+    );
+    let (status, page) = get(&client, "/about/?cookie_check=1").await;
     assert_eq!(status, Status::Ok);
     assert!(text_of(&page, "cookie-test")
         .unwrap()
-        .starts_with("Your browser did not return"));
+        .starts_with("Your browser returned the visitor cookie"));
     let (_, page) = get(&client, "/about/").await;
     assert!(text_of(&page, "cookie-test")
         .unwrap()
         .starts_with("Your browser returned the visitor cookie"));
+
+    // A client that keeps no cookie is warned, after the one redirect.
+    let curl = Client::untracked(site(&db.url))
+        .await
+        .expect("the example launches");
+    let (status, page) = get(&curl, "/about/?cookie_check=1").await;
+    assert_eq!(status, Status::Ok);
+    assert!(text_of(&page, "cookie-test")
+        .unwrap()
+        .starts_with("Your browser did not return the visitor cookie"));
 }
 
 async fn missing_posts_are_404_pages(db: &TestDb) {
