@@ -93,10 +93,19 @@ fn routes() -> Vec<Route> {
     rocket::routes![report]
 }
 
-/// A browser's report of something the policy blocked: logged and kept.
+/// The reports kept, the latest ones: anyone may post one.
+const KEPT_REPORTS: usize = 100;
+
+/// A browser's report of something the policy blocked: logged (its first
+/// 500 characters) and kept (the latest [`KEPT_REPORTS`]).
 #[post("/csp-report", data = "<report>")]
 fn report(report: String, reports: &State<CspReports>) -> Status {
-    rocket::warn_!("Content-Security-Policy violation: {report}");
-    reports.0.lock().expect("not poisoned").push(report);
+    let shown: String = report.chars().take(500).collect();
+    rocket::warn_!("Content-Security-Policy violation: {shown:?}");
+    let mut kept = reports.0.lock().expect("not poisoned");
+    if kept.len() == KEPT_REPORTS {
+        kept.remove(0);
+    }
+    kept.push(report);
     Status::NoContent
 }

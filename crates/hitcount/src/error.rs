@@ -28,9 +28,10 @@ pub enum Error {
     },
     /// A `within` window or a duration is malformed.
     Window(WindowError),
-    /// The database did not answer in time, or lost its connection, while
-    /// the counting queue wrote a batch (see `count_timeout`): nothing of
-    /// the batch was written.
+    /// The database is away: it did not answer within `count_timeout`,
+    /// refused or lost the connection, or failed lately and the counter is
+    /// resting from it. What was asked is not known to be done (a batch
+    /// whose time ran out may still have been written).
     Unavailable {
         /// What happened, for the log.
         reason: String,

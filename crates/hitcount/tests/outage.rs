@@ -279,3 +279,33 @@ async fn reads_answer_within_the_budget_while_the_database_hangs() {
     }
     assert_eq!(counter.counts(&post()).await.unwrap().hits, 1);
 }
+
+/// A page's script variables (`pk_and_hits`, a read that may register the
+/// object) end an outage by themselves: the try after a rest reaches the
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reads_of_script_pages_end_an_outage() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
+    let counter = HitCounter::open(pool, budget()).await.unwrap();
+    let page = ObjectRef::new("blog.post", 2).unwrap();
+    proxy.set(Mode::Refuse);
+    for _ in 0..4 {
+        assert!(matches!(
+            counter.pk_and_hits(&page).await,
+            Err(hitcount::Error::Unavailable { .. })
+        ));
+    }
+    proxy.set(Mode::Forward);
+    let started = Instant::now();
+    while counter.pk_and_hits(&page).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the first rests are seconds long: the outage should have ended"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counter.pk_and_hits(&page).await.unwrap().1, 0);
+}

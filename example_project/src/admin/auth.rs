@@ -289,6 +289,18 @@ enum Key {
 }
 
 impl Key {
+    /// A client's key: its address, or for IPv6 its /64, which one
+    /// client is commonly given whole.
+    fn address(ip: IpAddr) -> Key {
+        match ip {
+            IpAddr::V6(v6) => {
+                let [a, b, c, d, ..] = v6.segments();
+                Key::Address(std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0).into())
+            }
+            v4 => Key::Address(v4),
+        }
+    }
+
     fn user_name(name: &str) -> Key {
         let mut end = name.len().min(MAX_KEPT_USER_NAME);
         while !name.is_char_boundary(end) {
@@ -344,10 +356,18 @@ impl Throttle {
                 }
             }
         }
-        for key in keys {
-            if !failures.contains_key(key) && failures.len() >= MAX_TRACKED_KEYS {
-                self.make_room(&mut failures, now);
+        // Room for the new keys, or the attempt is refused: a key locked
+        // out is never forgotten to make room.
+        let new = keys.iter().filter(|key| !failures.contains_key(key)).count();
+        while failures.len() + new > MAX_TRACKED_KEYS {
+            if !self.make_room(&mut failures, now) {
+                return Err(LockedOut {
+                    key: keys[0].clone(),
+                    wait: self.window,
+                });
             }
+        }
+        for key in keys {
             let f = failures
                 .entry(key.clone())
                 .or_insert(Failures { count: 0, since: now });
@@ -359,17 +379,22 @@ impl Throttle {
         Ok(())
     }
 
-    /// Forgets the windows that have passed, or else the oldest window.
-    fn make_room(&self, failures: &mut HashMap<Key, Failures>, now: Instant) {
+    /// Forgets the windows that have passed, or else the oldest key that
+    /// is not locked out; false when every key kept is locked out.
+    fn make_room(&self, failures: &mut HashMap<Key, Failures>, now: Instant) -> bool {
+        let before = failures.len();
         failures.retain(|_, f| now.duration_since(f.since) < self.window);
-        if failures.len() >= MAX_TRACKED_KEYS {
-            let oldest = failures
-                .iter()
-                .min_by_key(|(_, f)| f.since)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                failures.remove(&oldest);
-            }
+        if failures.len() < before {
+            return true;
+        }
+        let oldest = failures
+            .iter()
+            .filter(|(_, f)| f.count < self.max)
+            .min_by_key(|(_, f)| f.since)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(oldest) => failures.remove(&oldest).is_some(),
+            None => false,
         }
     }
 
@@ -441,7 +466,7 @@ pub(crate) async fn login(
         .map_err(ErrorPage::forbidden)?;
     let page = |error: String| Template::render("admin/login", context! { csrf: csrf.value(), error });
     let mut keys = vec![Key::user_name(form.username)];
-    keys.extend(hits.visitor().ip().map(Key::Address));
+    keys.extend(hits.visitor().ip().map(Key::address));
     if let Err(locked) = auth.throttle.attempt(&keys) {
         let seconds = locked.wait.as_secs() + u64::from(locked.wait.subsec_nanos() > 0);
         let whose = match locked.key {
@@ -534,11 +559,35 @@ mod tests {
 
     #[test]
     fn throttle_keeps_at_most_max_tracked_keys() {
-        let throttle = Throttle::new(1, Duration::from_secs(60));
+        let throttle = Throttle::new(2, Duration::from_secs(60));
         for i in 0..MAX_TRACKED_KEYS + 10 {
             assert!(throttle.attempt(&[Key::user_name(&i.to_string())]).is_ok());
         }
         assert_eq!(throttle.failures.lock().unwrap().len(), MAX_TRACKED_KEYS);
+    }
+
+    #[test]
+    fn a_locked_key_is_never_forgotten_to_make_room() {
+        let throttle = Throttle::new(1, Duration::from_secs(60));
+        let admin = [Key::user_name("admin")];
+        assert!(throttle.attempt(&admin).is_ok());
+        // Every other key locked out too: no room, so new keys are refused.
+        for i in 1..MAX_TRACKED_KEYS {
+            assert!(throttle.attempt(&[Key::user_name(&i.to_string())]).is_ok());
+        }
+        assert!(throttle.attempt(&[Key::user_name("one more")]).is_err());
+        assert!(throttle.attempt(&admin).is_err(), "the admin's name stays locked");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Key::address(one), Key::address(other));
+        assert_ne!(Key::address(one), Key::address(elsewhere));
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(Key::address(v4), Key::Address(v4));
     }
 
     #[test]

@@ -72,8 +72,10 @@ impl Breaker {
 
     /// The database was away for one request (`why` says how).
     pub(crate) fn failed(&self, why: &dyn std::fmt::Display) {
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        // Counted under the lock, so that a success resetting the count
+        // cannot fall between this count and the decision to rest.
         let mut rest = self.rest.lock().expect("not poisoned");
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let now = Instant::now();
         if self.resting.load(Ordering::Acquire) {
             // The try after a rest failed: rest longer. (Requests sent

@@ -24,9 +24,10 @@ impl HitCounter {
     /// one is counted inside the active window. The total, the hit row and
     /// the hourly and daily buckets are written in one transaction.
     ///
-    /// Never longer than `count_timeout`: a request the database does not
-    /// decide in time, or whose database is away (a connection refused or
-    /// lost), is answered
+    /// Bounded by `count_timeout` (a blacklist check that falls due, once
+    /// per `blacklist_refresh`, may add as much again): a request the
+    /// database does not decide in time, or whose database is away (a
+    /// connection refused or lost), is answered
     /// [`Reason::Unavailable`] (not known to be counted), with the
     /// total this instance last knew (0 when it knows none).
     ///
@@ -59,8 +60,10 @@ impl HitCounter {
         };
         if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
             // Boxed, as the database path below.
-            return Box::pin(self.counting_within_budget(object, self.record_refusal(object, reason, now)))
-                .await;
+            // A refusal decided in memory stays that refusal when the
+            // database is away: only its total (and its view) is missing.
+            let recorded = self.record_refusal(object, reason, now);
+            return Box::pin(self.counting_within_budget(object, reason, recorded)).await;
         }
 
         let limited_ip = stored_ip.limited(settings);
@@ -85,30 +88,29 @@ impl HitCounter {
         // Boxed: a repeat visit answered above moves this future around,
         // and the database's statements would make it a kilobyte.
         let counting = self.count_in_database(object, visitor, stored_ip, now, active_since);
-        Box::pin(self.counting_within_budget(object, counting)).await
+        Box::pin(self.counting_within_budget(object, Reason::Unavailable, counting)).await
     }
 
     /// Runs `work`, a path of [`count_hit`](Self::count_hit) that needs the
     /// database, within the budget (see `within_budget`): a database away
-    /// answers [`Reason::Unavailable`].
+    /// answers `away` with the total this instance last knew.
     async fn counting_within_budget(
         &self,
         object: &ObjectRef,
+        away: Reason,
         work: impl Future<Output = Result<HitResult>>,
     ) -> Result<HitResult> {
         match self.within_budget(work).await {
-            Err(Error::Unavailable { .. }) => Ok(self.unavailable(object)),
+            Err(Error::Unavailable { .. }) => Ok(self.last_known(self.inner.cache.pk(object), away)),
             answer => answer,
         }
     }
 
-    /// The answer when the database is away: not counted, with the total
-    /// this instance last knew.
-    fn unavailable(&self, object: &ObjectRef) -> HitResult {
-        let cache = &self.inner.cache;
-        let pk = cache.pk(object);
-        let total = pk.and_then(|pk| cache.total(pk)).unwrap_or(0);
-        HitResult::new(pk, total, Reason::Unavailable)
+    /// An answer without the database: `reason`, with the object's total
+    /// as this instance last knew it (0 when it knows none).
+    fn last_known(&self, pk: Option<i64>, reason: Reason) -> HitResult {
+        let total = pk.and_then(|pk| self.inner.cache.total(pk)).unwrap_or(0);
+        HitResult::new(pk, total, reason)
     }
 
     /// [`count_hit`](Self::count_hit) where the read cache does not know:
@@ -181,7 +183,7 @@ impl HitCounter {
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
         let found = match self.object_by_pk(pk).await {
-            Err(Error::Unavailable { .. }) => return Ok(HitResult::new(Some(pk), 0, Reason::Unavailable)),
+            Err(Error::Unavailable { .. }) => return Ok(self.last_known(Some(pk), Reason::Unavailable)),
             found => found?,
         };
         let (object, _) = found.ok_or(Error::UnknownObject(pk))?;

@@ -248,6 +248,11 @@ impl HitCounter {
                 breaker.succeeded();
                 Ok(value)
             }
+            // Already accounted for where it happened (the queue's batch).
+            Ok(Err(error @ Error::Unavailable { .. })) => {
+                breaker.failed(&error);
+                Err(error)
+            }
             Ok(Err(error)) if error.is_outage() => {
                 breaker.failed(&error);
                 Err(Error::Unavailable {

@@ -110,13 +110,27 @@ async fn write_batches(
         if results.iter().any(Option::is_none) {
             // What was cached may be why: forget it.
             cache.clear();
+            // Once the database is found away, the rest are not tried.
+            let mut away: Option<String> = None;
             for ((job, reply), result) in jobs.iter().zip(&replies).zip(&mut results) {
                 if result.is_some() || reply.is_closed() {
+                    continue;
+                }
+                if let Some(reason) = &away {
+                    *result = Some(Err(Error::Unavailable {
+                        reason: reason.clone(),
+                    }));
                     continue;
                 }
                 let alone = std::slice::from_ref(job);
                 let alone =
                     within_deadline(count_batch(&writer, &mut connection, &settings, &cache, alone)).await;
+                if let Err(error) = &alone {
+                    if error.is_outage() {
+                        connection = None;
+                        away = Some(error.to_string());
+                    }
+                }
                 *result = Some(alone.and_then(|mut decided| decided.remove(0)));
             }
         }

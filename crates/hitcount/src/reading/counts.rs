@@ -157,7 +157,13 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn counts(&self, object: &ObjectRef) -> Result<Counts> {
-        self.within_budget(async move {
+        self.within_budget(self.counts_in_budget(object)).await
+    }
+
+    /// [`counts`](Self::counts) without a budget of its own, for reads
+    /// that run inside one.
+    async fn counts_in_budget(&self, object: &ObjectRef) -> Result<Counts> {
+        {
             let _views = self.reading_views().await;
             let read_start = self.read_cache().read_start();
             let row: Option<(i64, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
@@ -177,8 +183,7 @@ impl HitCounter {
                     Counts::default()
                 }
             })
-        })
-        .await
+        }
     }
 
     /// The object's total hits if this instance read or counted them within
@@ -212,7 +217,7 @@ impl HitCounter {
     /// ```
     pub async fn pk_and_hits(&self, object: &ObjectRef) -> Result<(i64, i64)> {
         self.within_budget(async move {
-            let counts = self.counts(object).await?;
+            let counts = self.counts_in_budget(object).await?;
             Ok(match counts.pk {
                 Some(pk) => (pk, counts.hits),
                 None => (self.register(object).await?, 0),

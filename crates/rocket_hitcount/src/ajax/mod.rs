@@ -232,8 +232,10 @@ async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<LockedDown<Json<An
         }
         Err(e) => {
             error!("rocket-hitcount: counting pk {pk} failed: {e}");
+            // The status the crate's `Error` gives (503 for an app shutting
+            // down), with the endpoint's message.
             return Err(ApiError::new(
-                Status::InternalServerError,
+                crate::Error::from(e).status(),
                 "the hit could not be counted",
             ));
         }

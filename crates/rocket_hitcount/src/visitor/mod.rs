@@ -172,8 +172,11 @@ async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) 
             .mac_parts(COOKIELESS_PURPOSE, &message),
         Err(e) => {
             // Counting goes on with a key of the integration's secret and
-            // the date, which is stable for the day as well.
-            warn_!("rocket-hitcount: no daily salt ({e}); using the secret key");
+            // the date, which is stable for the day as well. An outage is
+            // logged by the counter, once.
+            if !matches!(e, hitcount::Error::Unavailable { .. }) {
+                warn_!("rocket-hitcount: no daily salt ({e}); using the secret key");
+            }
             let day = format!("{}|", chrono::Utc::now().date_naive());
             let [ip, bar, agent] = message;
             state

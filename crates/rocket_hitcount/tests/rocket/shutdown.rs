@@ -42,7 +42,9 @@ fn free_port() -> u16 {
 
 async fn shutdown_under_load_loses_no_acknowledged_hit_or_view(db: &TestDb) {
     let port = free_port();
-    let figment = figment(db, json!({}))
+    // A budget no request of this load reaches: an answer "unavailable"
+    // would leave its hit and view unknown.
+    let figment = figment(db, json!({ "count_timeout": "20s" }))
         .merge(("port", port))
         .merge(("shutdown.ctrlc", false))
         .merge(("shutdown.signals", Vec::<String>::new()))
@@ -60,29 +62,37 @@ async fn shutdown_under_load_loses_no_acknowledged_hit_or_view(db: &TestDb) {
     let clients: Vec<_> = (0..8)
         .map(|client| {
             tokio::spawn(async move {
-                let (mut counted, mut views) = (HashSet::new(), 0_i64);
+                let (mut counted, mut views, mut unknown) = (HashSet::new(), 0_i64, 0_i64);
                 for i in 0.. {
                     let agent = format!("Mozilla/5.0 (client {client}, visitor {})", i % 5);
                     let Some(answer) = get(port, "/post/1", &agent).await else {
                         break;
                     };
+                    // The app's pool closes as shutdown begins: a request
+                    // then may be answered "unavailable", its hit and view
+                    // not known to be stored.
+                    if answer["hit_message"] == hitcount::Reason::Unavailable.message() {
+                        unknown += 1;
+                        continue;
+                    }
                     views += 1;
                     if answer["hit_counted"] == true {
                         assert!(counted.insert(agent), "a visitor counted twice");
                     }
                 }
-                (counted, views)
+                (counted, views, unknown)
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.notify();
     let mut counted = HashSet::new();
-    let mut views = 0;
+    let (mut views, mut unknown) = (0, 0);
     for client in clients {
-        let (hits, seen) = client.await.unwrap();
+        let (hits, seen, not_known) = client.await.unwrap();
         counted.extend(hits);
         views += seen;
+        unknown += not_known;
     }
     // Rocket reports a shutdown whose grace period ended with work still
     // holding it (a connection closing late) as an error that carries the
@@ -99,14 +109,22 @@ async fn shutdown_under_load_loses_no_acknowledged_hit_or_view(db: &TestDb) {
     counter.flush_views().await.unwrap();
 
     assert!(views > 0 && !counted.is_empty(), "the load was served");
+
     let rows = db.scalar("SELECT COUNT(*) FROM hitcount_hit").await;
-    assert_eq!(
-        rows,
-        counted.len() as i64,
-        "every acknowledged hit is stored, once"
+    let distinct = db
+        .scalar("SELECT COUNT(DISTINCT session_key) FROM hitcount_hit")
+        .await;
+    assert_eq!(distinct, rows, "no visitor counted twice");
+    let counted = counted.len() as i64;
+    assert!(
+        (counted..=counted + unknown).contains(&rows),
+        "every acknowledged hit is stored: {rows} rows, {counted} acknowledged, {unknown} unknown"
     );
     let stored_views = db
         .scalar("SELECT CAST(COALESCE(SUM(views), 0) AS BIGINT) FROM hitcount_hit_count")
         .await;
-    assert_eq!(stored_views, views, "every view answered is written");
+    assert!(
+        (views..=views + unknown).contains(&stored_views),
+        "every view answered is written: {stored_views} stored, {views} answered, {unknown} unknown"
+    );
 }
