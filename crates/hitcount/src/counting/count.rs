@@ -100,7 +100,7 @@ impl HitCounter {
         away: Reason,
         work: impl Future<Output = Result<HitResult>>,
     ) -> Result<HitResult> {
-        match self.within_budget(work).await {
+        match self.within_counting_budget(work).await {
             Err(Error::Unavailable { .. }) => Ok(self.last_known(self.inner.cache.pk(object), away)),
             answer => answer,
         }

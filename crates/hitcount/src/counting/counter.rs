@@ -70,8 +70,12 @@ pub(super) struct Inner {
     pub(super) bots: BotCheck,
     pub(super) blacklists: BlacklistCache,
     pub(super) clock: Clock,
-    /// Whether the database is away lately (see `breaker`).
-    pub(super) breaker: Breaker,
+    /// Whether the database is away lately for counting, which writes,
+    /// and for reads (see `breaker`): kept apart, since a database can
+    /// answer one and not the other (SQLite locked by another writer
+    /// still serves reads).
+    pub(super) counting_breaker: Breaker,
+    pub(super) reading_breaker: Breaker,
 }
 
 impl Inner {
@@ -150,7 +154,8 @@ impl HitCounter {
             bots: BotCheck::default(),
             blacklists,
             clock,
-            breaker: Breaker::default(),
+            counting_breaker: Breaker::default(),
+            reading_breaker: Breaker::default(),
         });
         spawn_view_flusher(Arc::downgrade(&inner));
         if let Some(interval) = inner.settings.cleanup_interval {
@@ -226,51 +231,75 @@ impl HitCounter {
             Some(salt) => Ok(salt),
             // Boxed: every cookieless request awaits this future, and the
             // database statements would make it kilobytes to move around.
-            None => Box::pin(self.within_budget(self.inner.salt.store(self.writer(), now))).await,
+            None => Box::pin(self.within_counting_budget(self.inner.salt.store(self.writer(), now))).await,
         }
     }
 
-    /// Runs `work`, which needs the database, within `count_timeout`,
-    /// unless the counter is resting from an outage (see `breaker`): a
+    /// Runs `read`, a read a page makes, within `count_timeout`, unless
+    /// the counter is resting from an outage of reads (see `breaker`): a
     /// database away (no answer in time, no connection) is
     /// [`Error::Unavailable`], and starts or lengthens a rest; an answer
     /// ends one.
-    pub(crate) async fn within_budget<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        let breaker = &self.inner.breaker;
-        if !breaker.allows() {
-            return Err(Error::Unavailable {
-                reason: "it failed lately; the counter tries again shortly".to_owned(),
-            });
-        }
-        let budget = self.inner.settings.count_timeout;
-        match tokio::time::timeout(budget, work).await {
-            Ok(Ok(value)) => {
-                breaker.succeeded();
-                Ok(value)
-            }
-            // Already accounted for where it happened (the queue's batch).
-            Ok(Err(error @ Error::Unavailable { .. })) => {
-                breaker.failed(&error);
-                Err(error)
-            }
-            Ok(Err(error)) if error.is_outage() => {
-                breaker.failed(&error);
-                Err(Error::Unavailable {
-                    reason: error.to_string(),
-                })
-            }
-            Ok(Err(error)) => Err(error),
-            Err(_) => {
-                let reason = format!(
-                    "no answer within count_timeout ({})",
-                    humantime::format_duration(budget)
-                );
-                breaker.failed(&reason);
-                Err(Error::Unavailable { reason })
-            }
-        }
+    pub(crate) async fn within_budget<T>(&self, read: impl Future<Output = Result<T>>) -> Result<T> {
+        budgeted(
+            &self.inner.reading_breaker,
+            self.inner.settings.count_timeout,
+            read,
+        )
+        .await
     }
 
+    /// [`within_budget`](Self::within_budget) for counting, which writes.
+    pub(crate) async fn within_counting_budget<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        budgeted(
+            &self.inner.counting_breaker,
+            self.inner.settings.count_timeout,
+            work,
+        )
+        .await
+    }
+}
+
+/// Runs `work` within `budget` unless `breaker` rests (see `within_budget`).
+async fn budgeted<T>(
+    breaker: &Breaker,
+    budget: std::time::Duration,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    if !breaker.allows() {
+        return Err(Error::Unavailable {
+            reason: "it failed lately; the counter tries again shortly".to_owned(),
+        });
+    }
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(value)) => {
+            breaker.succeeded();
+            Ok(value)
+        }
+        // The counting queue found the database away.
+        Ok(Err(error @ Error::Unavailable { .. })) => {
+            breaker.failed(&error);
+            Err(error)
+        }
+        Ok(Err(error)) if error.is_outage() => {
+            breaker.failed(&error);
+            Err(Error::Unavailable {
+                reason: error.to_string(),
+            })
+        }
+        Ok(Err(error)) => Err(error),
+        Err(_) => {
+            let reason = format!(
+                "no answer within count_timeout ({})",
+                humantime::format_duration(budget)
+            );
+            breaker.failed(&reason);
+            Err(Error::Unavailable { reason })
+        }
+    }
+}
+
+impl HitCounter {
     /// Views of `pk` counted in memory and not yet written.
     pub(crate) fn pending_views(&self, pk: i64) -> i64 {
         self.inner.buffer.pending(pk)
