@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hitcount::sqlx::{self, Connection};
 use hitcount::{HitCounter, HitResult, ObjectRef, Reason, Settings, Visitor};
-use hitcount_testing::proxy::Mode;
+use hitcount_testing::proxy::{Mode, TcpProxy};
 use hitcount_testing::{settings, TestDb};
 
 const BUDGET: Duration = Duration::from_millis(300);
@@ -19,6 +19,15 @@ const MARGIN: Duration = Duration::from_millis(700);
 
 fn budget() -> Settings {
     settings(|s| s.count_timeout = BUDGET)
+}
+
+/// A fresh PostgreSQL database (`None` where the harness skips it), a
+/// proxy in front of it, and a counter with [`BUDGET`] through the proxy.
+async fn behind_proxy() -> Option<(TestDb, TcpProxy, HitCounter)> {
+    let db = TestDb::postgres().await?;
+    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
+    let counter = HitCounter::open(pool, budget()).await.unwrap();
+    Some((db, proxy, counter))
 }
 
 fn post() -> ObjectRef {
@@ -88,11 +97,9 @@ async fn assert_stored(db: &TestDb, acknowledged: &[usize]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_database_answers_within_the_budget_and_counting_resumes() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     let mut acknowledged = Vec::new();
     let (first, _) = count(&counter, 0).await;
     assert!(first.hit_counted);
@@ -129,11 +136,9 @@ async fn a_hung_database_answers_within_the_budget_and_counting_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusing_database_answers_within_the_budget_and_counting_resumes() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     let mut acknowledged = Vec::new();
     assert!(count(&counter, 0).await.0.hit_counted);
     acknowledged.push(0);
@@ -157,11 +162,9 @@ async fn a_refusing_database_answers_within_the_budget_and_counting_resumes() {
 /// "unavailable" (and then stored at most once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_batch_loses_no_acknowledged_hit() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     let load = {
         let counter = counter.clone();
         tokio::spawn(async move {
@@ -230,11 +233,9 @@ async fn a_locked_sqlite_database_answers_within_the_budget_and_counting_resumes
 /// answered from memory as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeat_visits_are_answered_from_memory_during_an_outage() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((_db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     assert!(count(&counter, 0).await.0.hit_counted);
     proxy.set(Mode::Freeze);
     let (again, took) = count(&counter, 0).await;
@@ -251,11 +252,9 @@ async fn repeat_visits_are_answered_from_memory_during_an_outage() {
 /// `Error::Unavailable`, within the budget; never a stalled page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_answer_within_the_budget_while_the_database_hangs() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((_db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     assert!(count(&counter, 0).await.0.hit_counted);
     proxy.set(Mode::Freeze);
     let started = Instant::now();
@@ -290,11 +289,9 @@ async fn reads_answer_within_the_budget_while_the_database_hangs() {
 /// database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reads_of_script_pages_end_an_outage() {
-    let Some(db) = TestDb::postgres().await else {
+    let Some((_db, proxy, counter)) = behind_proxy().await else {
         return;
     };
-    let (proxy, pool) = db.behind_proxy(4, Duration::from_secs(2)).await;
-    let counter = HitCounter::open(pool, budget()).await.unwrap();
     let page = ObjectRef::new("blog.post", 2).unwrap();
     proxy.set(Mode::Refuse);
     for _ in 0..4 {

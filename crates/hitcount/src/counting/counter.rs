@@ -276,15 +276,14 @@ async fn budgeted<T>(
             breaker.succeeded();
             Ok(value)
         }
-        // The counting queue found the database away.
-        Ok(Err(error @ Error::Unavailable { .. })) => {
-            breaker.failed(&error);
-            Err(error)
-        }
         Ok(Err(error)) if error.is_outage() => {
             breaker.failed(&error);
-            Err(Error::Unavailable {
-                reason: error.to_string(),
+            Err(match error {
+                // The counting queue's own word for it.
+                Error::Unavailable { .. } => error,
+                other => Error::Unavailable {
+                    reason: other.to_string(),
+                },
             })
         }
         Ok(Err(error)) => Err(error),
