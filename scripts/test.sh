@@ -3,10 +3,13 @@
 #
 # Set-up included: when run as root, installs what the tests need from
 # Debian's packages (a C compiler, PostgreSQL, Node, Chromium and
-# chromedriver) if missing, and makes sure a PostgreSQL server answers on
+# chromedriver) if missing, makes sure a PostgreSQL server answers on
 # $HITCOUNT_TEST_POSTGRES_URL
-# (default postgres://postgres@127.0.0.1:5432/postgres). Tests create their
-# own databases and drop them.
+# (default postgres://postgres@127.0.0.1:5432/postgres), and starts
+# PgBouncer in transaction pooling mode in front of it on
+# $HITCOUNT_TEST_PGBOUNCER_URL (default port 6432; built from Debian's
+# source package when no PgBouncer 1.21 or later is installed). Tests
+# create their own databases and drop them.
 #
 #   bash scripts/test.sh [cargo test arguments]
 #   bash scripts/test.sh --setup      # the set-up only
@@ -14,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export HITCOUNT_TEST_POSTGRES_URL="${HITCOUNT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export HITCOUNT_TEST_PGBOUNCER_URL="${HITCOUNT_TEST_PGBOUNCER_URL:-postgres://postgres@127.0.0.1:6432/postgres}"
 
 postgres_answers() {
     command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$HITCOUNT_TEST_POSTGRES_URL"
@@ -62,8 +66,97 @@ ensure_postgres() {
     echo "PostgreSQL did not start" >&2
 }
 
+pgbouncer_answers() {
+    command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$HITCOUNT_TEST_PGBOUNCER_URL"
+}
+
+# A PgBouncer that keeps sqlx's named prepared statements apart in
+# transaction pooling: 1.21 or later (Debian bookworm packages 1.18).
+pgbouncer_binary() {
+    local candidate version
+    for candidate in /usr/local/bin/pgbouncer "$(command -v pgbouncer || true)"; do
+        [ -x "$candidate" ] || continue
+        version=$("$candidate" --version | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p')
+        if [ "$(printf '%s\n1.21\n' "$version" | sort -V | head -n 1)" = "1.21" ]; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Builds PgBouncer from Debian trixie's source package into /usr/local,
+# leaving the system's package lists alone.
+build_pgbouncer() {
+    echo "Building PgBouncer from Debian's source package..."
+    local work
+    work=$(mktemp -d)
+    mkdir -p "$work/lists/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+        >"$work/sources.list"
+    local apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$work/lists"
+        -o APT::Sandbox::User=root)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libevent-dev libssl-dev pkg-config >/dev/null
+    apt-get "${apt[@]}" -qq update
+    (cd "$work" && apt-get "${apt[@]}" -qq source --download-only pgbouncer 2>/dev/null)
+    tar -xzf "$work"/pgbouncer_*.orig.tar.gz -C "$work"
+    (cd "$work"/pgbouncer-*/ && ./configure --prefix=/usr/local --without-cares >/dev/null \
+        && make -j2 >/dev/null 2>&1 && make install >/dev/null 2>&1)
+    rm -rf "$work"
+}
+
+ensure_pgbouncer() {
+    pgbouncer_answers && return 0
+    postgres_answers || return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "PgBouncer does not answer at $HITCOUNT_TEST_PGBOUNCER_URL; run as root to set it up, or set HITCOUNT_TEST_PGBOUNCER_URL" >&2
+        return 0
+    fi
+    local binary
+    binary=$(pgbouncer_binary) || { build_pgbouncer && binary=$(pgbouncer_binary); } || {
+        echo "PgBouncer could not be built" >&2
+        return 0
+    }
+    # Its settings: every database of the PostgreSQL server, pooled per
+    # transaction, as deployments with many app instances run it.
+    local dir=/tmp/hitcount-pgbouncer host server_port port
+    read -r host server_port port < <(python3 -c 'import sys, urllib.parse as u
+server, bouncer = u.urlparse(sys.argv[1]), u.urlparse(sys.argv[2])
+print(server.hostname or "127.0.0.1", server.port or 5432, bouncer.port or 6432)' \
+        "$HITCOUNT_TEST_POSTGRES_URL" "$HITCOUNT_TEST_PGBOUNCER_URL")
+    mkdir -p "$dir"
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$host port=$server_port
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_prepared_statements = 200
+ignore_startup_parameters = extra_float_digits
+max_client_conn = 1000
+default_pool_size = 10
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    echo '"postgres" ""' >"$dir/userlist.txt"
+    chown -R postgres "$dir"
+    # It refuses to run as root.
+    "$binary" -d -u postgres "$dir/pgbouncer.ini"
+    for _ in $(seq 1 30); do
+        pgbouncer_answers && return 0
+        sleep 0.2
+    done
+    echo "PgBouncer did not start; see $dir/pgbouncer.log" >&2
+}
+
 ensure_packages
 ensure_postgres
+ensure_pgbouncer
 if [ "${1:-}" = "--setup" ]; then
     exit 0
 fi

@@ -1,13 +1,12 @@
 //! The rocket-hitcount example: a small Rocket blog that shows every
-//! feature the way django-hitcount's example project does, plus an admin
-//! for hits. `cargo run -p example_project` serves it on
+//! feature the way django-hitcount's example project does, plus the
+//! dashboard for hits behind a login. `cargo run -p example_project` serves it on
 //! <http://127.0.0.1:8000>; docs/example-project.md walks through it.
 //!
 //! The site is built by [`site`] from [`figment`], so tests build the very
 //! same app on a database of their own.
 
 mod admin;
-pub mod chart;
 pub mod csp;
 mod pages;
 pub mod posts;
@@ -74,13 +73,13 @@ pub fn site(figment: Figment) -> Rocket<Build> {
     let url: String = figment.extract_inner("databases.blog.url").unwrap_or_default();
     let rocket = rocket::custom(figment)
         .mount("/", pages::routes())
-        .mount("/admin", admin::routes())
+        .mount(admin::BASE, admin::routes())
         .mount(
             "/static",
             FileServer::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
         )
         .register("/", rocket::catchers![pages::not_found])
-        .register("/admin", admin::catchers())
+        .register(admin::BASE, admin::catchers())
         .attach(admin::fairing())
         .attach(csp::fairing());
     if url.starts_with("postgres") {
@@ -102,4 +101,5 @@ where
         .attach(posts::fairing::<D>())
         .attach(HitCount::init::<D>())
         .attach(HitCount::templates())
+        .attach(admin::dashboard())
 }

@@ -13,6 +13,7 @@ use crate::posts::{Post, Posts};
 pub(crate) fn routes() -> Vec<Route> {
     routes![
         index,
+        post_page,
         detail_ajax,
         detail_ajax_jquery,
         detail_view,
@@ -127,6 +128,13 @@ async fn detail_view(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
     detail("detail_view", posts, &hits, post, (), |_| None, None).await
 }
 
+/// A post's own page, where the front page's titles lead: counted on
+/// load, as a blog's post page is.
+#[get("/post/<pk>")]
+async fn post_page(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
+    detail_count_hit(posts, hits, pk).await
+}
+
 /// Counts on load, with the counting guard.
 #[get("/hitcount-detail-view-count-hit/<pk>")]
 async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Page {
@@ -141,7 +149,8 @@ async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Pag
     detail("detail_count_hit", posts, &hits, post, counted, |_| visits, None).await
 }
 
-/// The cookie test: did this browser send back the visitor cookie?
+/// The cookie test: did this browser send back the visitor cookie? And
+/// the visitor's visits of the site, one a day at most.
 #[get("/about?<cookie_check>")]
 fn about(posts: &State<Posts>, hits: Hits<'_>, cookie_check: Option<&str>) -> Either<Template, Redirect> {
     // Django's test cookie: a first visit gets the cookie with a redirect
@@ -152,7 +161,11 @@ fn about(posts: &State<Posts>, hits: Hits<'_>, cookie_check: Option<&str>) -> Ei
     }
     Either::Left(Template::render(
         "about",
-        context! { returned_cookie: hits.returned_cookie(), backend: posts.backend() },
+        context! {
+            returned_cookie: hits.returned_cookie(),
+            site_visits: hits.site_visits(),
+            backend: posts.backend(),
+        },
     ))
 }
 

@@ -119,11 +119,23 @@ impl Posts {
         let create = "CREATE TABLE IF NOT EXISTS blog_post \
                       (id BIGINT PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)";
         let seed = "INSERT INTO blog_post (id, title, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+        // Instances starting at once on one PostgreSQL take turns: its
+        // concurrent `CREATE TABLE IF NOT EXISTS` can fail. The lock is
+        // the transaction's, so it holds behind PgBouncer too.
+        let lock = match &self.db {
+            Db::Postgres(_) => Some("SELECT pg_advisory_xact_lock(7242014)"),
+            _ => None,
+        };
         on_pool!(&self.db, pool => {
-            sqlx::query(create).execute(pool).await?;
-            for (id, title, body) in SEED {
-                sqlx::query(seed).bind(id).bind(title).bind(body).execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).execute(&mut *tx).await?;
             }
+            sqlx::query(create).execute(&mut *tx).await?;
+            for (id, title, body) in SEED {
+                sqlx::query(seed).bind(id).bind(title).bind(body).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Workspace-level end-to-end tests: the example site over HTTP with
-//! Rocket's local client on SQLite and PostgreSQL (`tests/site.rs`), and
-//! in headless Chromium (`tests/browser.rs`). This library holds what both
-//! need: the site on a test database, and small readers of its pages.
+//! Rocket's local client on SQLite and PostgreSQL (`tests/site.rs`), in
+//! headless Chromium (`tests/browser.rs`), and as several processes on
+//! one PostgreSQL database (`tests/instances.rs`). This library holds what
+//! they share: the site on a test database, a plain HTTP client, and small
+//! readers of its pages.
 
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
@@ -63,6 +65,9 @@ pub struct Server {
     shutdown: rocket::Shutdown,
     /// What browsers reported of the pages' Content-Security-Policy.
     pub csp_reports: example_project::csp::CspReports,
+    /// The site's counter: its settings, to count traffic beside the site
+    /// (on the test's clock) the way the site does.
+    pub counter: hitcount::HitCounter,
 }
 
 impl Server {
@@ -78,12 +83,17 @@ impl Server {
             .state::<example_project::csp::CspReports>()
             .expect("the example keeps CSP reports")
             .clone();
+        let counter = rocket_hitcount::HitCount::fetch(&rocket)
+            .expect("the example counts hits")
+            .counter()
+            .clone();
         tokio::spawn(rocket.launch());
         assert!(wait_for_port(port).await, "the example listens on {port}");
         Server {
             base: format!("http://127.0.0.1:{port}"),
             shutdown,
             csp_reports,
+            counter,
         }
     }
 }
@@ -92,6 +102,138 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.clone().notify();
     }
+}
+
+/// An answer to [`http`].
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The header lines, as sent.
+    pub head: String,
+    /// The body, chunks joined.
+    pub body: String,
+}
+
+impl Answer {
+    /// The value a `Set-Cookie` header of the answer gives the cookie
+    /// `name`, if one does.
+    ///
+    /// ```
+    /// let answer = hitcount_tests::Answer {
+    ///     status: 200,
+    ///     head: "HTTP/1.1 200 OK\r\nset-cookie: csrftoken=abc; Path=/\r\nSet-Cookie: v=X_y-Z; HttpOnly".into(),
+    ///     body: String::new(),
+    /// };
+    /// assert_eq!(answer.set_cookie("v"), Some("X_y-Z"));
+    /// assert_eq!(answer.set_cookie("csrftoken"), Some("abc"));
+    /// assert_eq!(answer.set_cookie("other"), None);
+    /// ```
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (header, value) = line.split_once(':')?;
+            if !header.trim().eq_ignore_ascii_case("set-cookie") {
+                return None;
+            }
+            let pair = value.trim().split(';').next()?;
+            let (cookie, value) = pair.split_once('=')?;
+            (cookie == name).then_some(value)
+        })
+    }
+}
+
+/// One request over plain HTTP/1.1 (`Connection: close`) to `addr`
+/// (`127.0.0.1:8000`), with these header lines and body: a client of the
+/// site over TCP, as a browser or a load balancer is (and of chromedriver,
+/// for what fantoccini has no method for). The answer is read up to the
+/// end of its body (its length, the last chunk, or the end of the
+/// connection: chromedriver keeps it open). Panics when there is no
+/// complete answer within 30 seconds.
+pub async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buffer).await?;
+            answer.extend_from_slice(&buffer[..n]);
+            if n == 0 || complete(&answer) {
+                break;
+            }
+        }
+        std::io::Result::Ok(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+        .await
+        .unwrap_or_else(|_| panic!("no answer to {method} {path} from {addr} within 30 seconds"))
+        .unwrap_or_else(|e| panic!("{method} {path} to {addr}: {e}"));
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path} to {addr}: no complete answer"));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path} to {addr}: no status line in {head:?}"));
+    let body = &answer[split + 4..];
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("\r\ntransfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    Answer {
+        status,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Whether this much of an HTTP answer holds all of its body.
+fn complete(answer: &[u8]) -> bool {
+    let Some(split) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    let body = &answer[split + 4..];
+    if head.contains("\r\ntransfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|length| length.trim().parse::<usize>().ok())
+        .is_some_and(|length| body.len() >= length)
+}
+
+/// A chunked body, joined.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut joined = Vec::new();
+    while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..end])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.split(';').next()?.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        let stop = (start + size).min(body.len());
+        joined.extend_from_slice(&body[start..stop]);
+        body = body.get(stop + 2..).unwrap_or_default();
+    }
+    joined
 }
 
 /// The text inside the element with this `id` (up to its first tag), as

@@ -62,7 +62,7 @@ async fn log_in<'c>(client: &'c Client, user: &str, password: &str, ip: Option<&
 async fn logged_in(client: &Client, ip: Option<&str>) {
     let response = log_in(client, ADMIN_USER, ADMIN_PASSWORD, ip).await;
     assert_eq!(response.status(), Status::SeeOther, "the admin logs in");
-    assert_eq!(response.headers().get_one("Location"), Some("/admin/hits"));
+    assert_eq!(response.headers().get_one("Location"), Some("/admin/"));
 }
 
 /// The session cookie's `Set-Cookie` header of a response.

@@ -1,6 +1,7 @@
 //! The example site over HTTP, with Rocket's local client, on SQLite and
-//! PostgreSQL: every public route, the admin's login, pages and actions,
-//! and its refusals (bad CSRF, bad input, no admin in release builds).
+//! PostgreSQL: every public route, the admin's login, the dashboard's pages
+//! and actions as the example mounts them, and their refusals (bad CSRF,
+//! bad input, no admin in release builds).
 
 #[macro_use]
 extern crate hitcount_testing;
@@ -21,6 +22,7 @@ storage_tests!(
     pages_show_the_counters_pk_not_the_posts_id,
     ajax_pages_hand_their_script_what_it_needs,
     about_page_tests_the_cookie,
+    about_page_counts_visits_of_the_site_once_a_day,
     missing_posts_are_404_pages,
     admin_needs_a_login,
     admin_login_refuses_a_forged_form,
@@ -29,7 +31,7 @@ storage_tests!(
     admin_actions_say_what_they_did,
     admin_blacklist_ips_stops_counting_that_ip,
     admin_refuses_actions_without_csrf,
-    admin_counts_show_totals_and_a_chart,
+    admin_overview_and_object_pages_name_the_posts,
     admin_blacklists_add_and_remove,
     visitor_text_is_escaped_everywhere,
     pages_without_visit_counts,
@@ -101,7 +103,7 @@ async fn login(client: &Client) {
     )
     .await;
     assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(location(&response), "/admin/hits");
+    assert_eq!(location(&response), "/admin/");
 }
 
 /// The counter of the site the client runs.
@@ -351,6 +353,46 @@ async fn about_page_tests_the_cookie(db: &TestDb) {
         .starts_with("Your browser did not return the visitor cookie"));
 }
 
+/// The About page's "You have visited this site N times": the first visit
+/// (through the cookie test's redirect) is the one, and views the same
+/// day leave it there. Without `cookie.visit_interval` it is not shown.
+async fn about_page_counts_visits_of_the_site_once_a_day(db: &TestDb) {
+    let client = client(db).await;
+    let first = client.get("/about/").dispatch().await;
+    assert_eq!(first.status(), Status::SeeOther, "the cookie test");
+    let (status, page) = get(&client, "/about/?cookie_check=1").await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(
+        text_of(&page, "site-visits").as_deref(),
+        Some("You have visited this site 1 time (counted once a day at most).")
+    );
+    for path in ["/about/", "/", "/hitcount-detail-view-count-hit/1/", "/about/"] {
+        get(&client, path).await;
+    }
+    let (_, page) = get(&client, "/about/").await;
+    assert!(
+        page.contains(r#"<p id="site-visits" data-visits="1">"#),
+        "a second view the same day leaves it unchanged"
+    );
+
+    // A client that keeps no cookies is always at its first visit.
+    let curl = Client::untracked(site(&db.url))
+        .await
+        .expect("the example launches");
+    for _ in 0..2 {
+        let (_, page) = get(&curl, "/about/?cookie_check=1").await;
+        assert!(page.contains(r#"data-visits="1""#), "{page}");
+    }
+
+    let off = figment(&db.url).merge(("hitcount.cookie.visit_interval", None::<String>));
+    let client = Client::tracked(example_project::site(off))
+        .await
+        .expect("the example launches");
+    let (status, page) = get(&client, "/about/?cookie_check=1").await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(text_of(&page, "site-visits"), None);
+}
+
 async fn missing_posts_are_404_pages(db: &TestDb) {
     let client = client(db).await;
     for mode in [
@@ -378,7 +420,13 @@ async fn missing_posts_are_404_pages(db: &TestDb) {
 
 async fn admin_needs_a_login(db: &TestDb) {
     let client = client(db).await;
-    for path in ["/admin/", "/admin/hits", "/admin/counts", "/admin/blacklists"] {
+    for path in [
+        "/admin/",
+        "/admin/?period=30d",
+        "/admin/hits",
+        "/admin/objects/1",
+        "/admin/blacklists",
+    ] {
         let response = client.get(path).dispatch().await;
         assert_eq!(response.status(), Status::SeeOther, "{path}");
         assert_eq!(location(&response), "/admin/login", "{path}");
@@ -403,16 +451,21 @@ async fn admin_needs_a_login(db: &TestDb) {
     );
 
     login(&client).await;
-    let home = client.get("/admin/").dispatch().await;
-    assert_eq!(home.status(), Status::SeeOther);
-    assert_eq!(location(&home), "/admin/hits", "the admin's home is the hit log");
+    let (status, page) = get(&client, "/admin/").await;
+    assert_eq!(status, Status::Ok);
+    assert!(
+        page.contains("<h1>Overview</h1>"),
+        "the admin's home is the overview"
+    );
     let (status, page) = get(&client, "/admin/hits").await;
     assert_eq!(status, Status::Ok);
-    assert!(page.contains("<h1>Hits</h1>"));
+    assert!(page.contains("<h1>Hit log</h1>"));
     let out = post(&client, "/admin/logout", &[]).await;
     assert_eq!(out.status(), Status::SeeOther);
     let response = client.get("/admin/hits").dispatch().await;
     assert_eq!(response.status(), Status::SeeOther, "logged out");
+    let (_, page) = get(&client, "/admin/login").await;
+    assert!(page.contains("<p>Logged out.</p>"), "{page}");
 }
 
 async fn admin_login_refuses_a_forged_form(db: &TestDb) {
@@ -429,7 +482,7 @@ async fn admin_login_refuses_a_forged_form(db: &TestDb) {
     assert_eq!(forged.status(), Status::Forbidden);
     let page = forged.into_string().await.unwrap();
     assert!(
-        text_of(&page, "error")
+        text_of(&page, "error-message")
             .unwrap()
             .contains("CSRF token does not match"),
         "{page}"
@@ -468,7 +521,7 @@ async fn admin_hits_search_filter_and_pages(db: &TestDb) {
 
     let (_, page) = get(&client, "/admin/hits").await;
     assert!(page.contains("54 hits"));
-    assert!(text_of(&page, "pages").unwrap().starts_with("Page 1 of 2"));
+    assert_eq!(text_of(&page, "pages").as_deref(), Some("Page 1 of 2"));
     assert_eq!(page.matches("name=\"selected\"").count(), 50);
     assert!(page.contains("Firefox&#x2F;128.0"), "newest first");
     let (_, page) = get(&client, "/admin/hits?page=2").await;
@@ -506,7 +559,7 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
     let client = client(db).await;
     hit(&client, 1, "s-1", "192.0.2.1", BROWSER_UA).await;
     login(&client).await;
-    let date = "a date like 2026-11-22, from 0001-01-01 to 9999-12-31";
+    let date = "a date like 2026-03-14, from 0001-01-01 to 9999-12-31";
     for (query, name, expected, value) in [
         ("until=%2B262142-12-31", "until", date, r#""+262142-12-31""#),
         ("since=%2B262142-12-31", "since", date, r#""+262142-12-31""#),
@@ -515,17 +568,12 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
         ("since=0000-12-31", "since", date, r#""0000-12-31""#),
         ("until=2026-02-30", "until", date, r#""2026-02-30""#),
         ("since=yesterday", "since", date, r#""yesterday""#),
-        ("q=%00", "q", "search text without control characters", r#""\0""#),
-        (
-            "q=a%1Bb",
-            "q",
-            "search text without control characters",
-            r#""a\u{1b}b""#,
-        ),
+        ("q=%00", "q", "text without control characters", r#""\0""#),
+        ("q=a%1Bb", "q", "text without control characters", r#""a\u{1b}b""#),
         (
             "q=line%0Abreak",
             "q",
-            "search text without control characters",
+            "text without control characters",
             r#""line\nbreak""#,
         ),
         ("page=abc", "page", "a page number from 1", r#""abc""#),
@@ -541,13 +589,13 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
         (
             "object=abc",
             "object",
-            "a hit count pk (a whole number)",
+            "an object's pk (a whole number)",
             r#""abc""#,
         ),
         (
             "object=99999999999999999999",
             "object",
-            "a hit count pk (a whole number)",
+            "an object's pk (a whole number)",
             r#""99999999999999999999""#,
         ),
         ("page=2&page=x", "page", "given once", r#"["2", "x"]"#),
@@ -561,7 +609,7 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
     ] {
         let (status, page) = get(&client, &format!("/admin/hits?{query}")).await;
         assert_eq!(status, Status::BadRequest, "?{query}");
-        let error = text_of(&page, "error").unwrap_or_else(|| panic!("?{query}: {page}"));
+        let error = text_of(&page, "error-message").unwrap_or_else(|| panic!("?{query}: {page}"));
         assert_eq!(
             error,
             format!("{name} must be {expected}, got {value}"),
@@ -572,7 +620,6 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
     for query in [
         "since=0001-01-01&until=9999-12-31",
         "until=9999-12-31",
-        "page=4294967295",
         "q=caf%C3%A9&object=-1",
         "page=&q=&object=&since=&until=",
         "unknown=1",
@@ -580,8 +627,18 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
         let (status, page) = get(&client, &format!("/admin/hits?{query}")).await;
         assert_eq!(status, Status::Ok, "?{query}: {page}");
     }
+    // A page past the end leads to the last one, filters kept.
+    let past = client
+        .get("/admin/hits?page=4294967295&q=caf%C3%A9")
+        .dispatch()
+        .await;
+    assert_eq!(past.status(), Status::SeeOther);
+    assert_eq!(location(&past), "/admin/hits?q=caf%C3%A9&page=1");
     let (_, page) = get(&client, "/admin/hits?since=0001-01-01&until=9999-12-31").await;
-    assert!(page.contains(">1 hit<"), "the whole range holds the hit");
+    assert!(
+        page.contains("1 hit matches"),
+        "the whole range holds the hit: {page}"
+    );
 
     // The hit log's form: an unknown action, a hit id that is not one.
     let id = hit_ids(&client, "").await.remove(0);
@@ -606,7 +663,7 @@ async fn admin_refuses_bad_parameters_with_400(db: &TestDb) {
         let refused = post(&client, "/admin/hits", fields).await;
         assert_eq!(refused.status(), Status::BadRequest, "{fields:?}");
         let page = refused.into_string().await.unwrap();
-        let error = text_of(&page, "error").unwrap();
+        let error = text_of(&page, "error-message").unwrap();
         assert!(error.contains(message), "{fields:?}: {error}");
     }
     let post1 = ObjectRef::new("blog.post", 1).unwrap();
@@ -626,16 +683,24 @@ async fn hit_ids(client: &Client, query: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs an action on the hits and gives the messages the next page shows.
+/// Runs an action on the hits (confirming it when it deletes) and gives
+/// the messages the next page shows.
 async fn run(client: &Client, action: &str, ids: &[String]) -> String {
     let mut fields = vec![("action", action)];
     fields.extend(ids.iter().map(|id| ("selected", id.as_str())));
+    if action.contains("delete") && !ids.is_empty() {
+        let asked = post(client, "/admin/hits", &fields).await;
+        assert_eq!(asked.status(), Status::Ok, "a deleting action asks first");
+        let page = asked.into_string().await.unwrap();
+        assert!(page.contains("<h1>Are you sure?</h1>"), "{page}");
+        fields.push(("confirm", "yes"));
+    }
     let response = post(client, "/admin/hits", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/admin/hits");
     let (_, page) = get(client, "/admin/hits").await;
     let start = page.find("id=\"messages\"").expect("the action says what it did");
-    page[start..page[start..].find("</ul>").unwrap() + start].to_owned()
+    page[start..page[start..].find("</div>").unwrap() + start].to_owned()
 }
 
 async fn admin_actions_say_what_they_did(db: &TestDb) {
@@ -707,7 +772,7 @@ async fn admin_actions_say_what_they_did(db: &TestDb) {
     .await;
     assert_eq!(unknown.status(), Status::BadRequest);
     let page = unknown.into_string().await.unwrap();
-    let error = text_of(&page, "error").unwrap();
+    let error = text_of(&page, "error-message").unwrap();
     assert!(
         error.starts_with("action must be one of blacklist_ips, ") && error.ends_with(r#"got "drop_tables""#),
         "{error}"
@@ -756,18 +821,16 @@ async fn admin_refuses_actions_without_csrf(db: &TestDb) {
     assert_eq!(forged.status(), Status::Forbidden);
     let page = forged.into_string().await.unwrap();
     assert!(
-        text_of(&page, "error").unwrap().contains("CSRF token is missing"),
+        text_of(&page, "error-message")
+            .unwrap()
+            .contains("CSRF token is missing"),
         "{page}"
     );
-    for path in [
-        "/admin/blacklists/add",
-        "/admin/blacklists/remove",
-        "/admin/logout",
-    ] {
+    for path in ["/admin/blacklists", "/admin/logout"] {
         let forged = client
             .post(path)
             .header(ContentType::Form)
-            .body("csrfmiddlewaretoken=nope&list=ip&value=192.0.2.1")
+            .body("csrfmiddlewaretoken=nope&list=ip&change=add&value=192.0.2.1")
             .dispatch()
             .await;
         assert_eq!(forged.status(), Status::Forbidden, "{path}");
@@ -789,28 +852,48 @@ async fn admin_refuses_actions_without_csrf(db: &TestDb) {
     );
 }
 
-async fn admin_counts_show_totals_and_a_chart(db: &TestDb) {
+async fn admin_overview_and_object_pages_name_the_posts(db: &TestDb) {
     let client = client(db).await;
     hit(&client, 3, "s-1", "192.0.2.1", BROWSER_UA).await;
     hit(&client, 3, "s-2", "192.0.2.2", BROWSER_UA).await;
-    get(&client, "/hitcount-detail-view-count-hit/3/").await;
-    get(&client, "/hitcount-detail-view-count-hit/3/").await;
-    // The repeat's view is still in memory: the page adds it.
+    hit(&client, 1, "s-3", "192.0.2.3", BROWSER_UA).await;
+    get(&client, "/post/3/").await;
+    get(&client, "/post/3/").await;
     login(&client).await;
-    let (status, page) = get(&client, "/admin/counts").await;
+    let (status, page) = get(&client, "/admin/?period=today").await;
     assert_eq!(status, Status::Ok);
-    let row = &page[page.find("blog.post:3").expect("the post is listed")..];
-    let row = &row[..row.find("</tr>").unwrap()];
-    let cells: Vec<_> = row
-        .split("class=\"num\">")
+    let ranking = &page[page.find("id=\"ranking\"").expect("a ranking")..];
+    let ranking = &ranking[..ranking.find("</ol>").unwrap()];
+    let third = ranking
+        .find(">Our third blog post</a>")
+        .expect("titled by the app");
+    let first = ranking.find(">Hello World</a>").expect("titled by the app");
+    assert!(third < first, "most hits first: {ranking}");
+    assert!(ranking.contains("blog.post:3"), "the key beside the title");
+    assert_eq!(text_of(&page, "total-hits").as_deref(), Some("4"));
+
+    let pk = counter(&client)
+        .counts(&ObjectRef::new("blog.post", 3).unwrap())
+        .await
+        .unwrap()
+        .pk
+        .unwrap();
+    let (status, page) = get(&client, &format!("/admin/objects/{pk}?period=today")).await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("<h1>Our third blog post</h1>"), "{page}");
+    assert!(
+        page.contains("href=\"&#x2F;post&#x2F;3&#x2F;\">View on site</a>"),
+        "{page}"
+    );
+    // All-time totals: 3 hits; 4 views, the repeat's still in memory.
+    let figures: Vec<&str> = page
+        .split("<span class=\"figure\">")
         .skip(1)
-        .map(|c| c.split('<').next().unwrap())
+        .take(2)
+        .map(|rest| rest.split('<').next().unwrap())
         .collect();
-    // Total hits, raw views, bot hits, last 7 days.
-    assert_eq!(cells, ["3", "4", "0", "3"], "{row}");
-    assert!(row.contains("<svg class=\"chart\""));
-    assert_eq!(row.matches("<rect").count(), 30);
-    assert!(row.contains(&format!("{}: 3 hits", chrono::Utc::now().date_naive())));
+    assert_eq!(figures, ["3", "4"], "{page}");
+    assert!(page.contains("<caption>Hits, views and bot hits per day</caption>"));
 }
 
 /// Posts a blacklist change (`add` or `remove`) and gives the blacklists
@@ -818,8 +901,8 @@ async fn admin_counts_show_totals_and_a_chart(db: &TestDb) {
 async fn change_blacklist(client: &Client, change: &str, list: &str, value: &str) -> String {
     let response = post(
         client,
-        &format!("/admin/blacklists/{change}"),
-        &[("list", list), ("value", value)],
+        "/admin/blacklists",
+        &[("list", list), ("change", change), ("value", value)],
     )
     .await;
     assert_eq!(response.status(), Status::SeeOther, "{change} {list} {value}");
@@ -838,10 +921,7 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
         messages.contains("Blacklisted &quot;192.0.2.0&#x2F;24&quot;."),
         "confirmed: {messages}"
     );
-    assert!(
-        page.contains("<td class=\"value\">192.0.2.0&#x2F;24</td>"),
-        "listed"
-    );
+    assert!(page.contains("<code>192.0.2.0&#x2F;24</code>"), "listed");
     let page = change_blacklist(&client, "add", "ip", "192.0.2.0/24").await;
     assert!(page.contains("was already blacklisted."));
     let page = change_blacklist(&client, "add", "ip", "not an ip").await;
@@ -880,20 +960,20 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
     // Refusals: a page with the status and a message naming the problem.
     for (path, fields, status, message) in [
         (
-            "/admin/blacklists/rename",
-            &[("list", "ip"), ("value", "192.0.2.1")][..],
-            Status::NotFound,
-            r#"no blacklist change "rename""#,
+            "/admin/blacklists",
+            &[("list", "ip"), ("change", "rename"), ("value", "192.0.2.1")][..],
+            Status::BadRequest,
+            r#"change must be "add" or "remove", got "rename""#,
         ),
         (
-            "/admin/blacklists/add",
-            &[("list", "ip")][..],
-            Status::UnprocessableEntity,
-            "the form is incomplete",
+            "/admin/blacklists",
+            &[("list", "ip"), ("change", "add")][..],
+            Status::BadRequest,
+            "value must be an IP, a network or a user agent, and is missing",
         ),
         (
-            "/admin/blacklists/add",
-            &[("list", "colours"), ("value", "red")][..],
+            "/admin/blacklists",
+            &[("list", "colours"), ("change", "add"), ("value", "red")][..],
             Status::BadRequest,
             r#"list must be "ip" or "user_agent""#,
         ),
@@ -901,7 +981,7 @@ async fn admin_blacklists_add_and_remove(db: &TestDb) {
         let refused = post(&client, path, fields).await;
         assert_eq!(refused.status(), status, "{path} {fields:?}");
         let page = refused.into_string().await.unwrap();
-        let error = text_of(&page, "error").unwrap();
+        let error = text_of(&page, "error-message").unwrap();
         assert!(error.contains(message), "{path} {fields:?}: {error}");
     }
 }
@@ -913,11 +993,17 @@ async fn visitor_text_is_escaped_everywhere(db: &TestDb) {
     login(&client).await;
     post(
         &client,
-        "/admin/blacklists/add",
-        &[("list", "user_agent"), ("value", script)],
+        "/admin/blacklists",
+        &[("list", "user_agent"), ("change", "add"), ("value", script)],
     )
     .await;
-    for path in ["/admin/hits", "/admin/blacklists", "/admin/hits?q=%3Cscript%3E"] {
+    for path in [
+        "/admin/",
+        "/admin/hits",
+        "/admin/blacklists",
+        "/admin/hits?q=%3Cscript%3E",
+        "/admin/hits?ua=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ] {
         let (_, page) = get(&client, path).await;
         assert!(
             page.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"),

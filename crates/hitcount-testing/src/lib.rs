@@ -4,8 +4,11 @@
 //! ([`statements`]) for the tests that count statements.
 //!
 //! PostgreSQL comes from `HITCOUNT_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable
-//! the PostgreSQL tests say so and pass locally, but fail when `CI=true`.
+//! `postgres://postgres@127.0.0.1:5432/postgres`), and PgBouncer in
+//! transaction pooling mode in front of it from
+//! `HITCOUNT_TEST_PGBOUNCER_URL` (default port 6432; `scripts/test.sh`
+//! starts it). When either is unreachable its tests say so and pass
+//! locally, but fail when `CI=true`.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -20,11 +23,26 @@ pub mod proxy;
 pub mod statements;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const DEFAULT_PGBOUNCER_URL: &str = "postgres://postgres@127.0.0.1:6432/postgres";
 
 /// Runs each named `async fn name(db: &TestDb)` of the calling file once
 /// on SQLite and once on PostgreSQL: one behaviour suite, every backend.
+/// Starting with `pgbouncer;`, also on PostgreSQL through PgBouncer in
+/// transaction pooling mode, as deployments of many instances run it.
 #[macro_export]
 macro_rules! storage_tests {
+    (pgbouncer; $($name:ident),* $(,)?) => {
+        $crate::storage_tests!($($name),*);
+        mod pgbouncer {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::TestDb::pgbouncer().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -83,6 +101,8 @@ pub fn installed(program: &str) -> bool {
 pub struct TestDb {
     pub url: String,
     pub db: Db,
+    /// Whether `db` reaches PostgreSQL through PgBouncer.
+    pub through_pgbouncer: bool,
     drop_with: DropWith,
     pub clock: TestClock,
 }
@@ -102,6 +122,7 @@ impl TestDb {
             db,
             drop_with: DropWith::Files(path),
             clock: TestClock::new(),
+            through_pgbouncer: false,
         }
     }
 
@@ -140,7 +161,38 @@ impl TestDb {
             db,
             drop_with: DropWith::Database { admin_url, name },
             clock: TestClock::new(),
+            through_pgbouncer: false,
         })
+    }
+
+    /// A fresh PostgreSQL database reached through PgBouncer in
+    /// transaction pooling mode, or `None` (after saying why) when either
+    /// is unreachable outside CI.
+    pub async fn pgbouncer() -> Option<TestDb> {
+        let bouncer_url =
+            std::env::var("HITCOUNT_TEST_PGBOUNCER_URL").unwrap_or_else(|_| DEFAULT_PGBOUNCER_URL.into());
+        if let Err(err) = sqlx::PgConnection::connect(&bouncer_url).await {
+            assert!(
+                !in_ci(),
+                "PgBouncer is unreachable at {bouncer_url} and this is CI (CI is set; scripts/test.sh starts it): {err}"
+            );
+            eprintln!(
+                "SKIPPED: PgBouncer unreachable at {bouncer_url} ({err}); bash scripts/test.sh --setup starts it"
+            );
+            return None;
+        }
+        // Made on the server itself; used through PgBouncer, which reaches
+        // every database of the server.
+        let mut direct = TestDb::postgres().await?;
+        let name = direct.url.rsplit_once('/').expect("a database name").1.to_owned();
+        direct.url = format!("{}/{name}", bouncer_url.rsplit_once('/').expect("a URL").0);
+        direct.db = Db::from(
+            sqlx::PgPool::connect(&direct.url)
+                .await
+                .expect("the test database opens through PgBouncer"),
+        );
+        direct.through_pgbouncer = true;
+        Some(direct)
     }
 
     /// A second, separate pool on the same database: another app instance.

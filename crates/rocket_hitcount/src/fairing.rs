@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use hitcount::{Db, HitCounter};
+use hitcount::{Clock, Db, HitCounter};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{error, info_, warn_, Build, Rocket};
 use rocket_db_pools::Database;
@@ -34,6 +34,7 @@ impl HitCount {
         Initializer {
             users: None,
             templates: TemplateFunctions::default(),
+            clock: Clock::system(),
             database: PhantomData,
         }
     }
@@ -88,6 +89,7 @@ impl HitCount {
 pub struct Initializer<D> {
     users: Option<UserLookup>,
     templates: TemplateFunctions,
+    clock: Clock,
     database: PhantomData<fn() -> D>,
 }
 
@@ -126,6 +128,27 @@ impl<D> Initializer<D> {
         U: for<'a> rocket::request::FromRequest<'a> + HitUser,
     {
         self.users = Some(lookup::<U>);
+        self
+    }
+
+    /// Opens the counter with another source of the time than the
+    /// system's, a [`Clock`](crate::hitcount::Clock) (see
+    /// [`HitCounter::open_with_clock`]): for tests that move the time, of
+    /// hits and of the visits of the site that the visitor cookie keeps.
+    ///
+    /// ```rust
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # #[derive(Database)] #[database("blog")] struct Blog(sqlx::SqlitePool);
+    /// use chrono::{TimeZone, Utc};
+    /// use rocket_hitcount::{hitcount as hitcount_core, HitCount};
+    ///
+    /// let noon = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+    /// let clock = hitcount_core::Clock::new(move || noon);
+    /// let fairing = HitCount::init::<Blog>().with_clock(clock);
+    /// # let _ = fairing;
+    /// ```
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 }
@@ -173,16 +196,18 @@ where
             return Err(rocket);
         };
         let pool: D::Pool = (**database).clone();
-        let counter = match HitCounter::open(pool.into(), config.counting.clone()).await {
-            Ok(counter) => counter,
-            Err(e) => {
-                error!(
-                    "rocket-hitcount: cannot open the hit counter on `{}`: {e}",
-                    D::NAME
-                );
-                return Err(rocket);
-            }
-        };
+        let counter =
+            match HitCounter::open_with_clock(pool.into(), config.counting.clone(), self.clock.clone()).await
+            {
+                Ok(counter) => counter,
+                Err(e) => {
+                    error!(
+                        "rocket-hitcount: cannot open the hit counter on `{}`: {e}",
+                        D::NAME
+                    );
+                    return Err(rocket);
+                }
+            };
         let base = config.base_path.clone();
         let state = HitCount::new(counter, config, secret, self.users);
         self.templates.bind(state.clone());

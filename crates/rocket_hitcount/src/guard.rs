@@ -12,7 +12,7 @@ use crate::visitor::{record_visit, Visit};
 
 /// The template context of a counting view: django-hitcount's `hitcount`
 /// context (`pk`, `total_hits`, `hit_counted`, `hit_message`) plus the
-/// visitor's own views of the object.
+/// visitor's own views of the object and visits of the site.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HitContext {
@@ -32,6 +32,10 @@ pub struct HitContext {
     ///
     /// [`VisitorCookie::visit_counts`]: crate::VisitorCookie::visit_counts
     pub visits: Option<u32>,
+    /// How often this visitor has visited the site, at most once per
+    /// `cookie.visit_interval`, this request included; `None` unless the
+    /// interval is set (see [`Hits::site_visits`]).
+    pub site_visits: Option<u32>,
 }
 
 /// The template context of a view that does not count: `pk`, `total_hits`.
@@ -100,6 +104,7 @@ impl<'r> Hits<'r> {
             hit_counted: result.hit_counted,
             hit_message: self.visit.identified.hit_message(&result),
             visits,
+            site_visits: self.site_visits(),
         })
     }
 
@@ -134,6 +139,34 @@ impl<'r> Hits<'r> {
             .cookie
             .visit_counts
             .then(|| self.visit.identified.visits_of(pk))
+    }
+
+    /// How often this visitor has visited the site, this request included:
+    /// the Django tutorial's `visits`, which goes up at most once per
+    /// `cookie.visit_interval` ([`VisitorCookie::visit_interval`]), on
+    /// requests whose handler takes this guard (or to the AJAX endpoint).
+    /// `None` unless the interval is set. A client that keeps no cookies
+    /// is always at 1.
+    ///
+    /// ```rust
+    /// use rocket::get;
+    /// use rocket_hitcount::Hits;
+    ///
+    /// #[get("/about")]
+    /// fn about(hits: Hits<'_>) -> String {
+    ///     match hits.site_visits() {
+    ///         Some(1) => "Welcome! This is your first visit.".into(),
+    ///         Some(n) => format!("You have visited this site {n} times."),
+    ///         None => "Set `cookie.visit_interval` to count visits.".into(),
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// [`VisitorCookie::visit_interval`]: crate::VisitorCookie::visit_interval
+    pub fn site_visits(&self) -> Option<u32> {
+        // Counted, or not, once per request when the visitor was
+        // identified; `None` without the setting.
+        self.visit.identified.cookie.site.map(|site| site.count)
     }
 
     /// The visitor, as the counter sees it (session key, user, IP, user agent).

@@ -68,6 +68,8 @@
 
 mod ajax;
 mod config;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod error;
 mod fairing;
 mod guard;
@@ -79,6 +81,8 @@ mod visitor;
 
 pub use ajax::{CsrfError, CsrfToken, JsContext, AJAX_BODY_LIMIT, HITCOUNT_JS, JQUERY_POSTCSRF_JS};
 pub use config::{Config, ConfigError, ConfigErrorKind, CookieMode, VisitorCookie};
+#[cfg(feature = "dashboard")]
+pub use dashboard::{Dashboard, DashboardError, Label, Labels, LoginPage};
 pub use error::Error;
 pub use fairing::Initializer;
 pub use guard::{HitContext, Hits, ViewContext};

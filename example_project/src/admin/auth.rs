@@ -18,12 +18,9 @@ use rocket::response::{Flash, Redirect};
 use rocket::tokio::sync::Semaphore;
 use rocket::tokio::task::spawn_blocking;
 use rocket::{get, post, State};
-use rocket_dyn_templates::{context, Template};
-use rocket_hitcount::{CsrfToken, Hits};
+use rocket_hitcount::{CsrfToken, DashboardError, Hits, LoginPage};
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
-
-use super::ErrorPage;
 
 /// The admin's private (encrypted) session cookie: the id of a session
 /// this process keeps.
@@ -425,9 +422,19 @@ impl<'r> FromRequest<'r> for Admin {
     }
 }
 
+/// The login form, in the dashboard's layout.
 #[get("/login")]
-pub(crate) fn login_page(csrf: CsrfToken<'_>, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render("admin/login", context! { csrf: csrf.value(), flash })
+pub(crate) fn login_page(csrf: CsrfToken<'_>, flash: Option<FlashMessage<'_>>) -> LoginPage {
+    let page = LoginPage::new(&csrf, "/admin/login");
+    match flash {
+        Some(flash) => page.notice(flash.message()),
+        None => page,
+    }
+}
+
+/// A form whose CSRF check failed: 403, naming why.
+fn forbidden(refused: rocket_hitcount::CsrfError) -> DashboardError {
+    DashboardError::new(Status::Forbidden, refused.to_string())
 }
 
 #[derive(FromForm)]
@@ -441,11 +448,10 @@ pub(crate) struct Login<'r> {
 #[derive(rocket::Responder)]
 pub(crate) enum LoginAnswer {
     LoggedIn(Redirect),
-    #[response(status = 401)]
-    Refused(Template),
-    /// Locked out by the back-off; `Retry-After` says for how long.
-    #[response(status = 429)]
-    TooMany(Template, Header<'static>),
+    /// Refused: the form again, 401, saying why.
+    Refused(LoginPage),
+    /// Locked out by the back-off (429); `Retry-After` says for how long.
+    TooMany(LoginPage, Header<'static>),
 }
 
 /// Logs the admin in: CSRF check, back-off, password (off the async
@@ -461,10 +467,9 @@ pub(crate) async fn login(
     auth: &State<AdminLogin>,
     jar: &CookieJar<'_>,
     form: Form<Login<'_>>,
-) -> Result<LoginAnswer, ErrorPage> {
-    csrf.verify(form.csrfmiddlewaretoken)
-        .map_err(ErrorPage::forbidden)?;
-    let page = |error: String| Template::render("admin/login", context! { csrf: csrf.value(), error });
+) -> Result<LoginAnswer, DashboardError> {
+    csrf.verify(form.csrfmiddlewaretoken).map_err(forbidden)?;
+    let page = |status: Status, error: String| LoginPage::new(&csrf, "/admin/login").error(status, error);
     let mut keys = vec![Key::user_name(form.username)];
     keys.extend(hits.visitor().ip().map(Key::address));
     if let Err(locked) = auth.throttle.attempt(&keys) {
@@ -476,14 +481,14 @@ pub(crate) async fn login(
         let again = humantime::format_duration(Duration::from_secs(seconds));
         let error = format!("Too many failed logins {whose}. Try again in {again}.");
         return Ok(LoginAnswer::TooMany(
-            page(error),
+            page(Status::TooManyRequests, error),
             Header::new("Retry-After", seconds.to_string()),
         ));
     }
     if !auth.accepts(form.username, form.password).await {
         // django.contrib.admin's message.
         let error = "Please enter the correct username and password for a staff account.";
-        return Ok(LoginAnswer::Refused(page(error.into())));
+        return Ok(LoginAnswer::Refused(page(Status::Unauthorized, error.into())));
     }
     auth.throttle.succeeded(&keys);
     if let Some(old) = jar.get_private(SESSION_COOKIE) {
@@ -498,7 +503,7 @@ pub(crate) async fn login(
         .secure(auth.secure_cookie)
         .max_age(lifetime);
     jar.add_private(cookie);
-    Ok(LoginAnswer::LoggedIn(Redirect::to("/admin/hits")))
+    Ok(LoginAnswer::LoggedIn(Redirect::to("/admin/")))
 }
 
 #[derive(FromForm)]
@@ -514,9 +519,8 @@ pub(crate) fn logout(
     auth: &State<AdminLogin>,
     jar: &CookieJar<'_>,
     form: Form<Plain<'_>>,
-) -> Result<Flash<Redirect>, ErrorPage> {
-    csrf.verify(form.csrfmiddlewaretoken)
-        .map_err(ErrorPage::forbidden)?;
+) -> Result<Flash<Redirect>, DashboardError> {
+    csrf.verify(form.csrfmiddlewaretoken).map_err(forbidden)?;
     if let Some(cookie) = jar.get_private(SESSION_COOKIE) {
         auth.sessions.close(cookie.value());
     }

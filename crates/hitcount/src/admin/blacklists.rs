@@ -6,9 +6,23 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::hit_log::HitRecord;
 use super::Admin;
 use crate::error::{invalid, Result};
+use crate::rules::List;
 use crate::values::{clean_user_agent, parse_ip};
+
+/// Whether a hit's IP and user agent are blacklisted (see
+/// [`Admin::blacklisted`] for an example).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Blacklisted {
+    /// Its stored IP is blacklisted, as an entry or inside a network.
+    pub ip: bool,
+    /// Its user agent is blacklisted.
+    pub user_agent: bool,
+}
+
 /// One blacklist entry and when it was added.
 ///
 /// ```
@@ -26,13 +40,9 @@ pub struct BlacklistEntry {
     pub value: String,
     /// When it was blacklisted.
     pub created_at: DateTime<Utc>,
-}
-
-/// Which blacklist an operation is about.
-#[derive(Clone, Copy)]
-pub(crate) enum List {
-    Ips,
-    UserAgents,
+    /// How many requests it has refused since (those of every app
+    /// instance, written each second; this instance's latest included).
+    pub refused: i64,
 }
 
 /// Normalises an IP blacklist entry typed by a person: an address, a CIDR
@@ -153,17 +163,58 @@ impl Admin<'_> {
     }
 
     async fn list_blacklist(self, list: List) -> Result<Vec<BlacklistEntry>> {
-        let rows: Vec<(String, DateTime<Utc>)> = dispatch!(self.counter.db(), pool, sql => {
-            let statement = match list {
-                List::Ips => sql.blacklisted_ips,
-                List::UserAgents => sql.blacklisted_user_agents,
-            };
-            sqlx::query_as(statement).fetch_all(pool).await?
-        });
+        let counter = self.counter;
+        // The pending refusals are added under the lock that a flush
+        // takes, so that none is counted twice or missed.
+        let _refusals = counter.reading_views().await;
+        let read = async {
+            Ok(dispatch!(counter.db(), pool, sql => {
+                let statement = match list {
+                    List::Ips => sql.blacklisted_ips,
+                    List::UserAgents => sql.blacklisted_user_agents,
+                };
+                sqlx::query_as(statement).fetch_all(pool).await?
+            }))
+        };
+        let rows: Vec<(String, DateTime<Utc>, i64)> = counter.within_budget(read).await?;
         Ok(rows
             .into_iter()
-            .map(|(value, created_at)| BlacklistEntry { value, created_at })
+            .map(|(value, created_at, refused)| BlacklistEntry {
+                refused: refused + self.counter.pending_refusals(list, &value),
+                value,
+                created_at,
+            })
             .collect())
+    }
+
+    /// Whether each hit's stored IP and user agent are on the blacklists
+    /// this instance holds now (reloaded first when another instance
+    /// changed them): what the hit log marks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{HitFilter, ObjectRef, Visitor};
+    /// let post = ObjectRef::new("blog.post", 1)?;
+    /// counter.count_hit(&post, &Visitor::new("s")?.with_user_agent("EvilAgent")).await?;
+    /// counter.admin().blacklist_user_agent("EvilAgent").await?;
+    /// let page = counter.admin().list_hits(&HitFilter::default()).await?;
+    /// let marks = counter.admin().blacklisted(&page.hits).await;
+    /// assert!(marks[0].user_agent && !marks[0].ip);
+    /// # Ok(()) }
+    /// ```
+    pub async fn blacklisted(self, hits: &[HitRecord]) -> Vec<Blacklisted> {
+        let lists = self
+            .counter
+            .blacklist_cache()
+            .current(self.counter.db(), self.counter.settings().count_timeout)
+            .await;
+        hits.iter()
+            .map(|hit| Blacklisted {
+                ip: hit.ip.as_deref().is_some_and(|ip| lists.blocks_stored_ip(ip)),
+                user_agent: lists.blocks_user_agent(&hit.user_agent),
+            })
+            .collect()
     }
 
     /// Adds (or removes) normalised entries in one transaction that also

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::blacklists::List;
 use super::Admin;
 use crate::error::{invalid, Result};
+use crate::rules::List;
 use crate::values::parse_ip;
 use crate::values::ObjectRef;
 use crate::values::{day_start, hour_start};
@@ -35,6 +35,13 @@ pub struct HitFilter {
     pub since: Option<DateTime<Utc>>,
     /// Only hits made before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only hits whose IP is stored exactly as this (full, masked or
+    /// hashed, as the hit log shows it).
+    pub ip: Option<String>,
+    /// Only hits with exactly this user agent.
+    pub user_agent: Option<String>,
+    /// The order of the hits.
+    pub order: HitOrder,
     /// The page, from 1.
     pub page: u32,
     /// Hits per page, 1 to 1000.
@@ -48,8 +55,98 @@ impl Default for HitFilter {
             search: None,
             since: None,
             until: None,
+            ip: None,
+            user_agent: None,
+            order: HitOrder::default(),
             page: 1,
             per_page: 100,
+        }
+    }
+}
+
+/// A column the hit log can be ordered by.
+///
+/// ```
+/// use hitcount::HitColumn;
+/// assert_eq!(HitColumn::from_name("user_agent"), Some(HitColumn::UserAgent));
+/// assert_eq!(HitColumn::Created.name(), "created");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitColumn {
+    /// When the hit was made.
+    #[default]
+    Created,
+    /// The object hit, in the order objects were first counted (their
+    /// pk), as Django's admin orders a foreign key.
+    Object,
+    /// The IP as stored.
+    Ip,
+    /// The user agent.
+    UserAgent,
+}
+
+impl HitColumn {
+    /// Every column, in the hit log's order.
+    pub const ALL: [HitColumn; 4] = [
+        HitColumn::Created,
+        HitColumn::Object,
+        HitColumn::Ip,
+        HitColumn::UserAgent,
+    ];
+
+    /// The column's name, for links.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HitColumn::Created => "created",
+            HitColumn::Object => "object",
+            HitColumn::Ip => "ip",
+            HitColumn::UserAgent => "user_agent",
+        }
+    }
+
+    /// The column of this [`name`](HitColumn::name).
+    pub fn from_name(name: &str) -> Option<HitColumn> {
+        HitColumn::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The SQL that orders by it, ties broken by the newest hit.
+    fn order_by(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (HitColumn::Created, true) => "h.created_at DESC, h.id DESC",
+            (HitColumn::Created, false) => "h.created_at, h.id",
+            (HitColumn::Object, true) => "h.hit_count_id DESC, h.created_at DESC, h.id DESC",
+            (HitColumn::Object, false) => "h.hit_count_id, h.created_at DESC, h.id DESC",
+            // Hits without a stored IP last, whichever the direction and
+            // the backend.
+            (HitColumn::Ip, true) => "h.ip IS NULL, h.ip DESC, h.created_at DESC, h.id DESC",
+            (HitColumn::Ip, false) => "h.ip IS NULL, h.ip, h.created_at DESC, h.id DESC",
+            (HitColumn::UserAgent, true) => "h.user_agent DESC, h.created_at DESC, h.id DESC",
+            (HitColumn::UserAgent, false) => "h.user_agent, h.created_at DESC, h.id DESC",
+        }
+    }
+}
+
+/// The order of the hit log: a column and its direction. The default is
+/// newest first.
+///
+/// ```
+/// use hitcount::{HitColumn, HitOrder};
+/// assert_eq!(HitOrder::default(), HitOrder { column: HitColumn::Created, descending: true });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct HitOrder {
+    /// The column.
+    pub column: HitColumn,
+    /// Largest (or newest) first.
+    pub descending: bool,
+}
+
+impl Default for HitOrder {
+    fn default() -> Self {
+        HitOrder {
+            column: HitColumn::Created,
+            descending: true,
         }
     }
 }
@@ -76,7 +173,7 @@ pub struct HitRecord {
     pub user_id: Option<String>,
 }
 
-/// One page of the hit log, newest first.
+/// One page of the hit log, in the filter's order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HitPage {
@@ -238,8 +335,24 @@ type HitRow = (
     Option<String>,
 );
 
+/// A hit-log row as the API gives it.
+fn record(row: HitRow) -> Result<HitRecord> {
+    let (id, pk, kind, object_id, created_at, ip, session_key, user_agent, user_id) = row;
+    Ok(HitRecord {
+        id,
+        pk,
+        object: ObjectRef::new(kind, object_id)?,
+        created_at,
+        ip,
+        session_key,
+        user_agent,
+        user_id,
+    })
+}
+
 impl Admin<'_> {
-    /// One page of the hit log, newest first.
+    /// One page of the hit log, in the filter's order (newest first by
+    /// default).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -264,58 +377,109 @@ impl Admin<'_> {
             return Err(invalid("page", "0", "pages start at 1"));
         }
         let search = filter.search.as_deref().unwrap_or("");
-        if search.contains('\0') {
-            return Err(invalid("search", search, "must not contain NUL characters"));
+        for (name, text) in [
+            ("search", Some(search)),
+            ("ip", filter.ip.as_deref()),
+            ("user agent", filter.user_agent.as_deref()),
+        ] {
+            if let Some(text) = text.filter(|text| text.contains('\0')) {
+                return Err(invalid(name, text, "must not contain NUL characters"));
+            }
         }
         let pattern = contains_pattern(search);
         // Under hashed or masked storage, an address typed in the search
         // box finds its hits through the stored form.
         let stored_ip = parse_ip(search).ok().and_then(|ip| self.counter.stored_ip(ip));
         let offset = i64::from(filter.page - 1) * i64::from(filter.per_page);
-        let (rows, total): (Vec<HitRow>, i64) = dispatch!(self.counter.db(), pool, sql => {
+        let counter = self.counter;
+        let read = async {
+            Ok(dispatch!(counter.db(), pool, sql => {
             let total: i64 = sqlx::query_scalar(sql.count_hits)
                 .bind(filter.object_pk)
                 .bind(&pattern)
                 .bind(stored_ip.as_deref())
                 .bind(filter.since)
                 .bind(filter.until)
+                .bind(filter.ip.as_deref())
+                .bind(filter.user_agent.as_deref())
                 .fetch_one(pool)
                 .await?;
-            let rows = sqlx::query_as(sql.list_hits)
+            let statement = format!(
+                "{} ORDER BY {} LIMIT {} OFFSET {}",
+                sql.list_hits,
+                filter.order.column.order_by(filter.order.descending),
+                sql.param(8),
+                sql.param(9),
+            );
+            let rows = sqlx::query_as(&statement)
                 .bind(filter.object_pk)
                 .bind(&pattern)
                 .bind(stored_ip.as_deref())
                 .bind(filter.since)
                 .bind(filter.until)
+                .bind(filter.ip.as_deref())
+                .bind(filter.user_agent.as_deref())
                 .bind(i64::from(filter.per_page))
                 .bind(offset)
                 .fetch_all(pool)
                 .await?;
             (rows, total)
-        });
-        let hits = rows
-            .into_iter()
-            .map(
-                |(id, pk, kind, object_id, created_at, ip, session_key, user_agent, user_id)| {
-                    Ok(HitRecord {
-                        id,
-                        pk,
-                        object: ObjectRef::new(kind, object_id)?,
-                        created_at,
-                        ip,
-                        session_key,
-                        user_agent,
-                        user_id,
-                    })
-                },
-            )
-            .collect::<Result<_>>()?;
+            }))
+        };
+        let (rows, total): (Vec<HitRow>, i64) = counter.within_budget(read).await?;
+        let hits = rows.into_iter().map(record).collect::<Result<_>>()?;
         Ok(HitPage {
             hits,
             total,
             page: filter.page,
             per_page: filter.per_page,
         })
+    }
+
+    /// The hits of these ids that exist, newest first: what a page asks
+    /// about before an action deletes them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// # let counter = hitcount::HitCounter::open(hitcount::Db::connect("sqlite::memory:").await?, Default::default()).await?;
+    /// use hitcount::{HitFilter, ObjectRef, Visitor};
+    /// counter.count_hit(&ObjectRef::new("blog.post", 1)?, &Visitor::new("s")?).await?;
+    /// let id = counter.admin().list_hits(&HitFilter::default()).await?.hits[0].id;
+    /// let hits = counter.admin().hits_by_id(&[id, id + 1000]).await?;
+    /// assert_eq!(hits.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn hits_by_id(self, hit_ids: &[i64]) -> Result<Vec<HitRecord>> {
+        let mut ids: Vec<i64> = hit_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows: Vec<HitRecord> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let counter = self.counter;
+            let read = async {
+                Ok(dispatch!(counter.db(), pool, sql => {
+                let params: Vec<String> = (1..=chunk.len()).map(|n| sql.param(n)).collect();
+                let statement = format!(
+                    "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
+                            h.user_agent, h.user_id \
+                     FROM hitcount_hit h JOIN hitcount_hit_count c ON c.id = h.hit_count_id \
+                     WHERE h.id IN ({})",
+                    params.join(", ")
+                );
+                let mut query = sqlx::query_as(&statement);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await?
+                }))
+            };
+            let found: Vec<HitRow> = counter.within_budget(read).await?;
+            for row in found {
+                rows.push(record(row)?);
+            }
+        }
+        rows.sort_by_key(|hit| std::cmp::Reverse((hit.created_at, hit.id)));
+        Ok(rows)
     }
 
     /// Runs an admin action on the selected hits and reports it with

@@ -6,14 +6,20 @@
 mod blacklists;
 mod hit_log;
 mod import;
+mod report;
 
 use crate::counting::HitCounter;
 use crate::error::Result;
 use crate::retention::{CleanupOptions, CleanupReport};
 
-pub use blacklists::BlacklistEntry;
-pub use hit_log::{ActionReport, AdminAction, HitFilter, HitPage, HitRecord, MAX_PER_PAGE};
+pub use blacklists::{BlacklistEntry, Blacklisted};
+pub use hit_log::{
+    ActionReport, AdminAction, HitColumn, HitFilter, HitOrder, HitPage, HitRecord, MAX_PER_PAGE,
+};
 pub use import::DjangoImport;
+pub use report::{
+    Period, PeriodObject, PeriodReport, PeriodTotals, Tally, TopVisitors, MAX_PERIOD_DAYS, VISITOR_SAMPLE,
+};
 
 /// The site owner's operations on a counter: what an admin page or the
 /// `hitcount` command does. Changes here reach every instance sharing the

@@ -10,7 +10,7 @@ use super::counter::HitCounter;
 use super::group_commit::Job;
 use super::HitResult;
 use crate::error::{Error, Result};
-use crate::rules::{self, Reason, Tally};
+use crate::rules::{self, List, Reason, Tally};
 use crate::settings::Settings;
 use crate::store::returned;
 use crate::values::{day_start, ObjectRef, Visitor};
@@ -59,6 +59,18 @@ impl HitCounter {
             None
         };
         if let Some(reason) = rules::screen(settings, &inner.bots, &blacklists, visitor, screened_ip) {
+            // Each entry's refusals, for the dashboard, wait in memory.
+            let entry = match reason {
+                Reason::BlacklistedIp => visitor
+                    .ip()
+                    .and_then(|ip| blacklists.ip_entry(ip, screened_ip))
+                    .map(|entry| (List::Ips, entry)),
+                Reason::BlacklistedUserAgent => Some((List::UserAgents, visitor.user_agent())),
+                _ => None,
+            };
+            if let Some((list, entry)) = entry {
+                inner.buffer.add_refusal(list, entry);
+            }
             // Boxed, as the database path below.
             // A refusal decided in memory stays that refusal when the
             // database is away: only its total (and its view) is missing.

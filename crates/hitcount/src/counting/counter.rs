@@ -299,7 +299,13 @@ async fn budgeted<T>(
 }
 
 impl HitCounter {
-    /// Views of `pk` counted in memory and not yet written.
+    /// Requests refused by blacklist entry `entry` this instance has not
+    /// written yet.
+    pub(crate) fn pending_refusals(&self, list: crate::rules::List, entry: &str) -> i64 {
+        self.inner.buffer.pending_refusals(list, entry)
+    }
+
+    /// Views of `pk` this instance has not written yet.
     pub(crate) fn pending_views(&self, pk: i64) -> i64 {
         self.inner.buffer.pending(pk)
     }
@@ -345,8 +351,21 @@ impl HitCounter {
         self.local.as_ref().unwrap_or(&self.inner.db)
     }
 
-    /// The counter's current time.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    /// The counter's current time: its [`Clock`]'s, the system's unless
+    /// it was opened with [`HitCounter::open_with_clock`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
+    /// use chrono::{TimeZone, Utc};
+    /// use hitcount::{Clock, Db, HitCounter, Settings};
+    ///
+    /// let then = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// let counter = HitCounter::open_with_clock(db, Settings::default(), Clock::new(move || then)).await?;
+    /// assert_eq!(counter.now(), then);
+    /// # Ok(()) }
+    /// ```
+    pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 
@@ -413,10 +432,17 @@ async fn to_the_end(work: impl std::future::Future<Output = Result<()>> + Send +
 /// The IP hash key kept in the database, made on first use. Concurrent
 /// first starts race on one conditional update; all read the winner's key.
 async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
-    let candidate = random_key("the IP hash key (or set `ip_hash_key`)")?;
+    // Read first: a database that has its key is only read (a counter
+    // opened on a read replica writes nothing).
     let key: Option<String> = dispatch!(db, pool, sql => {
-        sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
-        sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
+        match sqlx::query_scalar::<_, Option<String>>(sql.ip_hash_key).fetch_one(pool).await? {
+            Some(key) => Some(key),
+            None => {
+                let candidate = random_key("the IP hash key (or set `ip_hash_key`)")?;
+                sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
+                sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
+            }
+        }
     });
     // A key that is not stored would hash differently on every start.
     key.map(String::into_bytes).ok_or_else(|| Error::Setting {

@@ -175,19 +175,29 @@ async fn count_batch<'a>(
     let read_start = cache.read_start();
     let conn = match connection {
         Some(conn) => conn,
-        None => connection.insert(open_connection(writer, settings).await?),
+        None => connection.insert(open_connection(writer).await?),
     };
     // Each object's pk, before the transaction: creating a row is a lasting
     // fact even when counting fails, and the transaction can then lock the
     // rows in pk order, the order every multi-row write of the crate uses,
-    // so that two instances' batches never deadlock.
+    // so that two instances' batches never deadlock. Each registration is
+    // a transaction of its own with the counting transaction's settings
+    // (READ COMMITTED, whatever the server's default: concurrent upserts
+    // of one row would fail under SERIALIZABLE).
     let mut pks = Vec::with_capacity(jobs.len());
     for job in jobs {
         let pk = match cache.pk(&job.object) {
             Some(pk) => pk,
             None => {
                 let registered = dispatch_connection!(&mut *conn, conn, sql => async {
-                    Ok::<_, Error>(register_object!(sql, &mut *conn, &job.object, job.now))
+                    if let Some(begin) = sql.begin_counting {
+                        sqlx::Executor::execute(&mut *conn, begin).await?;
+                    }
+                    let pk = register_object!(sql, &mut *conn, &job.object, job.now);
+                    if let Some(commit) = sql.commit_counting {
+                        sqlx::query(commit).execute(&mut *conn).await?;
+                    }
+                    Ok::<_, Error>(pk)
                 }
                 .await);
                 let pk = match registered {
@@ -250,8 +260,15 @@ async fn count_batch<'a>(
         // SQLite's start and commit ride along with its read and its
         // writes, and a batch costs two round trips there.
         let written = async {
-            if let Some(begin) = sql.begin_counting {
-                sqlx::query(begin).execute(&mut *conn).await?;
+            let begin = if settings.fast_commits {
+                sql.begin_counting_fast
+            } else {
+                sql.begin_counting
+            };
+            if let Some(begin) = begin {
+                // Simple statements, one round trip: the transaction and
+                // its settings (see `Dialect::begin_counting`).
+                sqlx::Executor::execute(&mut *conn, begin).await?;
             }
             // Locks, in one global order: the IPs of a site-wide limit,
             // then the object rows by pk. From here on every check sees
@@ -365,11 +382,10 @@ async fn count_batch<'a>(
 }
 
 /// The writing task's connection, set up for counting.
-async fn open_connection(writer: &Db, settings: &Settings) -> Result<Connection> {
+async fn open_connection(writer: &Db) -> Result<Connection> {
     let mut connection = writer.detached_connection().await?;
     dispatch_connection!(&mut connection, conn, sql => {
-        let fast = sql.counting_fast_commit.filter(|_| settings.fast_commits);
-        for statement in sql.counting_setup.iter().chain(&fast) {
+        for statement in sql.counting_setup {
             sqlx::query(statement).execute(&mut *conn).await?;
         }
     });

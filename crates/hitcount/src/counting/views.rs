@@ -2,7 +2,8 @@
 //! repeat visit then costs no write. Reads on this instance add what is
 //! pending, so totals stay exact here; other instances see it at most one
 //! flush interval late, and a crash loses at most that interval's views
-//! (never a hit).
+//! (never a hit). The requests each blacklist entry refused wait here
+//! too, so that a flood of blacklisted requests costs no write each.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
+use crate::rules::List;
 use crate::store::batch::DayViews;
 use crate::store::Db;
 use crate::values::day_start;
@@ -25,6 +27,8 @@ struct Pending {
     /// The same views by pk and the start of their day, for the daily
     /// buckets.
     day_views: HashMap<(i64, DateTime<Utc>), i64>,
+    /// Requests refused, by blacklist entry.
+    refusals: HashMap<(List, String), i64>,
 }
 
 /// Views not yet written.
@@ -44,6 +48,22 @@ impl ViewBuffer {
         let mut pending = self.pending.lock().expect("not poisoned");
         *pending.views.entry(pk).or_default() += 1;
         *pending.day_views.entry((pk, day)).or_default() += 1;
+    }
+
+    /// Adds a request refused by blacklist entry `entry` of `list`.
+    pub(crate) fn add_refusal(&self, list: List, entry: &str) {
+        let mut pending = self.pending.lock().expect("not poisoned");
+        *pending.refusals.entry((list, entry.to_owned())).or_default() += 1;
+    }
+
+    /// Refusals of `entry` not yet written.
+    pub(crate) fn pending_refusals(&self, list: List, entry: &str) -> i64 {
+        let pending = self.pending.lock().expect("not poisoned");
+        pending
+            .refusals
+            .get(&(list, entry.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Hold while reading totals from the database and adding what is
@@ -68,14 +88,21 @@ impl ViewBuffer {
     pub(crate) async fn flush(&self, db: &Db) -> Result<()> {
         let _flushing = self.flushing.write().await;
         // In pk order, the order the counting transactions lock rows in.
-        let mut views: DayViews = {
+        let (mut views, refusals): (DayViews, Refusals) = {
             let pending = self.pending.lock().expect("not poisoned");
-            pending.day_views.iter().map(|(key, n)| (*key, *n)).collect()
+            (
+                pending.day_views.iter().map(|(key, n)| (*key, *n)).collect(),
+                pending
+                    .refusals
+                    .iter()
+                    .map(|(key, n)| (key.clone(), *n))
+                    .collect(),
+            )
         };
-        if views.is_empty() {
+        if views.is_empty() && refusals.is_empty() {
             return Ok(());
         }
-        let mut written = write(db, &views).await;
+        let mut written = write(db, &views, &refusals).await;
         let mut gone = Vec::new();
         if written.is_err() {
             // An object deleted since it was viewed fails the whole write:
@@ -85,7 +112,7 @@ impl ViewBuffer {
             gone = missing_objects(db, pks.into_iter()).await.unwrap_or_default();
             if !gone.is_empty() {
                 views.retain(|(pk, _), _| !gone.contains(pk));
-                written = write(db, &views).await;
+                written = write(db, &views, &refusals).await;
             }
         }
         written?;
@@ -93,6 +120,9 @@ impl ViewBuffer {
         for ((pk, day), n) in views {
             subtract(&mut pending.views, pk, n);
             subtract(&mut pending.day_views, (pk, day), n);
+        }
+        for (key, n) in refusals {
+            subtract(&mut pending.refusals, key, n);
         }
         for pk in &gone {
             pending.views.remove(pk);
@@ -125,8 +155,13 @@ async fn missing_objects(db: &Db, pks: impl Iterator<Item = i64>) -> Result<Vec<
     Ok(missing)
 }
 
-/// Writes `views` to the totals and the daily buckets in one transaction.
-async fn write(db: &Db, views: &DayViews) -> Result<()> {
+/// Refusals by blacklist entry, in a fixed order.
+type Refusals = BTreeMap<(List, String), i64>;
+
+/// Writes `views` to the totals and the daily buckets, and `refusals` to
+/// their blacklist entries (an entry removed meanwhile takes none), in one
+/// transaction.
+async fn write(db: &Db, views: &DayViews, refusals: &Refusals) -> Result<()> {
     let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
     for ((pk, _), n) in views {
         *totals.entry(*pk).or_default() += n;
@@ -138,6 +173,13 @@ async fn write(db: &Db, views: &DayViews) -> Result<()> {
         }
         for ((pk, day), n) in views {
             sqlx::query(sql.add_daily_views).bind(pk).bind(day).bind(n).execute(&mut *tx).await?;
+        }
+        for ((list, entry), n) in refusals {
+            let statement = match list {
+                List::Ips => sql.add_ip_refusals,
+                List::UserAgents => sql.add_user_agent_refusals,
+            };
+            sqlx::query(statement).bind(entry).bind(n).execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });

@@ -127,6 +127,30 @@ pub struct DayHits {
     pub bot_hits: i64,
 }
 
+/// A day's start and its bucket's sums, as the daily queries return
+/// them: start_at, hits, views, bot_hits.
+pub(crate) type DayRow = (DateTime<Utc>, i64, i64, i64);
+
+impl DayHits {
+    /// Each of `days` with its row's sums, 0 for a day without one.
+    pub(crate) fn series(days: impl Iterator<Item = NaiveDate>, rows: Vec<DayRow>) -> Vec<DayHits> {
+        let found: HashMap<NaiveDate, (i64, i64, i64)> = rows
+            .into_iter()
+            .map(|(at, hits, views, bot_hits)| (at.date_naive(), (hits, views, bot_hits)))
+            .collect();
+        days.map(|day| {
+            let (hits, views, bot_hits) = found.get(&day).copied().unwrap_or_default();
+            DayHits {
+                day,
+                hits,
+                views,
+                bot_hits,
+            }
+        })
+        .collect()
+    }
+}
+
 /// The three boundaries of a window ending now: its start, the first full
 /// hour and the first full day in it (see the window SQL in the dialect).
 /// A window that starts before `keep` (the hit log's retention) starts at
@@ -413,7 +437,7 @@ impl HitCounter {
             }
             let today = day_start(self.now());
             let first = today - TimeDelta::days(i64::from(days) - 1);
-            let rows: Vec<(DateTime<Utc>, i64, i64, i64)> = dispatch!(self.db(), pool, sql => {
+            let rows: Vec<DayRow> = dispatch!(self.db(), pool, sql => {
                 sqlx::query_as(sql.daily_hits)
                     .bind(object.kind())
                     .bind(object.id())
@@ -421,22 +445,8 @@ impl HitCounter {
                     .fetch_all(pool)
                     .await?
             });
-            let found: HashMap<NaiveDate, (i64, i64, i64)> = rows
-                .into_iter()
-                .map(|(at, hits, views, bot_hits)| (at.date_naive(), (hits, views, bot_hits)))
-                .collect();
-            Ok((0..i64::from(days))
-                .map(|i| {
-                    let day = (first + TimeDelta::days(i)).date_naive();
-                    let (hits, views, bot_hits) = found.get(&day).copied().unwrap_or_default();
-                    DayHits {
-                        day,
-                        hits,
-                        views,
-                        bot_hits,
-                    }
-                })
-                .collect())
+            let days = (0..i64::from(days)).map(|i| (first + TimeDelta::days(i)).date_naive());
+            Ok(DayHits::series(days, rows))
         })
         .await
     }

@@ -8,4 +8,5 @@ mod counts;
 mod export;
 
 pub use blocking::BlockingCounter;
+pub(crate) use counts::DayRow;
 pub use counts::{Counts, DayHits, ObjectCounts, Ranked};

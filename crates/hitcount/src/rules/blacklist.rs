@@ -13,13 +13,20 @@ use ipnet::IpNet;
 use crate::error::Result;
 use crate::store::Db;
 
+/// Which blacklist an entry is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum List {
+    Ips,
+    UserAgents,
+}
+
 /// A snapshot of both blacklists, ready for matching.
 #[derive(Debug, Default)]
 pub(crate) struct Blacklists {
     /// Addresses and hashed IPs, matched exactly.
     exact_ips: HashSet<String>,
-    /// CIDR networks.
-    networks: Vec<IpNet>,
+    /// CIDR networks, with their entries as written.
+    networks: Vec<(IpNet, String)>,
     user_agents: HashSet<String>,
 }
 
@@ -34,7 +41,7 @@ impl Blacklists {
         };
         for entry in ips {
             match entry.parse::<IpNet>() {
-                Ok(net) => lists.networks.push(net),
+                Ok(net) => lists.networks.push((net, entry)),
                 Err(_) => {
                     lists.exact_ips.insert(entry);
                 }
@@ -47,16 +54,41 @@ impl Blacklists {
     /// address, inside a network, or by the stored form (a hashed IP
     /// blacklisted from a hit).
     pub(crate) fn blocks_ip(&self, ip: IpAddr, stored: Option<&str>) -> bool {
+        self.ip_entry(ip, stored).is_some()
+    }
+
+    /// The entry that blacklists `ip` (see [`Blacklists::blocks_ip`]).
+    pub(crate) fn ip_entry(&self, ip: IpAddr, stored: Option<&str>) -> Option<&str> {
+        let exact = || {
+            self.exact_ips
+                .get(&ip.to_string())
+                .or_else(|| stored.and_then(|s| self.exact_ips.get(s)))
+        };
         self.lists_stored_ips()
-            && (self.exact_ips.contains(&ip.to_string())
-                || stored.is_some_and(|s| self.exact_ips.contains(s)))
-            || self.networks.iter().any(|net| net.contains(&ip))
+            .then(exact)
+            .flatten()
+            .or_else(|| {
+                self.networks
+                    .iter()
+                    .find(|(net, _)| net.contains(&ip))
+                    .map(|(_, entry)| entry)
+            })
+            .map(String::as_str)
     }
 
     /// Whether any entry could match an IP's stored form (one IP, in
     /// clear or hashed): [`Blacklists::blocks_ip`] needs that form only then.
     pub(crate) fn lists_stored_ips(&self) -> bool {
         !self.exact_ips.is_empty()
+    }
+
+    /// Whether an IP as the hit log stores it (an address, a masked
+    /// network's address or a hash) is blacklisted.
+    pub(crate) fn blocks_stored_ip(&self, stored: &str) -> bool {
+        self.exact_ips.contains(stored)
+            || stored
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| self.networks.iter().any(|(net, _)| net.contains(&ip)))
     }
 
     /// Whether the (already truncated) user agent is blacklisted.
@@ -123,8 +155,8 @@ impl BlacklistCache {
     pub(crate) async fn reload(&self, db: &Db) -> Result<()> {
         let (version, ips, agents) = dispatch!(db, pool, sql => {
             let version: i64 = sqlx::query_scalar(sql.blacklist_version).fetch_one(pool).await?;
-            let ips: Vec<(String, DateTime<Utc>)> = sqlx::query_as(sql.blacklisted_ips).fetch_all(pool).await?;
-            let agents: Vec<(String, DateTime<Utc>)> =
+            let ips: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(sql.blacklisted_ips).fetch_all(pool).await?;
+            let agents: Vec<(String, DateTime<Utc>, i64)> =
                 sqlx::query_as(sql.blacklisted_user_agents).fetch_all(pool).await?;
             (version, ips, agents)
         });
@@ -161,7 +193,17 @@ mod tests {
         assert!(!lists.blocks_ip(ip("192.0.2.2"), None));
         assert!(lists.blocks_ip(ip("198.51.100.200"), None));
         assert!(lists.blocks_ip(ip("203.0.113.1"), Some("abc")));
+        assert_eq!(
+            lists.ip_entry(ip("198.51.100.200"), None),
+            Some("198.51.100.0/24")
+        );
+        assert_eq!(lists.ip_entry(ip("203.0.113.1"), Some("abc")), Some("abc"));
+        assert_eq!(lists.ip_entry(ip("192.0.2.1"), None), Some("192.0.2.1"));
+        assert_eq!(lists.ip_entry(ip("192.0.2.2"), None), None);
         assert!(lists.blocks_user_agent("EvilBot/1.0"));
+        assert!(lists.blocks_stored_ip("192.0.2.1"));
+        assert!(lists.blocks_stored_ip("198.51.100.200"));
+        assert!(!lists.blocks_stored_ip("192.0.2.2"));
         assert!(!lists.blocks_user_agent("EvilBot/1.0 "));
     }
 }

@@ -19,7 +19,7 @@ mod blacklist;
 mod bots;
 
 pub(crate) use batch::{decide_batch, Request};
-pub(crate) use blacklist::{BlacklistCache, Blacklists};
+pub(crate) use blacklist::{BlacklistCache, Blacklists, List};
 pub(crate) use bots::BotCheck;
 
 /// Why a hit was or was not counted. [`Reason::message`] gives

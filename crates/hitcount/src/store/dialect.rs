@@ -14,23 +14,19 @@ pub(crate) struct Dialect {
     pub name: &'static str,
     /// The schema, oldest first.
     pub migrations: &'static [Migration],
-    /// Run once on the counting writer's own connection. PostgreSQL: the
-    /// decision relies on each statement seeing what committed before it
-    /// (READ COMMITTED, whatever the server's default), and each batch
-    /// statement is planned for the table as it is now (a generic plan
-    /// made while the table was small walks all of an object's hits).
+    /// Run once on the counting writer's own connection (settings of the
+    /// connection itself, which a pooler would not keep: see
+    /// `begin_counting` for those of each transaction).
     pub counting_setup: &'static [&'static str],
-    /// Run once on that connection with `fast_commits`: commits need not
-    /// wait for the disk.
-    pub counting_fast_commit: Option<&'static str>,
     /// Serialises counting per IP across app instances when the per-IP
     /// limit is site-wide; `None` where the database lock already does.
     /// Binds: namespace (i32), key (i32).
     pub ip_lock: Option<&'static str>,
-    /// Session lock and unlock that keep two app instances from migrating
-    /// at once (PostgreSQL's concurrent `CREATE TABLE IF NOT EXISTS` can
-    /// fail); `None` where the database lock already does. Binds: key (i64).
-    pub migration_lock: Option<(&'static str, &'static str)>,
+    /// A transaction-scoped lock that keeps two app instances from
+    /// migrating at once (PostgreSQL's concurrent `CREATE TABLE IF NOT
+    /// EXISTS` can fail), taken first in each migration's transaction;
+    /// `None` where the database lock already does. Binds: key (i64).
+    pub migration_lock: Option<&'static str>,
 
     /// Creates or updates an object row with `views + 1`: a refused
     /// request's first view. Binds: kind, object_id, now. Returns: id, hits.
@@ -77,10 +73,20 @@ pub(crate) struct Dialect {
     pub ip_hits_site: &'static str,
     /// Active hits from an IP on one object. Binds: ip, active_since, id.
     pub ip_hits_object: &'static str,
-    /// Starts the counting transaction, as its own round trip; `None`
-    /// where `active_hits` starts it. `ip_lock`s and `lock_objects`
+    /// Starts the counting transaction, as its own round trip (simple
+    /// statements, run as one query), with the settings the decision
+    /// relies on scoped to the transaction, so that they hold behind a
+    /// connection pooler too. PostgreSQL: each statement sees what
+    /// committed before it (READ COMMITTED, whatever the server's
+    /// default), each batch statement is planned for the table as it is
+    /// now (a generic plan made while the table was small walks all of an
+    /// object's hits), and a batch held up by a stalled lock gives up.
+    /// `None` where `active_hits` starts it. `ip_lock`s and `lock_objects`
     /// follow it.
     pub begin_counting: Option<&'static str>,
+    /// `begin_counting` with `fast_commits`: the transaction's commit
+    /// need not wait for the disk.
+    pub begin_counting_fast: Option<&'static str>,
     /// Locks the batch's object rows until the transaction ends, in pk
     /// order (the order of every multi-row write of the crate, so two
     /// instances' batches never deadlock), and returns the pks that exist.
@@ -132,6 +138,22 @@ pub(crate) struct Dialect {
     /// first day. Returns: start_at, hits, views, bot_hits, oldest first.
     pub daily_hits: &'static str,
 
+    /// Each day's sums over every object's daily buckets in a period.
+    /// Binds: from, until or NULL. Returns: start_at, hits, views,
+    /// bot_hits.
+    pub period_days: &'static str,
+    /// The same for one object. Binds: from, until or NULL, hit_count_id.
+    pub period_days_of: &'static str,
+    /// Each object's sums of its daily buckets in a period, objects with
+    /// nothing there left out. Binds: from, until or NULL. Returns:
+    /// hit_count_id, hits, views, bot_hits.
+    pub period_objects: &'static str,
+    /// The IP and user agent of a period's newest hits. Binds: from,
+    /// until or NULL, limit. Returns: ip, user_agent.
+    pub newest_visitors: &'static str,
+    /// The same for one object. Binds: from, until, limit, hit_count_id.
+    pub newest_visitors_of: &'static str,
+
     /// Every object's totals, of one kind or all. Binds: kind or NULL.
     /// Returns: kind, object_id, id, hits, views, bot_hits, by id.
     pub export_totals: &'static str,
@@ -147,11 +169,12 @@ pub(crate) struct Dialect {
     /// at that time. Binds as `insert_hit` (one row).
     pub import_hit: &'static str,
 
-    /// The hit log, filtered and newest first. Binds: hit_count_id or NULL,
-    /// LIKE pattern, stored ip or NULL, since or NULL, until or NULL,
-    /// limit, offset.
+    /// The hit log, filtered, without its order. Binds: hit_count_id or
+    /// NULL, LIKE pattern, stored ip or NULL, since or NULL, until or
+    /// NULL, exact ip or NULL, exact user agent or NULL; the caller adds
+    /// `ORDER BY` and `LIMIT $8 OFFSET $9`.
     pub list_hits: &'static str,
-    /// The number of hits `list_hits` filters, same binds minus the last two.
+    /// The number of hits `list_hits` filters, same binds.
     pub count_hits: &'static str,
     /// Deletes an object's hit log, buckets, import mark and row, in this
     /// order (not left to ON DELETE CASCADE: SQLite enforces it only on
@@ -176,10 +199,14 @@ pub(crate) struct Dialect {
     pub remove_blacklisted_ip: &'static str,
     /// Binds: user_agent.
     pub remove_blacklisted_user_agent: &'static str,
-    /// Returns: ip, created_at, oldest first.
+    /// Returns: ip, created_at, refused, oldest first.
     pub blacklisted_ips: &'static str,
-    /// Returns: user_agent, created_at, oldest first.
+    /// Returns: user_agent, created_at, refused, oldest first.
     pub blacklisted_user_agents: &'static str,
+    /// Adds refused requests to an IP entry. Binds: ip, n.
+    pub add_ip_refusals: &'static str,
+    /// Adds refused requests to a user agent entry. Binds: user_agent, n.
+    pub add_user_agent_refusals: &'static str,
     /// Marks the blacklists changed, so other instances reload them.
     pub bump_blacklist_version: &'static str,
     /// Returns: blacklist_version.
@@ -273,7 +300,9 @@ macro_rules! hit_filters {
                 OR LOWER(COALESCE(h.ip, '')) LIKE $2 ESCAPE '\\' \
                 OR h.ip = $3) \
            AND ($4 IS NULL OR h.created_at >= $4) \
-           AND ($5 IS NULL OR h.created_at < $5)"
+           AND ($5 IS NULL OR h.created_at < $5) \
+           AND ($6 IS NULL OR h.ip = $6) \
+           AND ($7 IS NULL OR h.user_agent = $7)"
     };
 }
 
@@ -281,7 +310,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
     counting_setup: &[],
-    counting_fast_commit: None,
     ip_lock: None,
     migration_lock: None,
 
@@ -337,6 +365,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
     begin_counting: None,
+    begin_counting_fast: None,
     lock_objects: None,
     write_batch: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
                   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
@@ -400,6 +429,20 @@ pub(crate) const STANDARD: Dialect = Dialect {
                         WHERE ($1 IS NULL OR kind = $1) AND hits > 0 \
                         ORDER BY hits DESC, id LIMIT $2",
 
+    period_days: "SELECT start_at, CAST(SUM(hits) AS BIGINT), CAST(SUM(views) AS BIGINT), \
+                  CAST(SUM(bot_hits) AS BIGINT) FROM hitcount_daily \
+                  WHERE start_at >= $1 AND ($2 IS NULL OR start_at < $2) GROUP BY start_at",
+    period_days_of: "SELECT start_at, hits, views, bot_hits FROM hitcount_daily \
+                     WHERE hit_count_id = $3 AND start_at >= $1 AND ($2 IS NULL OR start_at < $2)",
+    period_objects: "SELECT hit_count_id, CAST(SUM(hits) AS BIGINT), CAST(SUM(views) AS BIGINT), \
+                     CAST(SUM(bot_hits) AS BIGINT) FROM hitcount_daily \
+                     WHERE start_at >= $1 AND ($2 IS NULL OR start_at < $2) GROUP BY hit_count_id",
+    newest_visitors: "SELECT ip, user_agent FROM hitcount_hit \
+                      WHERE created_at >= $1 AND ($2 IS NULL OR created_at < $2) \
+                      ORDER BY created_at DESC, id DESC LIMIT $3",
+    newest_visitors_of: "SELECT ip, user_agent FROM hitcount_hit \
+                         WHERE hit_count_id = $4 AND created_at >= $1 AND ($2 IS NULL OR created_at < $2) \
+                         ORDER BY created_at DESC, id DESC LIMIT $3",
     daily_hits: "SELECT d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
                  JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
                  WHERE c.kind = $1 AND c.object_id = $2 AND d.start_at >= $3 ORDER BY d.start_at",
@@ -420,8 +463,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     list_hits: concat!(
         "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
                 h.user_agent, h.user_id ",
-        hit_filters!(),
-        " ORDER BY h.created_at DESC, h.id DESC LIMIT $6 OFFSET $7"
+        hit_filters!()
     ),
     count_hits: concat!("SELECT COUNT(*) ", hit_filters!()),
     delete_object: [
@@ -449,8 +491,10 @@ pub(crate) const STANDARD: Dialect = Dialect {
                                  VALUES ($1, $2) ON CONFLICT (user_agent) DO NOTHING",
     remove_blacklisted_ip: "DELETE FROM hitcount_blacklist_ip WHERE ip = $1",
     remove_blacklisted_user_agent: "DELETE FROM hitcount_blacklist_user_agent WHERE user_agent = $1",
-    blacklisted_ips: "SELECT ip, created_at FROM hitcount_blacklist_ip ORDER BY id",
-    blacklisted_user_agents: "SELECT user_agent, created_at FROM hitcount_blacklist_user_agent ORDER BY id",
+    blacklisted_ips: "SELECT ip, created_at, refused FROM hitcount_blacklist_ip ORDER BY id",
+    blacklisted_user_agents: "SELECT user_agent, created_at, refused FROM hitcount_blacklist_user_agent ORDER BY id",
+    add_ip_refusals: "UPDATE hitcount_blacklist_ip SET refused = refused + $2 WHERE ip = $1",
+    add_user_agent_refusals: "UPDATE hitcount_blacklist_user_agent SET refused = refused + $2 WHERE user_agent = $1",
     bump_blacklist_version: "UPDATE hitcount_state SET blacklist_version = blacklist_version + 1 WHERE id = 1",
     blacklist_version: "SELECT blacklist_version FROM hitcount_state WHERE id = 1",
     init_ip_hash_key: "UPDATE hitcount_state SET ip_hash_key = $1 WHERE id = 1 AND ip_hash_key IS NULL",

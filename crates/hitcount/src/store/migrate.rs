@@ -10,11 +10,22 @@ use crate::error::Result;
 /// same versions, in the same order, on every backend.
 macro_rules! migrations {
     ($backend:literal) => {
-        &[$crate::store::migrate::Migration {
-            version: 1,
-            description: "initial",
-            sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
-        }]
+        &[
+            $crate::store::migrate::Migration {
+                version: 1,
+                description: "initial",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
+            },
+            $crate::store::migrate::Migration {
+                version: 2,
+                description: "blacklist refusals",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0002_blacklist_refusals.sql"
+                )),
+            },
+        ]
     };
 }
 
@@ -74,45 +85,43 @@ pub(crate) async fn pending(db: &Db) -> Result<Option<usize>> {
     })
 }
 
-/// Applies the migrations that are missing, each in its own transaction,
-/// on one connection that holds the migration lock where there is one. A
-/// database that lacks none is only read (migrations are only ever added,
-/// so one that lacks none now never will).
+/// Applies the migrations that are missing, each in its own transaction.
+/// Where the backend has a migration lock, each transaction takes it
+/// first: transaction-scoped, so it holds behind a connection pooler that
+/// gives each transaction its own server connection (PgBouncer in
+/// transaction mode), and concurrent instances create the bookkeeping
+/// table and apply each migration one after the other. A database that
+/// lacks none is only read (migrations are only ever added, so one that
+/// lacks none now never will).
 pub(crate) async fn run(db: &Db) -> Result<()> {
     if pending(db).await? == Some(0) {
         return Ok(());
     }
     dispatch!(db, pool, sql => {
         let mut conn = pool.acquire().await?;
-        if let Some((lock, _)) = sql.migration_lock {
-            sqlx::query(lock).bind(LOCK_KEY).execute(&mut *conn).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if let Some(lock) = sql.migration_lock {
+            sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
         }
-        let applied: Result<()> = async {
-            sqlx::query(CREATE_TABLE).execute(&mut *conn).await?;
-            for migration in sql.migrations {
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                let claimed = sqlx::query(CLAIM)
-                    .bind(migration.version)
-                    .bind(migration.description)
-                    .bind(Utc::now().to_rfc3339())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if claimed == 1 {
-                    sqlx::Executor::execute(&mut *tx, migration.sql).await?;
-                }
-                tx.commit().await?;
+        sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
+        tx.commit().await?;
+        for migration in sql.migrations {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if let Some(lock) = sql.migration_lock {
+                sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
             }
-            Ok(())
-        }
-        .await;
-        if let Some((_, unlock)) = sql.migration_lock {
-            // Unlock even after a failure; if unlocking fails, closing the
-            // connection releases the lock as well.
-            if sqlx::query(unlock).bind(LOCK_KEY).execute(&mut *conn).await.is_err() {
-                conn.detach();
+            let claimed = sqlx::query(CLAIM)
+                .bind(migration.version)
+                .bind(migration.description)
+                .bind(Utc::now().to_rfc3339())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if claimed == 1 {
+                sqlx::Executor::execute(&mut *tx, migration.sql).await?;
             }
+            tx.commit().await?;
         }
-        applied
+        Ok(())
     })
 }

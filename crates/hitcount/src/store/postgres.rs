@@ -5,22 +5,26 @@
 
 use super::dialect::{Dialect, STANDARD};
 
+/// The counting transaction's start (see `Dialect::begin_counting`). A
+/// batch takes milliseconds: one held up this long (a lock held by a
+/// stalled client) is given up, as is a transaction left open by a
+/// connection that went silent, so its row locks do not stall every
+/// instance's counting.
+macro_rules! begin_counting {
+    () => {
+        "BEGIN ISOLATION LEVEL READ COMMITTED; \
+         SET LOCAL plan_cache_mode = force_custom_plan; \
+         SET LOCAL statement_timeout = '5s'; \
+         SET LOCAL idle_in_transaction_session_timeout = '10s'"
+    };
+}
+
 pub(crate) const SQL: Dialect = Dialect {
     name: "PostgreSQL",
     migrations: migrations!("postgres"),
-    counting_setup: &[
-        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        "SET plan_cache_mode = force_custom_plan",
-        // A batch takes milliseconds: one held up this long (a lock held by
-        // a stalled client) is given up, as is a transaction left open by
-        // a connection that went silent, so its row locks do not stall
-        // every instance's counting.
-        "SET statement_timeout = '5s'",
-        "SET idle_in_transaction_session_timeout = '10s'",
-    ],
-    counting_fast_commit: Some("SET synchronous_commit = off"),
+    counting_setup: &[],
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
-    migration_lock: Some(("SELECT pg_advisory_lock($1)", "SELECT pg_advisory_unlock($1)")),
+    migration_lock: Some("SELECT pg_advisory_xact_lock($1)"),
     active_hits: "SELECT j.i - 1, CASE WHEN j.e->>3 IS NULL \
                     THEN (SELECT MAX(t) FROM ( \
                             SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \
@@ -34,7 +38,8 @@ pub(crate) const SQL: Dialect = Dialect {
                           WHERE h.hit_count_id = (j.e->>0)::BIGINT \
                             AND h.user_id = j.e->>3 AND h.created_at >= $2) \
                   END FROM jsonb_array_elements($1::JSONB) WITH ORDINALITY AS j(e, i)",
-    begin_counting: Some("BEGIN"),
+    begin_counting: Some(begin_counting!()),
+    begin_counting_fast: Some(concat!(begin_counting!(), "; SET LOCAL synchronous_commit = off")),
     lock_objects: Some("SELECT id FROM hitcount_hit_count \
                    WHERE id IN (SELECT value::BIGINT FROM jsonb_array_elements_text($1::JSONB)) \
                    ORDER BY id FOR UPDATE"),

@@ -8,6 +8,7 @@ use crate::common::TestDb;
 use crate::{post, visitor};
 
 storage_tests!(
+    pgbouncer;
     remove_expired_hits_and_preserve_totals,
     windows_stay_exact_after_cleanup,
     cleanup_runs_in_bounded_batches,

@@ -11,6 +11,7 @@ use crate::common::{settings, TestDb};
 use crate::{post, visitor};
 
 storage_tests!(
+    pgbouncer;
     concurrent_requests_of_one_visitor_count_once,
     two_app_instances_count_once,
     concurrent_requests_respect_the_ip_limit,

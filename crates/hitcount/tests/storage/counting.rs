@@ -7,9 +7,11 @@ use hitcount::{
 };
 
 use crate::common::{settings, TestDb};
-use crate::{post, visitor};
+use crate::{counted, post, visitor};
+use hitcount::sqlx;
 
 storage_tests!(
+    pgbouncer;
     anonymous_user_hit,
     anonymous_user_hit_not_counted,
     anonymous_user_hit_counted_after_filter_active,
@@ -41,6 +43,9 @@ storage_tests!(
     hits_written_by_your_own_sql,
     blacklist_changes_reach_other_instances,
     migrations_run_once,
+    a_database_of_an_older_schema_is_upgraded,
+    counting_leaves_no_settings_on_shared_connections,
+    a_counter_opens_on_a_read_only_replica,
     schemas_of_other_builds_are_refused,
     previous_session_key_keeps_its_hits,
     daily_salts_are_shared_and_forgotten,
@@ -663,10 +668,90 @@ async fn migrations_run_once(db: &TestDb) {
     }
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await,
-        1,
-        "the migration once"
+        2,
+        "each migration once"
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_state").await, 1);
+}
+
+/// A database made by a build before the blacklists counted refusals (the
+/// first schema only) gets the second at the next launch, and keeps its
+/// entries.
+async fn a_database_of_an_older_schema_is_upgraded(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    counter.admin().blacklist_ip("192.0.2.1").await.unwrap();
+    drop(counter);
+    db.execute(
+        "ALTER TABLE hitcount_blacklist_ip DROP COLUMN refused; \
+         ALTER TABLE hitcount_blacklist_user_agent DROP COLUMN refused; \
+         DELETE FROM hitcount_migrations WHERE version = 2",
+    )
+    .await;
+    let counter = db.counter(Default::default()).await;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 2);
+    let entries = counter.admin().blacklisted_ips().await.unwrap();
+    assert_eq!((entries[0].value.as_str(), entries[0].refused), ("192.0.2.1", 0));
+}
+
+/// The counting transaction's settings (isolation, timeouts, commits that
+/// do not wait for the disk) are its own: behind PgBouncer in transaction
+/// mode, the server connections it used serve other clients afterwards,
+/// which must find the server's defaults.
+async fn counting_leaves_no_settings_on_shared_connections(db: &TestDb) {
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let counter = db.counter(settings(|s| s.fast_commits = true)).await;
+    for i in 0..20 {
+        assert!(counted(&counter, &post(1), &visitor(&format!("s{i}"))).await);
+    }
+    let Db::Postgres(pool) = &db.db else {
+        unreachable!()
+    };
+    for _ in 0..20 {
+        let mut tx = pool.begin().await.unwrap();
+        for (name, default) in [
+            ("synchronous_commit", "on"),
+            ("statement_timeout", "0"),
+            ("plan_cache_mode", "auto"),
+            ("transaction_isolation", "read committed"),
+        ] {
+            let value: String = sqlx::query_scalar(&format!("SHOW {name}"))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            assert_eq!(value, default, "{name}");
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A counter opened on a read replica (here: sessions that may not
+/// write) of a database the primary has set up reads its counts: opening
+/// writes nothing.
+async fn a_counter_opens_on_a_read_only_replica(db: &TestDb) {
+    // A session setting, which a pooler in transaction mode would hand
+    // to other clients: on the server itself only.
+    if !db.url.starts_with("postgres") || db.through_pgbouncer {
+        return;
+    }
+    let primary = db.counter(Default::default()).await;
+    assert!(counted(&primary, &post(1), &visitor("s")).await);
+    let read_only = sqlx::postgres::PgPoolOptions::new()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET default_transaction_read_only = on").await?;
+                Ok(())
+            })
+        })
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let replica = HitCounter::open_with_clock(Db::from(read_only), Default::default(), db.clock.clock())
+        .await
+        .expect("opens without writing");
+    assert_eq!(replica.counts(&post(1)).await.unwrap().hits, 1);
+    assert_eq!(replica.hits_in_last(&post(1), Window::days(1)).await.unwrap(), 1);
 }
 
 /// A visitor whose first request was counted under another session key

@@ -12,6 +12,7 @@ mod concurrency;
 mod counting;
 mod read_cache;
 mod reads;
+mod report;
 
 use hitcount::{HitCounter, ObjectRef, Visitor};
 

@@ -279,6 +279,7 @@ impl std::error::Error for ConfigError {
 /// assert_eq!(kind("[hitcount]\ncsrf_cookie_name = \"hitcount_visitor\""), ConfigErrorKind::SameCookieName);
 /// assert_eq!(kind("[hitcount]\nproxy_header = \"X Real IP\""), ConfigErrorKind::NotAHeaderName);
 /// assert_eq!(kind("[hitcount]\ntoken_ttl = \"0 seconds\""), ConfigErrorKind::ZeroDuration);
+/// assert_eq!(kind("[hitcount]\ncookie = { visit_interval = \"0s\" }"), ConfigErrorKind::ZeroDuration);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -315,7 +316,8 @@ pub enum ConfigErrorKind {
     SameCookieName,
     /// `proxy_header` is not a header name such as `X-Real-IP`.
     NotAHeaderName,
-    /// A duration that must be longer than zero is zero: `token_ttl`, or
-    /// `cookie.max_age` of a cookie that is not a browser-session one.
+    /// A duration that must be longer than zero is zero: `token_ttl`,
+    /// `cookie.visit_interval`, or `cookie.max_age` of a cookie that is not
+    /// a browser-session one.
     ZeroDuration,
 }

@@ -35,6 +35,7 @@ pub enum CookieMode {
 /// assert_eq!(cookie.name, "hitcount_visitor");
 /// assert_eq!(cookie.max_age, rocket_hitcount::Window::days(14));
 /// assert!(!cookie.visit_counts, "views per visitor are kept on request");
+/// assert_eq!(cookie.visit_interval, None, "so are visits of the site");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +63,26 @@ pub struct VisitorCookie {
     ///
     /// [`HitContext::visits`]: crate::HitContext::visits
     pub visit_counts: bool,
+    /// Keep the visitor's visits of the whole site in the cookie, the
+    /// Django tutorial's `visits` and `last_visit`: a request whose last
+    /// counted visit is at least this long ago, or that has none, adds
+    /// one ([`Hits::site_visits`]). Default none: no site visits are
+    /// kept, and the cookie is as without the setting. With an interval,
+    /// the cookie is set again whenever a visit is counted, at most once
+    /// an interval for a returning browser.
+    ///
+    /// ```
+    /// use rocket::figment::{Figment, providers::{Format, Toml}};
+    ///
+    /// let figment = Figment::new().merge(Toml::string(
+    ///     "[hitcount]\ncookie = { visit_interval = \"1 day\" }",
+    /// ));
+    /// let config = rocket_hitcount::Config::from_figment(&figment).unwrap();
+    /// assert_eq!(config.cookie.visit_interval, Some(rocket_hitcount::Window::days(1)));
+    /// ```
+    ///
+    /// [`Hits::site_visits`]: crate::Hits::site_visits
+    pub visit_interval: Option<Window>,
 }
 
 impl VisitorCookie {
@@ -92,6 +113,7 @@ impl Default for VisitorCookie {
             secure: false,
             mode: CookieMode::Private,
             visit_counts: false,
+            visit_interval: None,
         }
     }
 }
@@ -326,6 +348,14 @@ impl Config {
                 &self.token_ttl.to_string(),
                 ConfigErrorKind::ZeroDuration,
                 "must be longer than zero",
+            );
+        }
+        if let Some(interval) = self.cookie.visit_interval.filter(|w| w.as_secs() == 0) {
+            return fail(
+                "cookie.visit_interval",
+                &interval.to_string(),
+                ConfigErrorKind::ZeroDuration,
+                "must be longer than zero (leave it out to keep no site visits)",
             );
         }
         if self.cookie.max_age.as_secs() == 0 && !self.cookie.expire_at_browser_close {

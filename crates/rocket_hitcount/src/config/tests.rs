@@ -27,7 +27,7 @@ fn every_key_reads() {
         token_ttl = "2 hours"
         require_token = false
         csrf_cookie_name = "xsrf"
-        cookie = { name = "v", max_age = "1 day", expire_at_browser_close = true, secure = true, mode = "signed", visit_counts = true }
+        cookie = { name = "v", max_age = "1 day", expire_at_browser_close = true, secure = true, mode = "signed", visit_counts = true, visit_interval = "1 day" }
         "#,
     )
     .unwrap();
@@ -42,6 +42,7 @@ fn every_key_reads() {
     assert_eq!(config.cookie.mode, CookieMode::Signed);
     assert!(config.cookie.expire_at_browser_close && config.cookie.secure);
     assert!(config.cookie.visit_counts);
+    assert_eq!(config.cookie.visit_interval, Some(Window::days(1)));
 }
 
 /// A cookie that does not outlive an active hit launches with a
@@ -176,6 +177,18 @@ fn invalid_settings_name_key_and_value() {
             "seconds=0",
         ),
         (
+            "cookie = { visit_interval = \"0 seconds\" }",
+            ZeroDuration,
+            "cookie.visit_interval",
+            "seconds=0",
+        ),
+        (
+            "cookie = { visit_interval = \"daily\" }",
+            Malformed,
+            "cookie.visit_interval",
+            "daily",
+        ),
+        (
             "proxy_header = \"X Real IP\"",
             NotAHeaderName,
             "proxy_header",
@@ -253,7 +266,13 @@ fn messages_keep_their_words() {
     assert_eq!(
         message("cookie = { nme = \"x\" }"),
         "unknown setting `hitcount.cookie.nme` (known: cookie.name, cookie.max_age, \
-         cookie.expire_at_browser_close, cookie.secure, cookie.mode, cookie.visit_counts)"
+         cookie.expire_at_browser_close, cookie.secure, cookie.mode, cookie.visit_counts, \
+         cookie.visit_interval)"
+    );
+    assert_eq!(
+        message("cookie = { visit_interval = \"0s\" }"),
+        "invalid value \"seconds=0\" for setting `hitcount.cookie.visit_interval`: \
+         must be longer than zero (leave it out to keep no site visits)"
     );
 }
 
@@ -342,6 +361,7 @@ fn the_accepted_keys_are_the_fields() {
         "cookie",
         "cookie.name",
         "cookie.visit_counts",
+        "cookie.visit_interval",
         "csrf_cookie_name",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");

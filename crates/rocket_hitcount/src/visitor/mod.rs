@@ -1,6 +1,7 @@
 //! Visitor sessions. Rocket has none, so the crate keeps its own visitor
 //! cookie: a random session key and, with `cookie.visit_counts`, the
-//! visitor's visit counts per object.
+//! visitor's visit counts per object; with `cookie.visit_interval`, its
+//! visits of the whole site.
 //!
 //! A request without the cookie (a first visit, curl, a bot, a browser
 //! refusing cookies) is counted under a key derived from its IP and user
@@ -41,6 +42,9 @@ pub(crate) struct Identified {
     pub cookie: CookieSession,
     /// Whether the client sent a valid visitor cookie.
     pub returned_cookie: bool,
+    /// Whether this request counted a visit of the site (with
+    /// `cookie.visit_interval`): the cookie must be set to keep it.
+    pub site_visit_counted: bool,
 }
 
 /// The message of a request without the visitor cookie whose IP address
@@ -86,6 +90,38 @@ pub(crate) struct CookieSession {
     pub visits: Vec<(i64, u32)>,
     /// When the cookie was last set, in seconds since the Unix epoch.
     pub issued: i64,
+    /// The visits of the whole site, with `cookie.visit_interval`.
+    pub site: Option<SiteVisits>,
+}
+
+/// The Django tutorial's `visits` and `last_visit`: the visitor's visits
+/// of the whole site, at most one an interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SiteVisits {
+    /// The visits counted.
+    pub count: u32,
+    /// When the last one was counted, in seconds since the Unix epoch.
+    pub last: i64,
+}
+
+impl CookieSession {
+    /// Counts a visit of the site at `now` (seconds since the Unix epoch)
+    /// when the last one is at least `interval` ago or there is none;
+    /// returns whether it did. A last visit ahead of `now` (another
+    /// instance's clock, a few seconds fast) is recent: not counted again.
+    fn count_site_visit(&mut self, now: i64, interval: hitcount::Window) -> bool {
+        let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+        let due = self
+            .site
+            .is_none_or(|site| now.saturating_sub(site.last) >= interval);
+        if due {
+            self.site = Some(SiteVisits {
+                count: self.site.map_or(0, |site| site.count).saturating_add(1),
+                last: now,
+            });
+        }
+        due
+    }
 }
 
 /// Identifies the visitor of a request (once per request: cached).
@@ -103,7 +139,7 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
-            let (visitor, cookie, returned_cookie) = match read_cookie(state, request) {
+            let (visitor, mut cookie, returned_cookie) = match read_cookie(state, request) {
                 Some(cookie) => {
                     let mut visitor = hitcount::Visitor::new(cookie.key.clone()).expect("checked when read");
                     if let Some(previous) = &cookie.previous {
@@ -120,12 +156,23 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                         previous: Some(derived.clone()),
                         visits: Vec::new(),
                         issued: 0,
+                        site: None,
                     };
                     (
                         hitcount::Visitor::new(derived).expect("hex keys are valid"),
                         cookie,
                         false,
                     )
+                }
+            };
+            // The cookie to write holds this request's visit of the site;
+            // without the setting, visits kept while it was on are not
+            // carried forward. The clock is read only with the setting.
+            let site_visit_counted = match config.cookie.visit_interval {
+                Some(interval) => cookie.count_site_visit(state.counter().now().timestamp(), interval),
+                None => {
+                    cookie.site = None;
+                    false
                 }
             };
             let do_not_track = ["DNT", "Sec-GPC"]
@@ -146,6 +193,7 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 visitor,
                 cookie,
                 returned_cookie,
+                site_visit_counted,
             }
         })
         .await
@@ -217,14 +265,17 @@ impl<'r> FromRequest<'r> for Visit<'r> {
 }
 
 /// Hands out the visitor cookie on any page that uses the guard, so the
-/// next request can return it (Django's test cookie): when the handler is
-/// done with the guard, unless the request set it already (counting does:
+/// next request can return it (Django's test cookie), and again when the
+/// request counted a visit of the site (`cookie.visit_interval`): when
+/// the handler is done with the guard, unless the request set it already
+/// (counting does:
 /// one cookie to encrypt, not two, and never an older one over it). Rocket
 /// adds the cookies to the response after the handler returns; a guard
 /// kept alive by a streaming body sets none.
 impl Drop for Visit<'_> {
     fn drop(&mut self) {
-        if !self.identified.returned_cookie && !visit_recorded(self.request) {
+        let changed = !self.identified.returned_cookie || self.identified.site_visit_counted;
+        if changed && !visit_recorded(self.request) {
             record_visit(self.state, self.request, self.identified, None);
         }
     }
@@ -237,16 +288,22 @@ fn is_key(text: &str) -> bool {
 }
 
 /// `<key>~<pk>:<n>_<pk>:<n>~<previous key>~<issued>` (underscores between
-/// visits: commas are not allowed in cookie values).
+/// visits: commas are not allowed in cookie values), and with site visits
+/// `~<visits>:<last visit>` after it: without them, the value is as
+/// before the setting existed.
 fn encode(session: &CookieSession) -> String {
     let visits: Vec<String> = session.visits.iter().map(|(pk, n)| format!("{pk}:{n}")).collect();
-    format!(
+    let mut value = format!(
         "{}~{}~{}~{}",
         session.key,
         visits.join("_"),
         session.previous.as_deref().unwrap_or(""),
         session.issued
-    )
+    );
+    if let Some(site) = session.site {
+        value.push_str(&format!("~{}:{}", site.count, site.last));
+    }
+    value
 }
 
 fn decode(value: &str) -> Option<CookieSession> {
@@ -255,6 +312,17 @@ fn decode(value: &str) -> Option<CookieSession> {
     // A cookie of an earlier build has no time: 0, so it is renewed by
     // its next count and keeps its key meanwhile.
     let issued: i64 = parts.next().map_or(Some(0), |t| t.parse().ok())?;
+    // A cookie without site visits has no fifth part.
+    let site = match parts.next() {
+        None => None,
+        Some(site) => {
+            let (count, last) = site.split_once(':')?;
+            Some(SiteVisits {
+                count: count.parse().ok()?,
+                last: last.parse().ok().filter(|last| *last >= 0)?,
+            })
+        }
+    };
     if parts.next().is_some() || !is_key(key) || !(previous.is_empty() || is_key(previous)) || issued < 0 {
         return None;
     }
@@ -274,6 +342,7 @@ fn decode(value: &str) -> Option<CookieSession> {
         previous: (!previous.is_empty()).then(|| previous.to_owned()),
         visits,
         issued,
+        site,
     })
 }
 
@@ -314,8 +383,9 @@ fn recorded_flag<'r>(request: &'r Request<'_>) -> &'r AtomicBool {
 
 /// Records a view of object `pk` in the visitor cookie and sets the
 /// cookie when that changes it: for a visitor who returned none (a new
-/// key), and with `cookie.visit_counts` for every view of a counted
-/// object, and when it would run out too soon ([`needs_renewal`]). Else
+/// key), with `cookie.visit_counts` for every view of a counted object,
+/// with `cookie.visit_interval` when the request counted a visit of the
+/// site, and when it would run out too soon ([`needs_renewal`]). Else
 /// a returning browser gets no `Set-Cookie`, as Django sends none for a
 /// session it did not modify. Returns the visitor's views of the object,
 /// this one included, when they are kept.
@@ -330,10 +400,11 @@ pub(crate) fn record_visit(
     let visits = config
         .visit_counts
         .then(|| viewed.map_or(0, |pk| identified.visits_of(pk) + 1));
-    let now = chrono::Utc::now().timestamp();
+    let now = state.counter().now().timestamp();
     let keep_active = state.counter().settings().keep_hit_active;
     if identified.returned_cookie
         && viewed.is_none()
+        && !identified.site_visit_counted
         && !needs_renewal(config, keep_active, identified.cookie.issued, now)
     {
         return visits;
@@ -408,14 +479,25 @@ mod tests {
             previous: Some("def456".into()),
             visits: vec![(1, 3), (42, 1)],
             issued: 1_780_000_000,
+            site: None,
         };
         let value = encode(&session);
         assert_eq!(value, "abc123~1:3_42:1~def456~1780000000");
         assert!(!value.contains(','), "commas are not allowed in cookie values");
-        assert_eq!(decode(&value), Some(session));
+        assert_eq!(decode(&value), Some(session.clone()));
         let bare = decode("abc123~~~0").unwrap();
         assert_eq!(decode("abc123~~").unwrap().issued, 0, "an earlier build's cookie");
-        assert_eq!((bare.previous, bare.visits), (None, vec![]));
+        assert_eq!((bare.previous, bare.visits, bare.site), (None, vec![], None));
+        let counted = CookieSession {
+            site: Some(SiteVisits {
+                count: 5,
+                last: 1_779_990_000,
+            }),
+            ..session
+        };
+        let value = encode(&counted);
+        assert_eq!(value, "abc123~1:3_42:1~def456~1780000000~5:1779990000");
+        assert_eq!(decode(&value), Some(counted));
         let long = format!("{}~~~0", "a".repeat(65));
         for bad in [
             "",
@@ -431,10 +513,44 @@ mod tests {
             "abc~~~",
             "abc~~~-1",
             "abc~~~x",
+            "abc~~~0~",
+            "abc~~~0~5",
+            "abc~~~0~:1",
+            "abc~~~0~5:",
+            "abc~~~0~x:1",
+            "abc~~~0~-1:1",
+            "abc~~~0~5:-1",
+            "abc~~~0~5:1~",
+            "abc~~~0~5:1:2",
             &long,
         ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_site_visit_counts_once_an_interval() {
+        let day = hitcount::Window::days(1);
+        let t = 1_780_000_000;
+        let mut session = decode("abc~~~0").unwrap();
+        assert!(session.count_site_visit(t, day), "the first visit");
+        assert!(!session.count_site_visit(t + 86_399, day), "the same day");
+        assert!(session.count_site_visit(t + 86_400, day), "a day later");
+        assert_eq!(
+            session.site,
+            Some(SiteVisits {
+                count: 2,
+                last: t + 86_400
+            })
+        );
+        assert!(!session.count_site_visit(t, day), "a last visit ahead of now");
+        assert_eq!(session.site.unwrap().count, 2);
+        session.site = Some(SiteVisits {
+            count: u32::MAX,
+            last: 0,
+        });
+        assert!(session.count_site_visit(t, day));
+        assert_eq!(session.site.unwrap().count, u32::MAX, "saturates");
     }
 
     #[test]

@@ -24,17 +24,22 @@ fn session() -> impl Strategy<Value = CookieSession> {
         prop_oneof![3 => 1i64..100_000, 1 => any::<i64>()],
         prop_oneof![3 => 1u32..1_000, 1 => any::<u32>()],
     );
+    let time = || prop_oneof![3 => 1_700_000_000i64..1_900_000_000, 1 => 0..=i64::MAX];
+    let site = (prop_oneof![3 => 1u32..1_000, 1 => any::<u32>()], time())
+        .prop_map(|(count, last)| SiteVisits { count, last });
     (
         key(),
         prop::option::of(key()),
         prop::collection::vec(visit, 0..=MAX_VISITS),
-        prop_oneof![3 => 1_700_000_000i64..1_900_000_000, 1 => 0..=i64::MAX],
+        time(),
+        prop::option::of(site),
     )
-        .prop_map(|(key, previous, visits, issued)| CookieSession {
+        .prop_map(|(key, previous, visits, issued, site)| CookieSession {
             key,
             previous,
             visits,
             issued,
+            site,
         })
 }
 
@@ -83,6 +88,7 @@ fn check_decoded(value: &str, session: &CookieSession) -> Result<(), TestCaseErr
         prop_assert!(with.is_ok(), "{:?}: previous key refused: {:?}", value, with);
     }
     prop_assert!(session.issued >= 0, "{:?}", value);
+    prop_assert!(session.site.is_none_or(|site| site.last >= 0), "{:?}", value);
     let written = encode(session);
     let again = decode(&written);
     prop_assert_eq!(again.as_ref(), Some(session), "{:?} wrote {:?}", value, written);

@@ -8,6 +8,8 @@ use hitcount_testing as common;
 
 mod ajax;
 mod app;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod docs;
 mod guard;
 mod launch;

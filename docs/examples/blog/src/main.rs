@@ -8,7 +8,7 @@ use rocket::serde::json::{json, Json};
 use rocket::{get, launch, routes};
 use rocket_db_pools::{sqlx, Database};
 use rocket_dyn_templates::{context, Template};
-use rocket_hitcount::{Error, HitContext, HitCount, Hits, ObjectRef};
+use rocket_hitcount::{Dashboard, Error, HitContext, HitCount, Hits, ObjectRef};
 // ANCHOR_END: imports
 
 // ANCHOR: database
@@ -117,6 +117,49 @@ impl<'r> rocket::request::FromRequest<'r> for Reader {
     }
 }
 
+// ANCHOR: staff
+/// The site owner: a signed-in reader marked staff. Your app's own admin
+/// guard goes here.
+struct Staff;
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Staff {
+    type Error = ();
+
+    async fn from_request(request: &'r rocket::Request<'_>) -> rocket::request::Outcome<Staff, ()> {
+        match request.guard::<Reader>().await {
+            rocket::request::Outcome::Success(reader) if reader.staff => {
+                rocket::request::Outcome::Success(Staff)
+            }
+            _ => rocket::request::Outcome::Error((rocket::http::Status::Unauthorized, ())),
+        }
+    }
+}
+// ANCHOR_END: staff
+
+// ANCHOR: labels
+/// The dashboard's names for posts: their titles, linked to their pages.
+struct PostTitles;
+
+#[rocket::async_trait]
+impl rocket_hitcount::Labels for PostTitles {
+    async fn labels(
+        &self,
+        _request: &rocket::Request<'_>,
+        objects: &[ObjectRef],
+    ) -> std::collections::HashMap<ObjectRef, rocket_hitcount::Label> {
+        posts()
+            .into_iter()
+            .filter_map(|post| {
+                let object = ObjectRef::new("blog.post", post.id).ok()?;
+                let label = rocket_hitcount::Label::new(post.title).link(format!("/read/{}", post.id));
+                objects.contains(&object).then_some((object, label))
+            })
+            .collect()
+    }
+}
+// ANCHOR_END: labels
+
 // ANCHOR: launch
 #[launch]
 fn rocket() -> _ {
@@ -124,6 +167,7 @@ fn rocket() -> _ {
         .attach(Blog::init()) // first: the pool
         .attach(HitCount::init::<Blog>().with_users::<Reader>()) // then: the counter on that pool
         .attach(HitCount::templates()) // Rocket's templates, with the Tera functions
+        .attach(Dashboard::<Staff>::new("/admin/hitcount").labels(PostTitles)) // the site owner's pages
         .mount("/", routes![index, read, post, ajax_post])
 }
 // ANCHOR_END: launch
@@ -162,6 +206,36 @@ mod tests {
             response.status(),
             response.into_string().await.unwrap_or_default(),
         )
+    }
+
+    #[rocket::async_test]
+    async fn the_dashboard_is_for_staff_and_names_posts() {
+        let (client, file) = client("dashboard").await;
+        get(&client, "/post/2").await;
+        let (status, _) = get(&client, "/admin/hitcount").await;
+        assert_eq!(status, Status::Unauthorized, "no reader");
+        let as_reader = |uri: &str, who: &'static str| {
+            client
+                .get(uri.to_owned())
+                .header(Header::new("X-Reader", who))
+                .dispatch()
+        };
+        assert_eq!(
+            as_reader("/admin/hitcount", "7").await.status(),
+            Status::Unauthorized,
+            "a reader, not staff"
+        );
+        let page = as_reader("/admin/hitcount?period=today", "7 staff").await;
+        assert_eq!(page.status(), Status::Ok);
+        let page = page.into_string().await.unwrap();
+        assert!(page.contains(">Counting hits</a>"), "the post's title: {page}");
+        let log = as_reader("/admin/hitcount/hits", "7 staff")
+            .await
+            .into_string()
+            .await
+            .unwrap();
+        assert!(log.contains("1 hit."), "{log}");
+        let _ = std::fs::remove_file(file);
     }
 
     #[rocket::async_test]
