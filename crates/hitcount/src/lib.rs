@@ -61,7 +61,7 @@ mod values;
 pub use admin::{
     ActionReport, Admin, AdminAction, BlacklistEntry, Blacklisted, DjangoImport, HitColumn, HitFilter,
     HitOrder, HitPage, HitRecord, Period, PeriodObject, PeriodReport, PeriodTotals, Tally, TopVisitors,
-    MAX_PERIOD_DAYS, MAX_PER_PAGE, VISITOR_SAMPLE,
+    COUNTED_HITS, MAX_PERIOD_DAYS, MAX_PER_PAGE, VISITOR_SAMPLE,
 };
 pub use counting::{HitCounter, HitResult};
 pub use error::{Error, Result, WindowError, WindowErrorKind};

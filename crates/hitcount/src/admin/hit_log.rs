@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::Admin;
 use crate::error::{invalid, Result};
 use crate::rules::List;
+use crate::store::hit_log::{self, Filters};
 use crate::values::parse_ip;
 use crate::values::ObjectRef;
 use crate::values::{day_start, hour_start};
@@ -173,14 +174,25 @@ pub struct HitRecord {
     pub user_id: Option<String>,
 }
 
+/// The most hits [`Admin::list_hits`] counts: a larger log says "more
+/// than" this, and its pages run to this many hits.
+///
+/// ```
+/// assert_eq!(hitcount::COUNTED_HITS, 100_000);
+/// ```
+pub const COUNTED_HITS: i64 = 100_000;
+
 /// One page of the hit log, in the filter's order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HitPage {
     /// The hits on this page.
     pub hits: Vec<HitRecord>,
-    /// How many hits the filter matches in all.
+    /// How many hits the filter matches in all, at most [`COUNTED_HITS`].
     pub total: i64,
+    /// Whether more than [`COUNTED_HITS`] match (the count stops there,
+    /// so that it stays cheap on a large log).
+    pub more: bool,
     /// This page's number, from 1.
     pub page: u32,
     /// Hits per page.
@@ -386,51 +398,38 @@ impl Admin<'_> {
                 return Err(invalid(name, text, "must not contain NUL characters"));
             }
         }
-        let pattern = contains_pattern(search);
+        let pattern = filter.search.as_deref().map(contains_pattern);
         // Under hashed or masked storage, an address typed in the search
         // box finds its hits through the stored form.
         let stored_ip = parse_ip(search).ok().and_then(|ip| self.counter.stored_ip(ip));
+        let filters = Filters {
+            object_pk: filter.object_pk,
+            search: pattern.as_deref(),
+            search_ip: stored_ip.as_deref(),
+            since: filter.since,
+            until: filter.until,
+            ip: filter.ip.as_deref(),
+            user_agent: filter.user_agent.as_deref(),
+        };
         let offset = i64::from(filter.page - 1) * i64::from(filter.per_page);
         let counter = self.counter;
+        let order = filter.order.column.order_by(filter.order.descending);
         let read = async {
             Ok(dispatch!(counter.db(), pool, sql => {
-            let total: i64 = sqlx::query_scalar(sql.count_hits)
-                .bind(filter.object_pk)
-                .bind(&pattern)
-                .bind(stored_ip.as_deref())
-                .bind(filter.since)
-                .bind(filter.until)
-                .bind(filter.ip.as_deref())
-                .bind(filter.user_agent.as_deref())
-                .fetch_one(pool)
-                .await?;
-            let statement = format!(
-                "{} ORDER BY {} LIMIT {} OFFSET {}",
-                sql.list_hits,
-                filter.order.column.order_by(filter.order.descending),
-                sql.param(8),
-                sql.param(9),
-            );
-            let rows = sqlx::query_as(&statement)
-                .bind(filter.object_pk)
-                .bind(&pattern)
-                .bind(stored_ip.as_deref())
-                .bind(filter.since)
-                .bind(filter.until)
-                .bind(filter.ip.as_deref())
-                .bind(filter.user_agent.as_deref())
-                .bind(i64::from(filter.per_page))
-                .bind(offset)
-                .fetch_all(pool)
-                .await?;
-            (rows, total)
+                let (conditions, args) = hit_log::conditions(sql, &filters);
+                let count = hit_log::count(&conditions, COUNTED_HITS);
+                let total: i64 = bind_args!(sqlx::query_scalar(&count), &args).fetch_one(pool).await?;
+                let page = hit_log::page(&conditions, order, i64::from(filter.per_page), offset);
+                let rows = bind_args!(sqlx::query_as(&page), &args).fetch_all(pool).await?;
+                (rows, total)
             }))
         };
         let (rows, total): (Vec<HitRow>, i64) = counter.within_budget(read).await?;
         let hits = rows.into_iter().map(record).collect::<Result<_>>()?;
         Ok(HitPage {
             hits,
-            total,
+            total: total.min(COUNTED_HITS),
+            more: total > COUNTED_HITS,
             page: filter.page,
             per_page: filter.per_page,
         })

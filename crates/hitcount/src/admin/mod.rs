@@ -14,7 +14,7 @@ use crate::retention::{CleanupOptions, CleanupReport};
 
 pub use blacklists::{BlacklistEntry, Blacklisted};
 pub use hit_log::{
-    ActionReport, AdminAction, HitColumn, HitFilter, HitOrder, HitPage, HitRecord, MAX_PER_PAGE,
+    ActionReport, AdminAction, HitColumn, HitFilter, HitOrder, HitPage, HitRecord, COUNTED_HITS, MAX_PER_PAGE,
 };
 pub use import::DjangoImport;
 pub use report::{

@@ -326,8 +326,9 @@ impl Admin<'_> {
     /// The period's days and totals (see [`period_days`](Admin::period_days)),
     /// and the objects ranked three ways, each ranking at most `limit`
     /// objects (1 to 1000). It takes three queries whatever the number of
-    /// objects: the daily series, each object's sums (from the daily
-    /// buckets), and the names of the objects ranked.
+    /// objects: the daily series, the rankings (the database sums each
+    /// object's daily buckets and sends only the objects ranked), and the
+    /// names of the objects ranked.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -350,9 +351,24 @@ impl Admin<'_> {
         let counter = self.counter;
         counter
             .within_budget(async move {
-                let object_rows: Vec<ObjectSums> = dispatch!(counter.db(), pool, sql => {
-                    sqlx::query_as(sql.period_objects).bind(from).bind(until).fetch_all(pool).await?
+                let rows: Vec<(i64, i64, i64, i64, i64)> = dispatch!(counter.db(), pool, sql => {
+                    sqlx::query_as(sql.period_rankings)
+                        .bind(from)
+                        .bind(until)
+                        .bind(i64::from(limit))
+                        .fetch_all(pool)
+                        .await?
                 });
+                // The rankings' objects, once each, and the count.
+                let mut objects = 0;
+                let mut object_rows: Vec<ObjectSums> = Vec::with_capacity(rows.len());
+                for (ranking, pk, hits, views, bot_hits) in rows {
+                    if ranking == 3 {
+                        objects = pk;
+                    } else if !object_rows.iter().any(|row| row.0 == pk) {
+                        object_rows.push((pk, hits, views, bot_hits));
+                    }
+                }
                 let rankings = rank(&object_rows, limit as usize);
                 let names = self
                     .names(rankings.iter().flatten().map(|&i| object_rows[i].0))
@@ -378,7 +394,7 @@ impl Admin<'_> {
                     top: named(&rankings[0]),
                     most_views_per_hit: named(&rankings[1]),
                     most_bots: named(&rankings[2]),
-                    objects: object_rows.len() as u64,
+                    objects: objects as u64,
                 })
             })
             .await

@@ -144,10 +144,15 @@ pub(crate) struct Dialect {
     pub period_days: &'static str,
     /// The same for one object. Binds: from, until or NULL, hit_count_id.
     pub period_days_of: &'static str,
-    /// Each object's sums of its daily buckets in a period, objects with
-    /// nothing there left out. Binds: from, until or NULL. Returns:
-    /// hit_count_id, hits, views, bot_hits.
-    pub period_objects: &'static str,
+    /// The objects of a period's three rankings (by hits, by views per
+    /// hit among objects with more views than hits, by bot share among
+    /// objects with bot hits), each at most `limit` long, from the sums of
+    /// their daily buckets; and a last row with the number of objects
+    /// with anything in the period. The database sums every object, but
+    /// only the rankings' rows travel. Binds: from, until or NULL, limit.
+    /// Returns: ranking (0, 1, 2; 3 for the count), hit_count_id (the
+    /// count), hits, views, bot_hits.
+    pub period_rankings: &'static str,
     /// The IP and user agent of a period's newest hits. Binds: from,
     /// until or NULL, limit. Returns: ip, user_agent.
     pub newest_visitors: &'static str,
@@ -169,13 +174,6 @@ pub(crate) struct Dialect {
     /// at that time. Binds as `insert_hit` (one row).
     pub import_hit: &'static str,
 
-    /// The hit log, filtered, without its order. Binds: hit_count_id or
-    /// NULL, LIKE pattern, stored ip or NULL, since or NULL, until or
-    /// NULL, exact ip or NULL, exact user agent or NULL; the caller adds
-    /// `ORDER BY` and `LIMIT $8 OFFSET $9`.
-    pub list_hits: &'static str,
-    /// The number of hits `list_hits` filters, same binds.
-    pub count_hits: &'static str,
     /// Deletes an object's hit log, buckets, import mark and row, in this
     /// order (not left to ON DELETE CASCADE: SQLite enforces it only on
     /// connections with foreign keys on). Binds: kind, object_id.
@@ -288,21 +286,6 @@ macro_rules! window_hits_expr {
          + (SELECT COALESCE(SUM(d.hits), 0) FROM hitcount_daily d \
              WHERE d.hit_count_id = c.id AND d.start_at >= $3) \
          AS BIGINT)"
-    };
-}
-
-/// The filters of the hit log (admin list and its count).
-macro_rules! hit_filters {
-    () => {
-        "FROM hitcount_hit h JOIN hitcount_hit_count c ON c.id = h.hit_count_id \
-         WHERE ($1 IS NULL OR h.hit_count_id = $1) \
-           AND (LOWER(h.user_agent) LIKE $2 ESCAPE '\\' \
-                OR LOWER(COALESCE(h.ip, '')) LIKE $2 ESCAPE '\\' \
-                OR h.ip = $3) \
-           AND ($4 IS NULL OR h.created_at >= $4) \
-           AND ($5 IS NULL OR h.created_at < $5) \
-           AND ($6 IS NULL OR h.ip = $6) \
-           AND ($7 IS NULL OR h.user_agent = $7)"
     };
 }
 
@@ -434,9 +417,21 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   WHERE start_at >= $1 AND ($2 IS NULL OR start_at < $2) GROUP BY start_at",
     period_days_of: "SELECT start_at, hits, views, bot_hits FROM hitcount_daily \
                      WHERE hit_count_id = $3 AND start_at >= $1 AND ($2 IS NULL OR start_at < $2)",
-    period_objects: "SELECT hit_count_id, CAST(SUM(hits) AS BIGINT), CAST(SUM(views) AS BIGINT), \
-                     CAST(SUM(bot_hits) AS BIGINT) FROM hitcount_daily \
-                     WHERE start_at >= $1 AND ($2 IS NULL OR start_at < $2) GROUP BY hit_count_id",
+    period_rankings: "WITH sums AS ( \
+                        SELECT hit_count_id, CAST(SUM(hits) AS BIGINT) AS h, CAST(SUM(views) AS BIGINT) AS v, \
+                               CAST(SUM(bot_hits) AS BIGINT) AS b FROM hitcount_daily \
+                        WHERE start_at >= $1 AND ($2 IS NULL OR start_at < $2) GROUP BY hit_count_id) \
+                      SELECT CAST(0 AS BIGINT), hit_count_id, h, v, b FROM ( \
+                        SELECT * FROM sums WHERE h > 0 ORDER BY h DESC, hit_count_id LIMIT $3) t0 \
+                      UNION ALL SELECT CAST(1 AS BIGINT), hit_count_id, h, v, b FROM ( \
+                        SELECT * FROM sums WHERE v > h \
+                        ORDER BY CAST(v AS DOUBLE PRECISION) / CASE WHEN h > 0 THEN h ELSE 1 END DESC, hit_count_id \
+                        LIMIT $3) t1 \
+                      UNION ALL SELECT CAST(2 AS BIGINT), hit_count_id, h, v, b FROM ( \
+                        SELECT * FROM sums WHERE b > 0 \
+                        ORDER BY CAST(b AS DOUBLE PRECISION) / (h + b) DESC, hit_count_id LIMIT $3) t2 \
+                      UNION ALL SELECT CAST(3 AS BIGINT), CAST(COUNT(*) AS BIGINT), CAST(0 AS BIGINT), \
+                        CAST(0 AS BIGINT), CAST(0 AS BIGINT) FROM sums",
     newest_visitors: "SELECT ip, user_agent FROM hitcount_hit \
                       WHERE created_at >= $1 AND ($2 IS NULL OR created_at < $2) \
                       ORDER BY created_at DESC, id DESC LIMIT $3",
@@ -460,12 +455,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
                  SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM hitcount_hit \
                    WHERE hit_count_id = $1 AND session_key = $4 AND created_at = $2)",
 
-    list_hits: concat!(
-        "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.created_at, h.ip, h.session_key, \
-                h.user_agent, h.user_id ",
-        hit_filters!()
-    ),
-    count_hits: concat!("SELECT COUNT(*) ", hit_filters!()),
     delete_object: [
         "DELETE FROM hitcount_hit WHERE hit_count_id IN \
          (SELECT id FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2)",

@@ -85,6 +85,8 @@ pub(crate) mod batch;
 #[macro_use]
 pub(crate) mod migrate;
 pub(crate) mod dialect;
+#[macro_use]
+pub(crate) mod hit_log;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]

@@ -73,6 +73,10 @@ async fn a_period_sums_its_days_and_ranks_objects(db: &TestDb) {
     let report = counter.admin().period_report(today_only, 1).await.unwrap();
     assert_eq!(report.totals.hits, 3);
     assert_eq!(report.top.len(), 1, "the limit holds");
+    assert_eq!(
+        report.objects, 2,
+        "every object of the period is counted, ranked or not"
+    );
     assert_eq!(report.top[0].object, post(1));
 
     // After cleanup removed the hit log, the buckets still answer.

@@ -436,6 +436,8 @@ struct Action {
 struct LogContext {
     hits: Vec<Hit>,
     total: i64,
+    /// More than `total` match: the count stops there.
+    more: bool,
     page: u32,
     pages: u32,
     previous: Option<String>,
@@ -517,6 +519,7 @@ async fn hit_log(
     let context = LogContext {
         hits: hit_rows(&owner, &page.hits).await,
         total: page.total,
+        more: page.more,
         page: page.page,
         pages,
         previous: (page.page > 1).then(|| link(&[("page", &(page.page - 1).to_string())])),
