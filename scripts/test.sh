@@ -86,27 +86,43 @@ pgbouncer_binary() {
 }
 
 # Builds PgBouncer from Debian trixie's source package into /usr/local,
-# leaving the system's package lists alone.
+# leaving the system's package lists and cache alone. Its output goes to
+# a log, whose end is shown when a step fails.
 build_pgbouncer() {
     echo "Building PgBouncer from Debian's source package..."
     local work
     work=$(mktemp -d)
-    mkdir -p "$work/lists/partial"
+    mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
     echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
         >"$work/sources.list"
     local apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$work/lists"
-        -o APT::Sandbox::User=root)
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libevent-dev libssl-dev pkg-config >/dev/null
-    apt-get "${apt[@]}" -qq update
-    (cd "$work" && apt-get "${apt[@]}" -qq source --download-only pgbouncer 2>/dev/null)
-    tar -xzf "$work"/pgbouncer_*.orig.tar.gz -C "$work"
-    (cd "$work"/pgbouncer-*/ && ./configure --prefix=/usr/local --without-cares >/dev/null \
-        && make -j2 >/dev/null 2>&1 && make install >/dev/null 2>&1)
+        -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+    local log="$work/build.log"
+    {
+        apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libevent-dev libssl-dev pkg-config \
+            && apt-get "${apt[@]}" -qq update \
+            && (cd "$work" && apt-get "${apt[@]}" -qq source --download-only pgbouncer) \
+            && tar -xzf "$work"/pgbouncer_*.orig.tar.gz -C "$work" \
+            && (cd "$work"/pgbouncer-*/ && ./configure --prefix=/usr/local --without-cares && make -j2 && make install)
+    } >"$log" 2>&1 || {
+        echo "building PgBouncer failed:" >&2
+        tail -n 20 "$log" >&2
+        rm -rf "$work"
+        return 1
+    }
     rm -rf "$work"
 }
 
 ensure_pgbouncer() {
-    pgbouncer_answers && return 0
+    local dir=/run/hitcount-pgbouncer
+    if pgbouncer_answers; then
+        # Ours (the transaction pooling set-up below), or someone else's.
+        if ! { [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; }; then
+            echo "something else answers at $HITCOUNT_TEST_PGBOUNCER_URL: the tests expect PgBouncer 1.21+ in transaction mode there" >&2
+        fi
+        return 0
+    fi
     postgres_answers || return 0
     if [ "$(id -u)" != 0 ]; then
         echo "PgBouncer does not answer at $HITCOUNT_TEST_PGBOUNCER_URL; run as root to set it up, or set HITCOUNT_TEST_PGBOUNCER_URL" >&2
@@ -119,12 +135,16 @@ ensure_pgbouncer() {
     }
     # Its settings: every database of the PostgreSQL server, pooled per
     # transaction, as deployments with many app instances run it.
-    local dir=/tmp/hitcount-pgbouncer host server_port port
+    if ! id postgres >/dev/null 2>&1; then
+        echo "PgBouncer is not started: it runs as the user postgres, which this machine lacks" >&2
+        return 0
+    fi
+    local host server_port port
     read -r host server_port port < <(python3 -c 'import sys, urllib.parse as u
 server, bouncer = u.urlparse(sys.argv[1]), u.urlparse(sys.argv[2])
 print(server.hostname or "127.0.0.1", server.port or 5432, bouncer.port or 6432)' \
         "$HITCOUNT_TEST_POSTGRES_URL" "$HITCOUNT_TEST_PGBOUNCER_URL")
-    mkdir -p "$dir"
+    install -d -o postgres -m 0700 "$dir"
     cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 * = host=$host port=$server_port
@@ -144,7 +164,7 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
     echo '"postgres" ""' >"$dir/userlist.txt"
-    chown -R postgres "$dir"
+    chown postgres "$dir/pgbouncer.ini" "$dir/userlist.txt"
     # It refuses to run as root.
     "$binary" -d -u postgres "$dir/pgbouncer.ini"
     for _ in $(seq 1 30); do

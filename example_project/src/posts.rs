@@ -122,14 +122,19 @@ impl Posts {
         // Instances starting at once on one PostgreSQL take turns: its
         // concurrent `CREATE TABLE IF NOT EXISTS` can fail. The lock is
         // the transaction's, so it holds behind PgBouncer too.
-        let lock = match &self.db {
-            Db::Postgres(_) => Some("SELECT pg_advisory_xact_lock(7242014)"),
-            _ => None,
+        // READ COMMITTED first, so that an instance that waited sees what
+        // the one before it committed, whatever the server's default.
+        let lock: &[&str] = match &self.db {
+            Db::Postgres(_) => &[
+                "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                "SELECT pg_advisory_xact_lock(7242014)",
+            ],
+            _ => &[],
         };
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            if let Some(lock) = lock {
-                sqlx::query(lock).execute(&mut *tx).await?;
+            for statement in lock {
+                sqlx::query(statement).execute(&mut *tx).await?;
             }
             sqlx::query(create).execute(&mut *tx).await?;
             for (id, title, body) in SEED {

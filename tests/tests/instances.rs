@@ -458,9 +458,21 @@ async fn count_by_script(page_from: &Instance, count_at: &Instance, id: i64, ip:
 /// both; a page's token from one is good at the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_count_every_visitor_exactly_once() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+    if let Some(db) = TestDb::postgres().await {
+        count_exactly_once(db).await;
+    }
+}
+
+/// The same through PgBouncer in transaction pooling mode, as deployments
+/// of many instances run it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_count_exactly_once_through_pgbouncer() {
+    if let Some(db) = TestDb::pgbouncer().await {
+        count_exactly_once(db).await;
+    }
+}
+
+async fn count_exactly_once(db: TestDb) {
     // At once on a fresh database: the counter's migrations and the
     // example's posts table each take their turn under a lock.
     let (a, b) = tokio::join!(Instance::start(&db.url, SHARED), Instance::start(&db.url, SHARED));

@@ -320,11 +320,11 @@ fn deleted_message(deleted: u64) -> String {
     }
 }
 
-/// A case-insensitive LIKE pattern matching `text` anywhere, with LIKE's
-/// wildcards in `text` taken literally.
+/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards in
+/// `text` taken literally (the query compares it case-insensitively).
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -398,7 +398,12 @@ impl Admin<'_> {
                 return Err(invalid(name, text, "must not contain NUL characters"));
             }
         }
-        let pattern = filter.search.as_deref().map(contains_pattern);
+        // An empty search is no filter.
+        let pattern = filter
+            .search
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(contains_pattern);
         // Under hashed or masked storage, an address typed in the search
         // box finds its hits through the stored form.
         let stored_ip = parse_ip(search).ok().and_then(|ip| self.counter.stored_ip(ip));
@@ -419,8 +424,17 @@ impl Admin<'_> {
                 let (conditions, args) = hit_log::conditions(sql, &filters);
                 let count = hit_log::count(&conditions, COUNTED_HITS);
                 let total: i64 = bind_args!(sqlx::query_scalar(&count), &args).fetch_one(pool).await?;
-                let page = hit_log::page(&conditions, order, i64::from(filter.per_page), offset);
-                let rows = bind_args!(sqlx::query_as(&page), &args).fetch_all(pool).await?;
+                // A page past the counted hits holds nothing to read.
+                let rows = if offset < total.min(COUNTED_HITS) {
+                    let page = hit_log::page(sql, &conditions, args.len(), order);
+                    bind_args!(sqlx::query_as(&page), &args)
+                        .bind(i64::from(filter.per_page))
+                        .bind(offset)
+                        .fetch_all(pool)
+                        .await?
+                } else {
+                    Vec::new()
+                };
                 (rows, total)
             }))
         };
@@ -645,7 +659,7 @@ mod tests {
 
     #[test]
     fn search_patterns_take_wildcards_literally() {
-        assert_eq!(contains_pattern("Firefox"), "%firefox%");
+        assert_eq!(contains_pattern("Firefox"), "%Firefox%");
         assert_eq!(contains_pattern("100%_\\"), "%100\\%\\_\\\\%");
         assert_eq!(contains_pattern(""), "%%");
     }

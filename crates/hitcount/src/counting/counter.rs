@@ -438,9 +438,17 @@ async fn stored_ip_hash_key(db: &Db) -> Result<Vec<u8>> {
         match sqlx::query_scalar::<_, Option<String>>(sql.ip_hash_key).fetch_one(pool).await? {
             Some(key) => Some(key),
             None => {
+                // Instances starting at once race to store theirs: the
+                // first one's stays.
                 let candidate = random_key("the IP hash key (or set `ip_hash_key`)")?;
-                sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(pool).await?;
-                sqlx::query_scalar(sql.ip_hash_key).fetch_one(pool).await?
+                let mut tx = pool.begin().await?;
+                if let Some(isolation) = sql.read_committed {
+                    sqlx::query(isolation).execute(&mut *tx).await?;
+                }
+                sqlx::query(sql.init_ip_hash_key).bind(&candidate).execute(&mut *tx).await?;
+                let key = sqlx::query_scalar(sql.ip_hash_key).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                key
             }
         }
     });

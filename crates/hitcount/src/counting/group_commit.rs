@@ -180,39 +180,53 @@ async fn count_batch<'a>(
     // Each object's pk, before the transaction: creating a row is a lasting
     // fact even when counting fails, and the transaction can then lock the
     // rows in pk order, the order every multi-row write of the crate uses,
-    // so that two instances' batches never deadlock. Each registration is
-    // a transaction of its own with the counting transaction's settings
-    // (READ COMMITTED, whatever the server's default: concurrent upserts
-    // of one row would fail under SERIALIZABLE).
-    let mut pks = Vec::with_capacity(jobs.len());
+    // so that two instances' batches never deadlock. The batch's new
+    // objects are registered in one transaction of their own, in (kind,
+    // id) order, with the counting transaction's settings (READ COMMITTED,
+    // whatever the server's default: concurrent upserts of one row would
+    // fail under SERIALIZABLE).
+    let mut known: HashMap<&ObjectRef, i64> = HashMap::with_capacity(jobs.len());
+    let mut unknown: Vec<&ObjectRef> = Vec::new();
     for job in jobs {
-        let pk = match cache.pk(&job.object) {
-            Some(pk) => pk,
-            None => {
-                let registered = dispatch_connection!(&mut *conn, conn, sql => async {
-                    if let Some(begin) = sql.begin_counting {
-                        sqlx::Executor::execute(&mut *conn, begin).await?;
-                    }
-                    let pk = register_object!(sql, &mut *conn, &job.object, job.now);
-                    if let Some(commit) = sql.commit_counting {
-                        sqlx::query(commit).execute(&mut *conn).await?;
-                    }
-                    Ok::<_, Error>(pk)
-                }
-                .await);
-                let pk = match registered {
-                    Ok(pk) => pk,
-                    Err(error) => {
-                        *connection = None;
-                        return Err(error);
-                    }
-                };
-                cache.remember_pk(read_start, &job.object, pk);
-                pk
+        match cache.pk(&job.object) {
+            Some(pk) => {
+                known.insert(&job.object, pk);
             }
-        };
-        pks.push(pk);
+            None => unknown.push(&job.object),
+        }
     }
+    unknown.sort_by(|a, b| (a.kind(), a.id()).cmp(&(b.kind(), b.id())));
+    unknown.dedup();
+    if !unknown.is_empty() {
+        let now = jobs[0].now;
+        let registered = dispatch_connection!(&mut *conn, conn, sql => async {
+            if let Some(begin) = sql.begin_counting {
+                sqlx::Executor::execute(&mut *conn, begin).await?;
+            }
+            let mut pks = Vec::with_capacity(unknown.len());
+            for object in &unknown {
+                pks.push(register_object!(sql, &mut *conn, *object, now));
+            }
+            if let Some(commit) = sql.commit_counting {
+                sqlx::query(commit).execute(&mut *conn).await?;
+            }
+            Ok::<_, Error>(pks)
+        }
+        .await);
+        match registered {
+            Ok(pks) => {
+                for (object, pk) in unknown.iter().zip(pks) {
+                    cache.remember_pk(read_start, object, pk);
+                    known.insert(object, pk);
+                }
+            }
+            Err(error) => {
+                *connection = None;
+                return Err(error);
+            }
+        }
+    }
+    let pks: Vec<i64> = jobs.iter().map(|job| known[&job.object]).collect();
     let mut views = DayViews::new();
     for (job, pk) in jobs.iter().zip(&pks) {
         *views.entry((*pk, day_start(job.now))).or_default() += 1;

@@ -24,9 +24,16 @@ pub(crate) struct Dialect {
     pub ip_lock: Option<&'static str>,
     /// A transaction-scoped lock that keeps two app instances from
     /// migrating at once (PostgreSQL's concurrent `CREATE TABLE IF NOT
-    /// EXISTS` can fail), taken first in each migration's transaction;
-    /// `None` where the database lock already does. Binds: key (i64).
+    /// EXISTS` can fail), taken first in each migration's transaction,
+    /// after `read_committed`; `None` where the database lock
+    /// already does. Binds: key (i64).
     pub migration_lock: Option<&'static str>,
+    /// Run first in a transaction whose writes race another instance's
+    /// (the migrations, the IP hash key's first store): READ COMMITTED, so
+    /// that it sees what the other committed (under a server default of
+    /// REPEATABLE READ or SERIALIZABLE its snapshot would predate a lock's
+    /// wait, and its write would fail with a serialization error).
+    pub read_committed: Option<&'static str>,
 
     /// Creates or updates an object row with `views + 1`: a refused
     /// request's first view. Binds: kind, object_id, now. Returns: id, hits.
@@ -295,6 +302,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     counting_setup: &[],
     ip_lock: None,
     migration_lock: None,
+    read_committed: None,
 
     upsert_view: "INSERT INTO hitcount_hit_count (kind, object_id, views, created_at, modified_at) \
                   VALUES ($1, $2, 1, $3, $3) \

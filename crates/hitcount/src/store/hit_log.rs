@@ -17,8 +17,9 @@ pub(crate) enum Arg<'a> {
 #[derive(Default)]
 pub(crate) struct Filters<'a> {
     pub object_pk: Option<i64>,
-    /// A case-insensitive LIKE pattern (LIKE's wildcards escaped with
-    /// `\`) for the user agent or the stored IP.
+    /// A LIKE pattern (LIKE's wildcards escaped with `\`) for the user
+    /// agent or the stored IP, matched case-insensitively: both sides
+    /// go through the backend's `LOWER`.
     pub search: Option<&'a str>,
     /// With `search`: a stored IP that also matches.
     pub search_ip: Option<&'a str>,
@@ -48,7 +49,7 @@ pub(crate) fn conditions<'a>(sql: &Dialect, filters: &Filters<'a>) -> (String, V
     if let Some(pattern) = filters.search {
         let p = param(Arg::Text(pattern));
         let mut search = format!(
-            "LOWER(h.user_agent) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(h.ip, '')) LIKE {p} ESCAPE '\\'"
+            "LOWER(h.user_agent) LIKE LOWER({p}) ESCAPE '\\' OR LOWER(COALESCE(h.ip, '')) LIKE LOWER({p}) ESCAPE '\\'"
         );
         if let Some(ip) = filters.search_ip {
             search.push_str(&format!(" OR h.ip = {}", param(Arg::Text(ip))));
@@ -85,10 +86,15 @@ pub(crate) fn count(conditions: &str, cap: i64) -> String {
     )
 }
 
-/// One page of the hits matching `conditions`, in `order`, with `limit`
-/// and `offset` as literals (numbers the caller checked).
-pub(crate) fn page(conditions: &str, order: &str, limit: i64, offset: i64) -> String {
-    format!("{COLUMNS}{conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}")
+/// One page of the hits matching `conditions` (with `args` parameters),
+/// in `order`; its limit and offset are the next two parameters, so that
+/// every page of a filter is one statement to prepare.
+pub(crate) fn page(sql: &Dialect, conditions: &str, args: usize, order: &str) -> String {
+    format!(
+        "{COLUMNS}{conditions} ORDER BY {order} LIMIT {} OFFSET {}",
+        sql.param(args + 1),
+        sql.param(args + 2)
+    )
 }
 
 /// Binds `args` to `query`, in order. A macro: the query's type is the
@@ -130,9 +136,10 @@ mod tests {
         let (clause, args) = conditions(sql, &filters);
         assert_eq!(
             clause,
-            " WHERE h.hit_count_id = $1 AND (LOWER(h.user_agent) LIKE $2 ESCAPE '\\' \
-             OR LOWER(COALESCE(h.ip, '')) LIKE $2 ESCAPE '\\' OR h.ip = $3) AND h.user_agent = $4"
+            " WHERE h.hit_count_id = $1 AND (LOWER(h.user_agent) LIKE LOWER($2) ESCAPE '\\' \
+             OR LOWER(COALESCE(h.ip, '')) LIKE LOWER($2) ESCAPE '\\' OR h.ip = $3) AND h.user_agent = $4"
         );
         assert_eq!(args.len(), 4);
+        assert!(page(sql, &clause, args.len(), "h.id").ends_with("ORDER BY h.id LIMIT $5 OFFSET $6"));
     }
 }

@@ -100,6 +100,9 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
     dispatch!(db, pool, sql => {
         let mut conn = pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if let Some(isolation) = sql.read_committed {
+            sqlx::query(isolation).execute(&mut *tx).await?;
+        }
         if let Some(lock) = sql.migration_lock {
             sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
         }
@@ -107,6 +110,9 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
         tx.commit().await?;
         for migration in sql.migrations {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if let Some(isolation) = sql.read_committed {
+                sqlx::query(isolation).execute(&mut *tx).await?;
+            }
             if let Some(lock) = sql.migration_lock {
                 sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
             }

@@ -25,6 +25,7 @@ pub(crate) const SQL: Dialect = Dialect {
     counting_setup: &[],
     ip_lock: Some("SELECT pg_advisory_xact_lock($1, $2)"),
     migration_lock: Some("SELECT pg_advisory_xact_lock($1)"),
+    read_committed: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
     active_hits: "SELECT j.i - 1, CASE WHEN j.e->>3 IS NULL \
                     THEN (SELECT MAX(t) FROM ( \
                             SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \

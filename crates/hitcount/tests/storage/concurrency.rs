@@ -214,6 +214,38 @@ async fn requests_arriving_together_count_once_each(db: &TestDb) {
     assert_eq!(counter.counts(&object).await.unwrap().hits, 3);
 }
 
+/// Makes SERIALIZABLE the default isolation of the connections opened on
+/// `db` from now on.
+async fn serializable_by_default(db: &TestDb) {
+    db.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', \
+         current_database()); END $$",
+    )
+    .await;
+}
+
+/// Two instances starting at once on a fresh database whose server
+/// default is SERIALIZABLE both open, the schema applied once: the
+/// migrations' transactions read what the one before them committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_serializable_default_migrates_once() {
+    for _ in 0..3 {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        serializable_by_default(&db).await;
+        let pools = [db.second_pool().await, db.second_pool().await];
+        let opens = pools.map(|pool| {
+            let clock = db.clock.clock();
+            tokio::spawn(async move { HitCounter::open_with_clock(pool, Default::default(), clock).await })
+        });
+        for open in opens {
+            open.await.unwrap().expect("both instances open");
+        }
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_migrations").await, 2);
+    }
+}
+
 /// The counting connection sets READ COMMITTED for itself: a server whose
 /// default is SERIALIZABLE fails concurrent batches of two instances with
 /// serialization errors otherwise.
@@ -222,11 +254,7 @@ async fn postgres_with_serializable_default_counts_once() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    db.execute(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', \
-         current_database()); END $$",
-    )
-    .await;
+    serializable_by_default(&db).await;
     // Pools opened after the change, so every connection has the default.
     let mut counters = Vec::new();
     for _ in 0..2 {

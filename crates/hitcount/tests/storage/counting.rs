@@ -714,6 +714,7 @@ async fn counting_leaves_no_settings_on_shared_connections(db: &TestDb) {
             ("synchronous_commit", "on"),
             ("statement_timeout", "0"),
             ("plan_cache_mode", "auto"),
+            ("idle_in_transaction_session_timeout", "0"),
             ("transaction_isolation", "read committed"),
         ] {
             let value: String = sqlx::query_scalar(&format!("SHOW {name}"))
