@@ -8,6 +8,12 @@
 #
 #   BENCH_VISIT_COUNTS=true bash scripts/bench.sh       # cookie.visit_counts on
 #
+# Besides every new visitor on one object ("counted", a post that goes
+# viral), "counted-1000" sends them to 1 000 objects in turn. On
+# PostgreSQL a last run starts a second app instance on the same database
+# and loads both at once with new visitors on one object, half the
+# connections each: each instance's requests/s and their sum.
+#
 # Each scenario runs between two runs of the bare route by the same client
 # (the scenario's wrk script: its headers, cookies and method), so that
 # the ratio is what counting adds to the same request; BENCH_BARE=plain
@@ -98,6 +104,7 @@ round() {
     local results
     results=$(
         scenario counted /post/1 new_visitor.lua
+        scenario counted-1000 /post/1000 spread_visitor.lua
         scenario repeat /post/3 repeat_visitor.lua
         scenario returning /post/4 returning_visitor.lua
         scenario ajax /hitcount/hit/ajax ajax.lua
@@ -131,7 +138,7 @@ for i in $(seq 1 "$rounds"); do
 done
 echo "median of $rounds round(s), against the aims:"
 printf "%-16s %9s %6s\n" scenario "vs bare" aim
-for name in counted repeat returning ajax list-20-counts; do
+for name in counted counted-1000 repeat returning ajax list-20-counts; do
     case "$name" in
         counted) aim=50 ;;
         repeat | returning) aim=80 ;;
@@ -144,3 +151,30 @@ for name in counted repeat returning ajax list-20-counts; do
             printf "%-16s %8.0f%% %5s%s\n", n, m, (aim == "") ? "-" : aim "%", verdict
         }'
 done
+
+# Two app instances on one PostgreSQL database, loaded at once: new
+# visitors on one object, half the connections each.
+case "${BENCH_DATABASE_URL:-}" in
+postgres*)
+    second_port=$((port + 1))
+    ROCKET_PORT="$second_port" ROCKET_ADDRESS=127.0.0.1 "$app_bin" &
+    second=$!
+    trap 'kill "$app" "$second" 2>/dev/null; wait "$app" "$second" 2>/dev/null || true; rm -f "$ratios"' EXIT
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$second_port/bare" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    half=$((connections / 2))
+    first_out=$(mktemp)
+    second_out=$(mktemp)
+    wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "$base/post/5" >"$first_out" &
+    first_wrk=$!
+    wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "http://127.0.0.1:$second_port/post/5" >"$second_out"
+    wait "$first_wrk"
+    one=$(awk '/^Requests\/sec:/ { print $2 }' "$first_out")
+    two=$(awk '/^Requests\/sec:/ { print $2 }' "$second_out")
+    rm -f "$first_out" "$second_out"
+    echo "two instances, new visitors on one object ($half connections each):"
+    awk -v a="$one" -v b="$two" 'BEGIN { printf "  instance 1 %10.0f requests/s\n  instance 2 %10.0f requests/s\n  both       %10.0f requests/s\n", a, b, a + b }'
+    ;;
+esac
