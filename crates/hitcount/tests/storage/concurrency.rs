@@ -10,6 +10,20 @@ use tokio::sync::Barrier;
 use crate::common::{settings, TestDb};
 use crate::{post, visitor};
 
+/// Settings whose budget outlasts a busy machine: these tests are about
+/// what is counted, not how fast (a request over the budget would be
+/// answered "unavailable").
+fn patient_with(edit: impl FnOnce(&mut hitcount::Settings)) -> hitcount::Settings {
+    settings(|s| {
+        s.count_timeout = std::time::Duration::from_secs(30);
+        edit(s);
+    })
+}
+
+fn patient() -> hitcount::Settings {
+    patient_with(|_| {})
+}
+
 storage_tests!(
     pgbouncer;
     concurrent_requests_of_one_visitor_count_once,
@@ -81,13 +95,13 @@ async fn check_exactly_once(db: &TestDb, counters: &[HitCounter]) {
 }
 
 async fn concurrent_requests_of_one_visitor_count_once(db: &TestDb) {
-    let counter = db.counter(Default::default()).await;
+    let counter = db.counter(patient()).await;
     check_exactly_once(db, &[counter]).await;
 }
 
 async fn two_app_instances_count_once(db: &TestDb) {
-    let one = db.counter(Default::default()).await;
-    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+    let one = db.counter(patient()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, patient(), db.clock.clock())
         .await
         .unwrap();
     check_exactly_once(db, &[one, other]).await;
@@ -95,10 +109,10 @@ async fn two_app_instances_count_once(db: &TestDb) {
 
 /// 64 sessions from one IP on 64 objects at once, site-wide limit 5: 5 count.
 async fn concurrent_requests_respect_the_ip_limit(db: &TestDb) {
-    let one = db.counter(settings(|s| s.hits_per_ip_limit = 5)).await;
+    let one = db.counter(patient_with(|s| s.hits_per_ip_limit = 5)).await;
     let other = HitCounter::open_with_clock(
         db.second_pool().await,
-        settings(|s| s.hits_per_ip_limit = 5),
+        patient_with(|s| s.hits_per_ip_limit = 5),
         db.clock.clock(),
     )
     .await
@@ -127,8 +141,8 @@ async fn concurrent_requests_respect_the_ip_limit(db: &TestDb) {
 async fn concurrent_new_visitors_get_running_totals(db: &TestDb) {
     const OBJECTS: i64 = 3;
     const VISITORS: usize = 120;
-    let one = db.counter(Default::default()).await;
-    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+    let one = db.counter(patient()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, patient(), db.clock.clock())
         .await
         .unwrap();
     let counters = [one, other];
@@ -178,7 +192,7 @@ async fn concurrent_new_visitors_get_running_totals(db: &TestDb) {
 /// session twice), and the counted answers carry the running totals.
 /// `group_commit`'s unit tests pin the order on one batch.
 async fn requests_arriving_together_count_once_each(db: &TestDb) {
-    let counter = db.counter(Default::default()).await;
+    let counter = db.counter(patient()).await;
     let user = || User::new("u-1").unwrap();
     let pairs = [
         [
@@ -268,7 +282,7 @@ async fn postgres_with_serializable_default_counts_once() {
         };
         assert_eq!(isolation, "serializable");
         counters.push(
-            HitCounter::open_with_clock(pool, Default::default(), db.clock.clock())
+            HitCounter::open_with_clock(pool, patient(), db.clock.clock())
                 .await
                 .unwrap(),
         );
