@@ -43,13 +43,19 @@ if [ -z "$app_bin" ]; then
     app_bin=target/release/examples/bench_app
 fi
 
-ROCKET_PORT="$port" ROCKET_ADDRESS=127.0.0.1 "$app_bin" &
-app=$!
+# start_app PORT: starts the app on PORT (its pid in $started) and waits
+# until it answers.
+start_app() {
+    ROCKET_PORT="$1" ROCKET_ADDRESS=127.0.0.1 "$app_bin" &
+    started=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$1/bare" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+}
+start_app "$port"
+app=$started
 trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    curl -fs "$base/bare" >/dev/null 2>&1 && break
-    sleep 0.1
-done
 
 # What the AJAX scenario's page would hand its script.
 jar=$(mktemp)
@@ -157,13 +163,9 @@ done
 case "${BENCH_DATABASE_URL:-}" in
 postgres*)
     second_port=$((port + 1))
-    ROCKET_PORT="$second_port" ROCKET_ADDRESS=127.0.0.1 "$app_bin" &
-    second=$!
+    start_app "$second_port"
+    second=$started
     trap 'kill "$app" "$second" 2>/dev/null; wait "$app" "$second" 2>/dev/null || true; rm -f "$ratios"' EXIT
-    for _ in $(seq 1 100); do
-        curl -fs "http://127.0.0.1:$second_port/bare" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
     half=$((connections / 2))
     first_out=$(mktemp)
     second_out=$(mktemp)
