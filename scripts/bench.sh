@@ -77,7 +77,7 @@ rm -f "$jar"
 run() {
     local name=$1 path=$2 script=${3:-}
     local out
-    out=$(wrk -t1 -c"$connections" -d"$duration" --latency ${script:+-s "scripts/bench/$script"} "$base$path")
+    out=$(BENCH_RUN="$(date +%s%N)" wrk -t1 -c"$connections" -d"$duration" --latency ${script:+-s "scripts/bench/$script"} "$base$path")
     if echo "$out" | grep -q "Non-2xx"; then
         echo "$name: non-2xx answers; the scenario is broken" >&2
         echo "$out" >&2
@@ -169,9 +169,9 @@ postgres*)
     half=$((connections / 2))
     first_out=$(mktemp)
     second_out=$(mktemp)
-    wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "$base/post/5" >"$first_out" &
+    BENCH_RUN="$(date +%s%N)-1" wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "$base/post/5" >"$first_out" &
     first_wrk=$!
-    wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "http://127.0.0.1:$second_port/post/5" >"$second_out"
+    BENCH_RUN="$(date +%s%N)-2" wrk -t1 -c"$half" -d"$duration" -s scripts/bench/new_visitor.lua "http://127.0.0.1:$second_port/post/5" >"$second_out"
     wait "$first_wrk"
     one=$(awk '/^Requests\/sec:/ { print $2 }' "$first_out")
     two=$(awk '/^Requests\/sec:/ { print $2 }' "$second_out")

@@ -1,7 +1,10 @@
 -- The AJAX endpoint, a new visitor per request. bench.sh passes the page's
 -- pk, token and CSRF token in the environment.
 local n = 0
-local run = math.random(1, 1000000000)
+-- Distinct in every run (bench.sh sets BENCH_RUN for each wrk): a
+-- visitor of an earlier round, or of the other wrk of a two-instance run,
+-- would be a repeat visit.
+local run = os.getenv("BENCH_RUN") or tostring(os.time())
 local csrf = os.getenv("BENCH_CSRF")
 local body = "hitcountPK=" .. os.getenv("BENCH_PK") .. "&hitcountToken=" .. os.getenv("BENCH_TOKEN")
 request = function()

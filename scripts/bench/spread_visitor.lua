@@ -2,7 +2,10 @@
 -- 1000 to 1999): a site whose readers spread over many pages. The bare
 -- route, run with this script beside it, keeps its own path.
 local n = 0
-local run = math.random(1, 1000000000)
+-- Distinct in every run (bench.sh sets BENCH_RUN for each wrk): a
+-- visitor of an earlier round, or of the other wrk of a two-instance run,
+-- would be a repeat visit.
+local run = os.getenv("BENCH_RUN") or tostring(os.time())
 request = function()
   n = n + 1
   local path = wrk.path

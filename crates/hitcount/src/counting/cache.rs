@@ -30,7 +30,7 @@ struct Generations<K, V> {
     started: Instant,
 }
 
-impl<K: Eq + Hash, V: Copy> Recent<K, V> {
+impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     fn new(ttl: Duration) -> Self {
         Recent {
             ttl,
@@ -52,7 +52,7 @@ impl<K: Eq + Hash, V: Copy> Recent<K, V> {
         }
         let maps = self.maps.lock().expect("not poisoned");
         let (value, at) = maps.current.get(key).or_else(|| maps.previous.get(key))?;
-        (at.elapsed() < self.ttl).then_some(*value)
+        (at.elapsed() < self.ttl).then(|| value.clone())
     }
 
     /// Stores `value`, or with `merge` combines it with a fresh value
@@ -72,8 +72,11 @@ impl<K: Eq + Hash, V: Copy> Recent<K, V> {
             .get(&key)
             .or_else(|| maps.previous.get(&key))
             .filter(|(_, at)| now.duration_since(*at) < self.ttl)
-            .map(|(old, _)| *old);
-        let value = fresh.map_or(value, |old| merge(old, value));
+            .map(|(old, _)| old.clone());
+        let value = match fresh {
+            Some(old) => merge(old, value),
+            None => value,
+        };
         maps.current.insert(key, (value, now));
     }
 
@@ -88,6 +91,8 @@ impl<K: Eq + Hash, V: Copy> Recent<K, V> {
 pub(crate) struct ReadCache {
     /// Object → pk.
     objects: Recent<ObjectRef, i64>,
+    /// pk → object: the AJAX endpoint's requests name objects by pk.
+    names: Recent<i64, ObjectRef>,
     /// Objects read to have no row (never counted). A pk in `objects`
     /// wins: this instance's first hit of an object puts it there.
     unknown: Recent<ObjectRef, ()>,
@@ -110,6 +115,7 @@ impl ReadCache {
     pub(crate) fn new(ttl: Duration) -> ReadCache {
         ReadCache {
             objects: Recent::new(ttl),
+            names: Recent::new(ttl),
             unknown: Recent::new(ttl),
             totals: Recent::new(ttl),
             active: Recent::new(ttl),
@@ -124,6 +130,11 @@ impl ReadCache {
 
     pub(crate) fn pk(&self, object: &ObjectRef) -> Option<i64> {
         self.objects.get(object)
+    }
+
+    /// The object whose pk is `pk`.
+    pub(crate) fn object(&self, pk: i64) -> Option<ObjectRef> {
+        self.names.get(&pk)
     }
 
     /// Whether a read found no row for `object` lately (and none has
@@ -181,6 +192,7 @@ impl ReadCache {
     pub(crate) fn remember_pk(&self, start: ReadStart, object: &ObjectRef, pk: i64) {
         if self.generation.load(Ordering::Acquire) == start.0 {
             self.objects.put(object.clone(), pk, |_, new| new);
+            self.names.put(pk, object.clone(), |_, new| new);
         }
     }
 
@@ -189,6 +201,7 @@ impl ReadCache {
     pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.objects.clear();
+        self.names.clear();
         self.unknown.clear();
         self.totals.clear();
         self.active.clear();
@@ -227,6 +240,8 @@ mod tests {
         cache.remember(start, &post(1), 7, 5, Some((&visitor, hit_at)));
         cache.remember(start, &post(1), 7, 4, None);
         assert_eq!(cache.pk(&post(1)), Some(7));
+        assert_eq!(cache.object(7), Some(post(1)));
+        assert_eq!(cache.object(8), None);
         assert_eq!(cache.total(7), Some(5));
         assert_eq!(cache.active_hit(&post(1), &visitor, hit_at), Some(7));
         assert_eq!(cache.active_hit(&post(2), &visitor, hit_at), None);

@@ -79,11 +79,9 @@ impl HitCounter {
         }
 
         let limited_ip = stored_ip.limited(settings);
-        // A repeat visit is refused on facts already known, with no write
-        // (its view waits in memory): from the cache when this instance
-        // saw the active hit lately, else from one read where the backend
-        // wants it (`Dialect::peek_before_queue`). The per-IP limit needs a
-        // fresh count, so it never trusts the cache.
+        // A repeat visit this instance saw lately is refused from the
+        // cache, with no query (its view waits in memory). The per-IP
+        // limit needs a fresh count, so it never trusts the cache.
         let active_since = now - settings.keep_hit_active.as_chrono();
         if limited_ip.is_none() {
             if let Some(pk) = inner.cache.active_hit(object, visitor, active_since) {
@@ -97,9 +95,16 @@ impl HitCounter {
                 }
             }
         }
-        // Boxed: a repeat visit answered above moves this future around,
-        // and the database's statements would make it a kilobyte.
-        let counting = self.count_in_database(object, visitor, stored_ip, now, active_since);
+        // Deciding needs the database's word under its locks: queue for
+        // the writer (see `group_commit`). Boxed: a repeat visit answered
+        // above moves this future around, and the queue's would make it
+        // larger.
+        let counting = inner.queue.count(Job {
+            object: object.clone(),
+            visitor: visitor.clone(),
+            stored_ip: stored_ip.into_value(),
+            now,
+        });
         Box::pin(self.counting_within_budget(object, Reason::Unavailable, counting)).await
     }
 
@@ -117,7 +122,6 @@ impl HitCounter {
             answer => answer,
         }
     }
-
     /// An answer without the database: `reason`, with the object's total
     /// as this instance last knew it (0 when it knows none).
     fn last_known(&self, pk: Option<i64>, reason: Reason) -> HitResult {
@@ -125,64 +129,13 @@ impl HitCounter {
         HitResult::new(pk, total, reason)
     }
 
-    /// [`count_hit`](Self::count_hit) where the read cache does not know:
-    /// one read where the backend wants it, then the writer's queue.
-    async fn count_in_database(
-        &self,
-        object: &ObjectRef,
-        visitor: &Visitor,
-        mut stored_ip: StoredIp<'_>,
-        now: DateTime<Utc>,
-        active_since: DateTime<Utc>,
-    ) -> Result<HitResult> {
-        let inner = &*self.inner;
-        let settings = &inner.settings;
-        let limited_ip = stored_ip.limited(settings);
-        let read_start = inner.cache.read_start();
-        let (kind, id) = (object.kind(), object.id());
-        dispatch!(&inner.db, pool, sql => {
-            if sql.peek_before_queue {
-                let peek: Option<(i64, i64, Option<DateTime<Utc>>)> = match visitor.user() {
-                    Some(user) => sqlx::query_as(sql.peek_user).bind(kind).bind(id).bind(user.id()).bind(active_since),
-                    None => sqlx::query_as(sql.peek_session)
-                        .bind(kind)
-                        .bind(id)
-                        .bind(visitor.session_key())
-                        .bind(active_since)
-                        .bind(visitor.previous_session_key().unwrap_or(visitor.session_key())),
-                }
-                .fetch_optional(pool)
-                .await?;
-                if let Some((pk, hits, active)) = peek {
-                    inner.cache.remember(read_start, object, pk, hits, active.map(|hit_at| (visitor, hit_at)));
-                    if active.is_some() {
-                        let ip_hits = match limited_ip {
-                            Some(ip) => Some(ip_hits!(sql, pool, ip, active_since, pk, settings.hits_per_ip_scope)),
-                            None => None,
-                        };
-                        inner.buffer.add_view(pk, now);
-                        return Ok(HitResult::new(Some(pk), hits, rules::decide(settings, visitor, ip_hits, true)));
-                    }
-                }
-            }
-        });
-        // Deciding needs the database's word under its locks: queue for
-        // the writer (see `group_commit`).
-        inner
-            .queue
-            .count(Job {
-                object: object.clone(),
-                visitor: visitor.clone(),
-                stored_ip: stored_ip.into_value(),
-                now,
-            })
-            .await
-    }
-
     /// Counts a hit for the object with this pk: the AJAX endpoint's entry.
     /// An unknown pk is [`Error::UnknownObject`] and writes nothing; a
     /// database away is [`Reason::Unavailable`], as for
-    /// [`count_hit`](Self::count_hit).
+    /// [`count_hit`](Self::count_hit). The object of a pk this instance
+    /// counted or read within `counts_refresh` is taken from memory: an
+    /// object another instance deleted in that time is counted as
+    /// [`count_hit`](Self::count_hit) counts it, registered afresh.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -194,6 +147,10 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn count_hit_pk(&self, pk: i64, visitor: &Visitor) -> Result<HitResult> {
+        // An object this instance counted or read lately needs no read.
+        if let Some(object) = self.inner.cache.object(pk) {
+            return self.count_hit(&object, visitor).await;
+        }
         let found = match self.object_by_pk(pk).await {
             Err(Error::Unavailable { .. }) => return Ok(self.last_known(Some(pk), Reason::Unavailable)),
             found => found?,

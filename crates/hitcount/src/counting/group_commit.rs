@@ -1,8 +1,8 @@
 //! Group commit: requests that must be decided in the database queue for
-//! one task per counter, which takes every request waiting (up to
-//! [`MAX_BATCH`]) and decides and writes them in one transaction. A burst of
-//! new visitors then costs one commit and a few statements per object,
-//! instead of a transaction each waiting for the last.
+//! one task per counter, which takes every request waiting (up to the
+//! dialect's `max_batch`) and decides and writes them in one transaction.
+//! A burst of new visitors then costs one commit and a few statements per
+//! object, instead of a transaction each waiting for the last.
 //!
 //! Inside the transaction the requests are decided one after the other, in
 //! arrival order, each seeing the hits written before it, exactly as if
@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
+use sqlx::Either;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::ReadCache;
@@ -22,19 +24,9 @@ use crate::error::{Error, Result};
 use crate::rules::{decide_batch, Request};
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::batch::{BatchWrite, DayViews, HitRow};
-use crate::store::{Connection, Db};
+use crate::store::dialect::{BatchStart, LockedBatch};
+use crate::store::{json_time, Connection, Db};
 use crate::values::{day_start, ObjectRef, Visitor};
-
-/// The most requests one transaction decides: bounds how long one commit
-/// keeps the object rows locked on PostgreSQL.
-pub(crate) const MAX_BATCH: usize = 256;
-
-/// Requests waiting beyond this make `count` wait to queue (back pressure).
-const QUEUE_LEN: usize = 4 * MAX_BATCH;
-
-/// The namespace of the counter's PostgreSQL advisory locks ("hitc"), so
-/// they do not meet the application's own.
-const LOCK_NAMESPACE: i32 = 0x6869_7463;
 
 /// One request to decide in the database.
 pub(crate) struct Job {
@@ -55,7 +47,9 @@ pub(crate) struct CountingQueue {
 impl CountingQueue {
     /// Starts the writing task. It ends when the queue is dropped.
     pub(crate) fn start(writer: Db, settings: Settings, cache: Arc<ReadCache>) -> CountingQueue {
-        let (sender, receiver) = mpsc::channel(QUEUE_LEN);
+        // Requests waiting beyond this make `count` wait to queue (back
+        // pressure).
+        let (sender, receiver) = mpsc::channel(4 * writer.dialect().max_batch);
         tokio::spawn(write_batches(writer, settings, cache, receiver));
         CountingQueue { sender }
     }
@@ -74,10 +68,11 @@ async fn write_batches(
     cache: Arc<ReadCache>,
     mut receiver: mpsc::Receiver<Queued>,
 ) {
-    let mut queued: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
+    let max_batch = writer.dialect().max_batch;
+    let mut queued: Vec<Queued> = Vec::with_capacity(max_batch);
     // Kept from batch to batch; dropped after an error, as it may be broken.
     let mut connection = None;
-    while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
+    while receiver.recv_many(&mut queued, max_batch).await > 0 {
         // A request whose caller stopped waiting (its `count_timeout`
         // passed, or the client went away) was answered as not counted:
         // it is not decided now.
@@ -231,8 +226,6 @@ async fn count_batch<'a>(
     for (job, pk) in jobs.iter().zip(&pks) {
         *views.entry((*pk, day_start(job.now))).or_default() += 1;
     }
-    // The batch's objects, by pk.
-    let object_pks: BTreeSet<i64> = pks.iter().copied().collect();
     let limited_ip = |job: &'a Job| {
         job.stored_ip
             .as_deref()
@@ -251,59 +244,38 @@ async fn count_batch<'a>(
         .expect("a batch is never empty");
     // Every visitor's lookup in one statement: a batch costs the same few
     // statements whatever its size.
-    let visitors: Vec<_> = jobs
+    let ip_scope = settings.hits_per_ip_scope;
+    let lookups: Vec<_> = jobs
         .iter()
         .zip(&pks)
         .map(|(job, pk)| {
             let visitor = &job.visitor;
             let key = visitor.session_key();
+            let ip = limited_ip(job);
             (
                 pk,
                 key,
                 visitor.previous_session_key().unwrap_or(key),
                 visitor.user().map(|u| u.id()),
+                ip,
+                ip.map(|_| json_time(active_since(job.now))),
+                ip.filter(|_| ip_scope == IpLimitScope::Object).map(|_| pk),
             )
         })
         .collect();
-    let visitors = serde_json::to_string(&visitors).expect("numbers and strings serialise");
-
-    let objects = serde_json::to_string(&object_pks).expect("numbers serialise");
+    let lookups = serde_json::to_string(&lookups).expect("numbers and strings serialise");
 
     let decided = dispatch_connection!(conn, conn, sql => {
         // The transaction is the dialect's own statements, not sqlx's:
         // SQLite's start and commit ride along with its read and its
-        // writes, and a batch costs two round trips there.
+        // writes, and a batch costs two round trips there;
+        // PostgreSQL's start rides along with its locks and its read.
         let written = async {
             let begin = if settings.fast_commits {
                 sql.begin_counting_fast
             } else {
                 sql.begin_counting
             };
-            if let Some(begin) = begin {
-                // Simple statements, one round trip: the transaction and
-                // its settings (see `Dialect::begin_counting`).
-                sqlx::Executor::execute(&mut *conn, begin).await?;
-            }
-            // Locks, in one global order: the IPs of a site-wide limit,
-            // then the object rows by pk. From here on every check sees
-            // all hits committed before, and none can commit in between.
-            if let (Some(lock), IpLimitScope::Site) = (sql.ip_lock, settings.hits_per_ip_scope) {
-                let keys: BTreeSet<i32> = jobs.iter().filter_map(limited_ip).map(lock_key).collect();
-                for key in keys {
-                    sqlx::query(lock).bind(LOCK_NAMESPACE).bind(key).execute(&mut *conn).await?;
-                }
-            }
-            if let Some(lock) = sql.lock_objects {
-                let present: Vec<i64> = sqlx::query_scalar(lock).bind(&objects).fetch_all(&mut *conn).await?;
-                if let Some(missing) = object_pks.iter().find(|pk| !present.contains(pk)) {
-                    return Err(Error::UnknownObject(*missing));
-                }
-            }
-            let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(sql.active_hits)
-                .bind(&visitors)
-                .bind(earliest_since)
-                .fetch_all(&mut *conn)
-                .await?;
             let mut requests: Vec<Request<'a>> = jobs
                 .iter()
                 .zip(&pks)
@@ -316,16 +288,63 @@ async fn count_batch<'a>(
                     stored_ip_hits: 0,
                 })
                 .collect();
-            for (i, at) in stored {
-                requests.get_mut(i as usize).ok_or(Error::UnexpectedAnswer {
-                    what: "the batch's lookup of active hits (a request not in the batch)",
-                })?.stored_hit = at;
-            }
-            for request in requests.iter_mut() {
-                if let Some(ip) = request.limited_ip {
-                    let since = active_since(request.now);
-                    let scope = settings.hits_per_ip_scope;
-                    request.stored_ip_hits = ip_hits!(sql, &mut *conn, ip, since, request.pk, scope);
+            let unexpected = || Error::UnexpectedAnswer {
+                what: "the batch's lookup of active hits (a request not in the batch)",
+            };
+            // From here on every check sees all hits committed before, and
+            // none can commit in between.
+            match sql.batch_start {
+                BatchStart::Read(read) => {
+                    if let Some(begin) = begin {
+                        sqlx::Executor::execute(&mut *conn, begin).await?;
+                    }
+                    let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(read)
+                        .bind(&lookups)
+                        .bind(earliest_since)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    for (i, at) in stored {
+                        requests.get_mut(i as usize).ok_or_else(unexpected)?.stored_hit = at;
+                    }
+                    for request in requests.iter_mut() {
+                        if let Some(ip) = request.limited_ip {
+                            let since = active_since(request.now);
+                            request.stored_ip_hits = ip_hits!(sql, &mut *conn, ip, since, request.pk, ip_scope);
+                        }
+                    }
+                }
+                BatchStart::Locked(start) => {
+                    let begin = begin.expect("a dialect that locks its visitors begins its transaction");
+                    let keys = lock_keys(jobs, &pks, |job| limited_ip(job).map(|ip| (ip, ip_scope)));
+                    let text = format!(
+                        "{begin}; {}",
+                        start(&LockedBatch {
+                            locks: &keys,
+                            lookups: &lookups,
+                            since: earliest_since,
+                            users: jobs.iter().any(|job| job.visitor.user().is_some()),
+                            previous_keys: jobs.iter().any(|job| job.visitor.previous_session_key().is_some()),
+                            ips: requests.iter().any(|request| request.limited_ip.is_some()),
+                        })
+                    );
+                    let mut steps = sqlx::Executor::fetch_many(&mut *conn, text.as_str());
+                    // The rows of the last statement, the read.
+                    let (mut rows, mut last) = (Vec::new(), Vec::new());
+                    while let Some(step) = steps.try_next().await? {
+                        match step {
+                            Either::Left(_) => last = std::mem::take(&mut rows),
+                            Either::Right(row) => rows.push(row),
+                        }
+                    }
+                    drop(steps);
+                    for row in last {
+                        let i: i64 = sqlx::Row::try_get(&row, 0)?;
+                        let at: Option<i64> = sqlx::Row::try_get(&row, 1)?;
+                        let ip_hits: i64 = sqlx::Row::try_get(&row, 2)?;
+                        let request = requests.get_mut(i as usize).ok_or_else(unexpected)?;
+                        request.stored_hit = at.and_then(DateTime::from_timestamp_micros);
+                        request.stored_ip_hits = ip_hits;
+                    }
                 }
             }
             // Decided in arrival order (see `rules::decide_batch`); the
@@ -419,9 +438,42 @@ fn hit_row(pk: i64, job: &Job) -> HitRow<'_> {
     }
 }
 
-/// The advisory lock key of an IP: 32 bits of its hash.
-fn lock_key(stored_ip: &str) -> i32 {
-    let digest = Sha256::digest(stored_ip.as_bytes());
+/// The lock keys of a batch (see `BatchStart::Locked`), ascending: for
+/// each request its object with its session key, and with its user or its
+/// previous session key (what its read looks up, and what its hit row will
+/// be found by), and, under the per-IP limit, its IP with the object or
+/// alone (site-wide). Two requests that could see each other's hit share a
+/// key; two that could not rarely do (a key is 32 bits of a hash), which
+/// only makes one wait.
+fn lock_keys<'a>(
+    jobs: &'a [Job],
+    pks: &[i64],
+    limited_ip: impl Fn(&'a Job) -> Option<(&'a str, IpLimitScope)>,
+) -> Vec<i32> {
+    let mut keys = BTreeSet::new();
+    for (job, &pk) in jobs.iter().zip(pks) {
+        let visitor = &job.visitor;
+        keys.insert(lock_key(Some(pk), b's', visitor.session_key()));
+        match (visitor.user(), visitor.previous_session_key()) {
+            (Some(user), _) => keys.insert(lock_key(Some(pk), b'u', user.id())),
+            (None, Some(previous)) => keys.insert(lock_key(Some(pk), b's', previous)),
+            (None, None) => false,
+        };
+        if let Some((ip, scope)) = limited_ip(job) {
+            let on = (scope == IpLimitScope::Object).then_some(pk);
+            keys.insert(lock_key(on, b'i', ip));
+        }
+    }
+    keys.into_iter().collect()
+}
+
+/// 32 bits of the hash of what a lock stands for.
+fn lock_key(pk: Option<i64>, what: u8, value: &str) -> i32 {
+    let mut hash = Sha256::new();
+    hash.update(pk.unwrap_or(0).to_be_bytes());
+    hash.update([what]);
+    hash.update(value.as_bytes());
+    let digest = hash.finalize();
     i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 

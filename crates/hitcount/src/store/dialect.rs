@@ -6,6 +6,8 @@
 //! has its own. A backend without those features writes its own
 //! [`Dialect`].
 
+use chrono::{DateTime, Utc};
+
 use super::migrate::Migration;
 
 /// Every statement the crate runs, for one backend.
@@ -18,10 +20,6 @@ pub(crate) struct Dialect {
     /// connection itself, which a pooler would not keep: see
     /// `begin_counting` for those of each transaction).
     pub counting_setup: &'static [&'static str],
-    /// Serialises counting per IP across app instances when the per-IP
-    /// limit is site-wide; `None` where the database lock already does.
-    /// Binds: namespace (i32), key (i32).
-    pub ip_lock: Option<&'static str>,
     /// A transaction-scoped lock that keeps two app instances from
     /// migrating at once (PostgreSQL's concurrent `CREATE TABLE IF NOT
     /// EXISTS` can fail), taken first in each migration's transaction,
@@ -52,30 +50,12 @@ pub(crate) struct Dialect {
     /// Binds: id. Returns: kind, object_id, hits, views, bot_hits.
     pub find_object_by_pk: &'static str,
 
-    /// A read-only look for an active hit of the session, outside any
-    /// transaction (the fast path of repeat visits). Binds: kind,
-    /// object_id, session_key, active_since, previous session key (or the
-    /// session key again). Returns: id, hits, the time of an active hit.
-    pub peek_session: &'static str,
-    /// The same for a user. Binds: kind, object_id, user_id, active_since.
-    pub peek_user: &'static str,
-    /// Whether a request that the cache cannot answer first looks for an
-    /// active hit with one read (`peek_*`) before queueing for the writer.
-    /// Worth it where the writer's transaction locks rows other instances
-    /// wait for (PostgreSQL); not where the writer repeats the same lookup
-    /// on the same file a moment later (SQLite).
-    pub peek_before_queue: bool,
-    /// The latest hit of each visitor of a batch on its object since the
-    /// batch's earliest active window began. SQLite's first starts the
-    /// counting transaction with `BEGIN IMMEDIATE`, which takes the
-    /// database's write lock at once, so what the batch reads stays true
-    /// until it commits (a deferred `BEGIN` could meet another
-    /// connection's write between its read and its own write). Binds: a JSON array of
-    /// `[hit_count_id, session_key, previous session key (or the session
-    /// key again), user_id or null]`, active_since. Returns: the element's
-    /// index (0-based), the time or NULL. A user is looked up by user_id,
-    /// anyone else by either session key.
-    pub active_hits: &'static str,
+    /// How a counting batch starts: its transaction, its locks and its
+    /// read of the visitors' active hits (see [`BatchStart`]).
+    pub batch_start: BatchStart,
+    /// The most requests one counting transaction decides: bounds how long
+    /// it holds its locks, and how many it takes.
+    pub max_batch: usize,
     /// Active hits from an IP on the whole site. Binds: ip, active_since.
     pub ip_hits_site: &'static str,
     /// Active hits from an IP on one object. Binds: ip, active_since, id.
@@ -88,18 +68,11 @@ pub(crate) struct Dialect {
     /// default), each batch statement is planned for the table as it is
     /// now (a generic plan made while the table was small walks all of an
     /// object's hits), and a batch held up by a stalled lock gives up.
-    /// `None` where `active_hits` starts it. `ip_lock`s and `lock_objects`
-    /// follow it.
+    /// `None` where the batch's read starts it (see [`BatchStart`]).
     pub begin_counting: Option<&'static str>,
     /// `begin_counting` with `fast_commits`: the transaction's commit
     /// need not wait for the disk.
     pub begin_counting_fast: Option<&'static str>,
-    /// Locks the batch's object rows until the transaction ends, in pk
-    /// order (the order of every multi-row write of the crate, so two
-    /// instances' batches never deadlock), and returns the pks that exist.
-    /// Binds: a JSON array of the pks, ascending. `None` where starting
-    /// the transaction locks the whole database (SQLite).
-    pub lock_objects: Option<&'static str>,
     /// Writes a decided batch: the hit rows in array order, each object's
     /// new hits and views, and the buckets. Binds: $1 a JSON array of hits
     /// `[hit_count_id, created_at (see `store::json_time`), ip,
@@ -251,6 +224,52 @@ pub(crate) struct Dialect {
     pub table_names: &'static str,
 }
 
+/// How a counting batch starts (after `begin_counting`, where there is
+/// one): what locks it takes, and its read of the batch's visitors. The
+/// read is bound a JSON array with one element per request: `[hit_count_id,
+/// session_key, previous session key (or the session key again), user_id
+/// or null, the IP as the hit log stores it or null, the start of the IP's
+/// active window, hit_count_id or null]` (the last three where the per-IP
+/// limit applies; the last one when it is per object). It returns each
+/// visitor's latest hit on its object since the batch's earliest active
+/// window began: a user's by user_id, anyone else's by either session key.
+#[derive(Clone, Copy)]
+pub(crate) enum BatchStart {
+    /// One prepared statement, which starts the transaction and takes the
+    /// database's write lock: SQLite's `BEGIN IMMEDIATE`, so that what the
+    /// batch reads stays true until it commits (a deferred `BEGIN` could
+    /// meet another connection's write between its read and its own
+    /// write). Binds: the JSON array, active_since. Returns: the element's
+    /// index (0-based), the time or NULL. The per-IP counts are read with
+    /// `ip_hits_site` / `ip_hits_object`.
+    Read(&'static str),
+    /// Built for each batch (see [`LockedBatch`]), and run after
+    /// `begin_counting` in the same simple
+    /// query, one round trip: transaction-scoped locks on the batch's
+    /// visitors (and IPs, under the per-IP limit), in ascending order so
+    /// that two batches never deadlock, then the read, a statement of its
+    /// own that starts once the locks are held and so sees every hit
+    /// committed before. The object rows are locked only by the write, for
+    /// its last moment. Returns: the index, the time as microseconds since
+    /// the epoch or NULL, the IP's active hits (0 without an IP).
+    Locked(fn(&LockedBatch<'_>) -> String),
+}
+
+/// What `BatchStart::Locked` builds its statements from.
+pub(crate) struct LockedBatch<'a> {
+    /// The lock keys, ascending.
+    pub locks: &'a [i32],
+    /// The JSON array of the read.
+    pub lookups: &'a str,
+    /// The start of the batch's earliest active window.
+    pub since: DateTime<Utc>,
+    /// Whether a request of the batch has a user, a previous session key
+    /// other than its own, or an IP under the per-IP limit.
+    pub users: bool,
+    pub previous_keys: bool,
+    pub ips: bool,
+}
+
 /// Cleanup's pace on a backend: batches sized to take about `batch_time`
 /// (zero: batches of `CleanupOptions::batch_size`), each followed by
 /// `pause`.
@@ -300,7 +319,6 @@ pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
     counting_setup: &[],
-    ip_lock: None,
     migration_lock: None,
     read_committed: None,
 
@@ -323,23 +341,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
 
-    // One lookup per key, as in `active_hits`.
-    peek_session: "SELECT c.id, c.hits, COALESCE( \
-                     (SELECT h.created_at FROM hitcount_hit h \
-                         WHERE h.hit_count_id = c.id AND h.session_key = $3 AND h.created_at >= $4 \
-                         ORDER BY h.created_at DESC LIMIT 1), \
-                     (SELECT h.created_at FROM hitcount_hit h \
-                         WHERE h.hit_count_id = c.id AND h.session_key = $5 AND h.created_at >= $4 \
-                         ORDER BY h.created_at DESC LIMIT 1)) \
-                   FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
-    peek_user: "SELECT c.id, c.hits, \
-                  (SELECT h.created_at FROM hitcount_hit h \
-                      WHERE h.hit_count_id = c.id AND h.user_id = $3 AND h.created_at >= $4 \
-                      ORDER BY h.created_at DESC LIMIT 1) \
-                FROM hitcount_hit_count c WHERE c.kind = $1 AND c.object_id = $2",
-    peek_before_queue: true,
     // Each key looked up on its own (a UNION, not an OR), latest first.
-    active_hits: "BEGIN IMMEDIATE; \
+    batch_start: BatchStart::Read("BEGIN IMMEDIATE; \
                   SELECT CAST(j.key AS BIGINT), CASE WHEN json_extract(j.value, '$[3]') IS NULL \
                     THEN (SELECT MAX(t) FROM ( \
                             SELECT (SELECT MAX(h.created_at) FROM hitcount_hit h \
@@ -352,12 +355,12 @@ pub(crate) const STANDARD: Dialect = Dialect {
                     ELSE (SELECT MAX(h.created_at) FROM hitcount_hit h \
                           WHERE h.hit_count_id = json_extract(j.value, '$[0]') \
                             AND h.user_id = json_extract(j.value, '$[3]') AND h.created_at >= $2) \
-                  END FROM json_each($1) j",
+                  END FROM json_each($1) j"),
+    max_batch: 256,
     ip_hits_site: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2",
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
     begin_counting: None,
     begin_counting_fast: None,
-    lock_objects: None,
     write_batch: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
                   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                          json_extract(value, '$[2]'), json_extract(value, '$[3]'), \

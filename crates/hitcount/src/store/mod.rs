@@ -409,7 +409,12 @@ impl Db {
     /// # }
     /// ```
     pub fn backend(&self) -> &'static str {
-        dispatch!(self, _pool, sql => sql.name)
+        self.dialect().name
+    }
+
+    /// The backend's SQL.
+    pub(crate) fn dialect(&self) -> &'static dialect::Dialect {
+        dispatch!(self, _pool, sql => sql)
     }
 }
 

@@ -10,7 +10,6 @@ pub(crate) const SQL: Dialect = Dialect {
     // The statement journals of the batch's multi-row writes in memory,
     // not in a temporary file opened and deleted on every batch.
     counting_setup: &["PRAGMA temp_store = MEMORY"],
-    peek_before_queue: false,
     // Every batch holds the single write lock that counting waits for (a
     // waiting connection retries after 1, 2, 5, 10 ms...): short batches,
     // and room for the counting writer between them.

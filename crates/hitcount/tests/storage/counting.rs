@@ -48,6 +48,7 @@ storage_tests!(
     a_counter_opens_on_a_read_only_replica,
     schemas_of_other_builds_are_refused,
     previous_session_key_keeps_its_hits,
+    keys_are_data_whatever_they_hold,
     daily_salts_are_shared_and_forgotten,
     sqlite_databases_use_wal,
     durable_commits_count_alike,
@@ -779,6 +780,44 @@ async fn previous_session_key_keeps_its_hits(db: &TestDb) {
             .reason,
         Reason::SessionHasActiveHit
     );
+}
+
+/// Session keys and user ids are data whatever they hold: quotes,
+/// backslashes, dollar signs and JSON escapes (PostgreSQL's counting read
+/// carries them in its text) are stored and found again as they are. With
+/// no read cache, each repeat visit is the database's answer.
+async fn keys_are_data_whatever_they_hold(db: &TestDb) {
+    let counter = db
+        .counter(settings(|s| s.counts_refresh = Window::seconds(0)))
+        .await;
+    let keys = [
+        "$lookups$::JSONB) AS j(e, i); DELETE FROM hitcount_hit; --",
+        "it's",
+        r"back\slash\",
+        "$$",
+        r"\u0024",
+        "\"quoted\"",
+        "ünïcødé 🦀",
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        let anonymous = Visitor::new(*key).unwrap();
+        let same_browser = Visitor::new(format!("new-{i}"))
+            .unwrap()
+            .with_previous_session_key(*key)
+            .unwrap();
+        let user = |session: &str| Visitor::new(session).unwrap().with_user(User::new(*key).unwrap());
+        let answers = [
+            counted(&counter, &post(1), &anonymous).await,
+            counted(&counter, &post(1), &anonymous).await,
+            counted(&counter, &post(1), &same_browser).await,
+            counted(&counter, &post(1), &user(&format!("a-{i}"))).await,
+            counted(&counter, &post(1), &user(&format!("b-{i}"))).await,
+        ];
+        assert_eq!(answers, [true, false, false, true, false], "{key}");
+    }
+    let n = keys.len() as i64;
+    assert_eq!(counter.counts(&post(1)).await.unwrap().hits, 2 * n);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2 * n);
 }
 
 async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {
