@@ -174,8 +174,8 @@ async fn count_batch<'a>(
     };
     // Each object's pk, before the transaction: creating a row is a lasting
     // fact even when counting fails, and the transaction can then lock the
-    // rows in pk order, the order every multi-row write of the crate uses,
-    // so that two instances' batches never deadlock. The batch's new
+    // rows in pk order, so that two instances' batches never deadlock. The
+    // batch's new
     // objects are registered in one transaction of their own, in (kind,
     // id) order, with the counting transaction's settings (READ COMMITTED,
     // whatever the server's default: concurrent upserts of one row would

@@ -65,9 +65,7 @@ pub(crate) struct Dialect {
     /// relies on scoped to the transaction, so that they hold behind a
     /// connection pooler too. PostgreSQL: each statement sees what
     /// committed before it (READ COMMITTED, whatever the server's
-    /// default), each batch statement is planned for the table as it is
-    /// now (a generic plan made while the table was small walks all of an
-    /// object's hits), and a batch held up by a stalled lock gives up.
+    /// default), and a batch held up by a stalled lock gives up.
     /// `None` where the batch's read starts it (see [`BatchStart`]).
     pub begin_counting: Option<&'static str>,
     /// `begin_counting` with `fast_commits`: the transaction's commit

@@ -28,17 +28,18 @@ pub(crate) const SQL: Dialect = Dialect {
     migration_lock: Some("SELECT pg_advisory_xact_lock($1)"),
     read_committed: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
     batch_start: BatchStart::Locked(start_batch),
-    // Each request takes up to three locks (two session keys and a user,
-    // or an IP): PostgreSQL's shared lock table holds 64 per connection
-    // by default, and a batch of 64 stays well inside it.
+    // Each request takes one to three advisory locks (its session key,
+    // its user or previous session key, its IP under the limit), which
+    // live in PostgreSQL's shared lock table (64 × max_connections slots
+    // by default, shared by every session): batches of 64 keep one
+    // transaction's share of it small.
     max_batch: 64,
     begin_counting: Some(begin_counting!()),
     begin_counting_fast: Some(concat!(begin_counting!(), "; SET LOCAL synchronous_commit = off")),
     // One statement: the CTEs and the UPDATE all run, each key of a CTE
     // once (the buckets come summed). The object rows are locked first,
-    // in pk order (the order of every multi-row write of the crate, so
-    // two batches never deadlock); the buckets, whose rows belong to
-    // them, after. A plain prepared statement: nothing in it depends on
+    // in pk order, so that two batches never deadlock; the buckets,
+    // whose rows belong to them, after. A plain prepared statement: nothing in it depends on
     // the data's shape, so one plan serves every batch.
     write_batch: "WITH locked AS ( \
                     SELECT id FROM hitcount_hit_count \
