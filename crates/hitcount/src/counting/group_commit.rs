@@ -8,13 +8,18 @@
 //! arrival order, each seeing the hits written before it, exactly as if
 //! each had its own transaction: exactly-once is unchanged.
 
-use std::collections::{BTreeSet, HashMap};
+#[cfg(feature = "postgres")]
+use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+#[cfg(feature = "postgres")]
 use futures_util::TryStreamExt;
+#[cfg(feature = "postgres")]
 use sha2::{Digest, Sha256};
+#[cfg(feature = "postgres")]
 use sqlx::Either;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,7 +29,9 @@ use crate::error::{Error, Result};
 use crate::rules::{decide_batch, Request};
 use crate::settings::{IpLimitScope, Settings};
 use crate::store::batch::{BatchWrite, DayViews, HitRow};
-use crate::store::dialect::{BatchStart, LockedBatch};
+use crate::store::dialect::BatchStart;
+#[cfg(feature = "postgres")]
+use crate::store::dialect::LockedBatch;
 use crate::store::{json_time, Connection, Db};
 use crate::values::{day_start, ObjectRef, Visitor};
 
@@ -313,6 +320,7 @@ async fn count_batch<'a>(
                         }
                     }
                 }
+                #[cfg(feature = "postgres")]
                 BatchStart::Locked(start) => {
                     let begin = begin.expect("a dialect that locks its visitors begins its transaction");
                     let keys = lock_keys(jobs, &pks, |job| limited_ip(job).map(|ip| (ip, ip_scope)));
@@ -445,6 +453,7 @@ fn hit_row(pk: i64, job: &Job) -> HitRow<'_> {
 /// alone (site-wide). Two requests that could see each other's hit share a
 /// key; two that could not rarely do (a key is 32 bits of a hash), which
 /// only makes one wait.
+#[cfg(feature = "postgres")]
 fn lock_keys<'a>(
     jobs: &'a [Job],
     pks: &[i64],
@@ -468,6 +477,7 @@ fn lock_keys<'a>(
 }
 
 /// 32 bits of the hash of what a lock stands for.
+#[cfg(feature = "postgres")]
 fn lock_key(pk: Option<i64>, what: u8, value: &str) -> i32 {
     let mut hash = Sha256::new();
     hash.update(pk.unwrap_or(0).to_be_bytes());

@@ -6,6 +6,7 @@
 //! has its own. A backend without those features writes its own
 //! [`Dialect`].
 
+#[cfg(feature = "postgres")]
 use chrono::{DateTime, Utc};
 
 use super::migrate::Migration;
@@ -250,10 +251,12 @@ pub(crate) enum BatchStart {
     /// committed before. The object rows are locked only by the write, for
     /// its last moment. Returns: the index, the time as microseconds since
     /// the epoch or NULL, the IP's active hits (0 without an IP).
+    #[cfg(feature = "postgres")]
     Locked(fn(&LockedBatch<'_>) -> String),
 }
 
 /// What `BatchStart::Locked` builds its statements from.
+#[cfg(feature = "postgres")]
 pub(crate) struct LockedBatch<'a> {
     /// The lock keys, ascending.
     pub locks: &'a [i32],
