@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace on SQLite and PostgreSQL.
+# Runs every test of the workspace on SQLite and PostgreSQL, and the
+# storage tests of what the MariaDB backend has so far on MariaDB.
 #
 # Set-up included: when run as root, installs what the tests need from
 # Debian's packages (a C compiler, PostgreSQL, Node, Chromium and
@@ -8,8 +9,10 @@
 # (default postgres://postgres@127.0.0.1:5432/postgres), and starts
 # PgBouncer in transaction pooling mode in front of it on
 # $HITCOUNT_TEST_PGBOUNCER_URL (default port 6432; built from Debian's
-# source package when no PgBouncer 1.21 or later is installed). Tests
-# create their own databases and drop them.
+# source package when no PgBouncer 1.21 or later is installed), and makes
+# sure MariaDB answers on $HITCOUNT_TEST_MYSQL_URL (default
+# mysql://root@127.0.0.1:3306; installed from Debian's packages if
+# missing). Tests create their own databases and drop them.
 #
 #   bash scripts/test.sh [cargo test arguments]
 #   bash scripts/test.sh --setup      # the set-up only
@@ -18,6 +21,7 @@ cd "$(dirname "$0")/.."
 
 export HITCOUNT_TEST_POSTGRES_URL="${HITCOUNT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export HITCOUNT_TEST_PGBOUNCER_URL="${HITCOUNT_TEST_PGBOUNCER_URL:-postgres://postgres@127.0.0.1:6432/postgres}"
+export HITCOUNT_TEST_MYSQL_URL="${HITCOUNT_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 
 postgres_answers() {
     command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$HITCOUNT_TEST_POSTGRES_URL"
@@ -174,9 +178,45 @@ INI
     echo "PgBouncer did not start; see $dir/pgbouncer.log" >&2
 }
 
+mariadb_answers() {
+    command -v mariadb-admin >/dev/null 2>&1 || return 1
+    local host port user
+    read -r host port user < <(python3 -c 'import sys, urllib.parse as u
+url = u.urlparse(sys.argv[1])
+print(url.hostname or "127.0.0.1", url.port or 3306, url.username or "root")' "$HITCOUNT_TEST_MYSQL_URL")
+    mariadb-admin --protocol=tcp -h "$host" -P "$port" -u "$user" status >/dev/null 2>&1
+}
+
+# MariaDB with its root user reachable over TCP without a password, as the
+# default test URL has it (Debian's package lets root in through the local
+# socket only).
+ensure_mariadb() {
+    mariadb_answers && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "MariaDB does not answer at $HITCOUNT_TEST_MYSQL_URL; start it or set HITCOUNT_TEST_MYSQL_URL" >&2
+        return 0
+    fi
+    if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+        echo "Installing MariaDB..."
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+    fi
+    install -d -o mysql -g mysql /run/mysqld
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 1 30); do
+        mariadb -u root -e "SELECT 1" >/dev/null 2>&1 && break
+        sleep 1
+    done
+    mariadb_answers && return 0
+    mariadb -u root -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" \
+        >/dev/null 2>&1 || true
+    mariadb_answers || echo "MariaDB did not start, or refuses root over TCP" >&2
+}
+
 ensure_packages
 ensure_postgres
 ensure_pgbouncer
+ensure_mariadb
 if [ "${1:-}" = "--setup" ]; then
     exit 0
 fi

@@ -7,8 +7,9 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), and PgBouncer in
 //! transaction pooling mode in front of it from
 //! `HITCOUNT_TEST_PGBOUNCER_URL` (default port 6432; `scripts/test.sh`
-//! starts it). When either is unreachable its tests say so and pass
-//! locally, but fail when `CI=true`.
+//! starts it). MariaDB comes from `HITCOUNT_TEST_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306`). When one is unreachable its tests say
+//! so and pass locally, but fail when `CI=true`.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -24,13 +25,28 @@ pub mod statements;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const DEFAULT_PGBOUNCER_URL: &str = "postgres://postgres@127.0.0.1:6432/postgres";
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306";
 
 /// Runs each named `async fn name(db: &TestDb)` of the calling file once
 /// on SQLite and once on PostgreSQL: one behaviour suite, every backend.
 /// Starting with `pgbouncer;`, also on PostgreSQL through PgBouncer in
-/// transaction pooling mode, as deployments of many instances run it.
+/// transaction pooling mode, as deployments of many instances run it;
+/// with `pgbouncer, mariadb;`, on MariaDB too (the suites of what the
+/// MariaDB backend has so far).
 #[macro_export]
 macro_rules! storage_tests {
+    (pgbouncer, mariadb; $($name:ident),* $(,)?) => {
+        $crate::storage_tests!(pgbouncer; $($name),*);
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::TestDb::mariadb().await else { return };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
     (pgbouncer; $($name:ident),* $(,)?) => {
         $crate::storage_tests!($($name),*);
         mod pgbouncer {
@@ -110,6 +126,7 @@ pub struct TestDb {
 enum DropWith {
     Files(PathBuf),
     Database { admin_url: String, name: String },
+    MariaDb { admin_url: String, name: String },
 }
 
 impl TestDb {
@@ -131,24 +148,8 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let admin_url =
             std::env::var("HITCOUNT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
-        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-            Ok(conn) => conn,
-            Err(err) if in_ci() => {
-                panic!("PostgreSQL is unreachable at {admin_url} and this is CI (CI is set): {err}")
-            }
-            Err(err) => {
-                eprintln!(
-                    "SKIPPED: PostgreSQL unreachable at {admin_url} ({err}); set HITCOUNT_TEST_POSTGRES_URL"
-                );
-                return None;
-            }
-        };
-        let name = unique_name();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("CREATE DATABASE");
-        admin.close().await.ok();
+        let name = new_database::<sqlx::PgConnection>("PostgreSQL", &admin_url, "HITCOUNT_TEST_POSTGRES_URL")
+            .await?;
         let options = PgConnectOptions::from_str(&admin_url).unwrap().database(&name);
         let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
         let db = Db::from(
@@ -195,6 +196,24 @@ impl TestDb {
         Some(direct)
     }
 
+    /// A fresh MariaDB database, or `None` (after saying why) when the
+    /// server is unreachable outside CI.
+    pub async fn mariadb() -> Option<TestDb> {
+        let admin_url = std::env::var("HITCOUNT_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.into());
+        let admin_url = admin_url.trim_end_matches('/').to_owned();
+        let name =
+            new_database::<sqlx::MySqlConnection>("MariaDB", &admin_url, "HITCOUNT_TEST_MYSQL_URL").await?;
+        let url = format!("{admin_url}/{name}");
+        let db = Db::connect(&url).await.expect("MariaDB test database opens");
+        Some(TestDb {
+            url,
+            db,
+            drop_with: DropWith::MariaDb { admin_url, name },
+            clock: TestClock::new(),
+            through_pgbouncer: false,
+        })
+    }
+
     /// A second, separate pool on the same database: another app instance.
     pub async fn second_pool(&self) -> Db {
         match &self.db {
@@ -204,6 +223,7 @@ impl TestDb {
                     .unwrap(),
             ),
             Db::Postgres(_) => Db::from(sqlx::PgPool::connect(&self.url).await.unwrap()),
+            Db::MySql(_) => Db::from(sqlx::MySqlPool::connect(&self.url).await.unwrap()),
             _ => unreachable!(),
         }
     }
@@ -261,6 +281,14 @@ impl TestDb {
         match &self.db {
             Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
             Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            // The tests' SQL is the standard's: MariaDB casts to SIGNED and
+            // counts characters with CHAR_LENGTH.
+            Db::MySql(pool) => {
+                let sql = sql
+                    .replace("AS BIGINT", "AS SIGNED")
+                    .replace("LENGTH(", "CHAR_LENGTH(");
+                sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap()
+            }
             _ => unreachable!(),
         }
     }
@@ -270,12 +298,17 @@ impl TestDb {
         match &self.db {
             Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop).unwrap(),
             Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop).unwrap(),
+            Db::MySql(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop).unwrap(),
             _ => unreachable!(),
         }
     }
 
     pub fn is_postgres(&self) -> bool {
         matches!(self.db, Db::Postgres(_))
+    }
+
+    pub fn is_mariadb(&self) -> bool {
+        matches!(self.db, Db::MySql(_))
     }
 }
 
@@ -288,27 +321,63 @@ impl Drop for TestDb {
                 }
             }
             DropWith::Database { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs inside the test's runtime: drop the database from
-                // a thread with a runtime of its own.
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut admin)
-                                .await;
-                        }
-                    });
-                })
-                .join()
-                .ok();
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let admin_url = admin_url.clone();
+                off_runtime(async move {
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&drop).execute(&mut admin).await;
+                    }
+                });
+            }
+            DropWith::MariaDb { admin_url, name } => {
+                let drop = format!("DROP DATABASE IF EXISTS {name}");
+                let admin_url = admin_url.clone();
+                off_runtime(async move {
+                    if let Ok(mut admin) = sqlx::MySqlConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&drop).execute(&mut admin).await;
+                    }
+                });
             }
         }
     }
+}
+
+/// The name of a new database made for one test on the server at `url`,
+/// or `None` (after saying why) when the server is unreachable outside CI.
+async fn new_database<C>(server: &str, url: &str, variable: &str) -> Option<String>
+where
+    C: Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut admin = match C::connect(url).await {
+        Ok(conn) => conn,
+        Err(err) if in_ci() => panic!("{server} is unreachable at {url} and this is CI (CI is set): {err}"),
+        Err(err) => {
+            eprintln!("SKIPPED: {server} unreachable at {url} ({err}); set {variable}");
+            return None;
+        }
+    };
+    let name = unique_name();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE");
+    admin.close().await.ok();
+    Some(name)
+}
+
+/// Runs `work` to its end on a thread with a runtime of its own: `Drop`
+/// runs inside the test's runtime, which cannot be blocked on.
+fn off_runtime(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+    .join()
+    .ok();
 }
 
 /// The values on a counter's two blacklists: IPs, then user agents.

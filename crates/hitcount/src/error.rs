@@ -155,6 +155,13 @@ fn is_outage(error: &sqlx::Error) -> bool {
                 let code = e.code().and_then(|code| code.parse::<i32>().ok());
                 return code.is_some_and(|code| matches!(code & 0xff, 5 | 6));
             }
+            #[cfg(feature = "mysql")]
+            if let Some(e) = e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                // Connection exceptions; a server shutting down, out of
+                // connections, or a statement past its time.
+                return e.code().is_some_and(|code| code.starts_with("08"))
+                    || matches!(e.number(), 1040 | 1053 | 1969);
+            }
             false
         }
         _ => false,

@@ -145,6 +145,9 @@ impl Admin<'_> {
             Db::Sqlite(_) => "created",
             #[cfg(feature = "postgres")]
             Db::Postgres(_) => "CAST(created AS TIMESTAMPTZ)",
+            // Django writes DATETIME(6) in UTC.
+            #[cfg(feature = "mysql")]
+            Db::MySql(_) => "created",
         };
         let select = format!("SELECT {created}, {HITS_COLUMNS}");
         dispatch!(source, pool, _sql => {

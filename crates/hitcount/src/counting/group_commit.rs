@@ -8,7 +8,7 @@
 //! arrival order, each seeing the hits written before it, exactly as if
 //! each had its own transaction: exactly-once is unchanged.
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 #[cfg(feature = "postgres")]
 use futures_util::TryStreamExt;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sha2::{Digest, Sha256};
 #[cfg(feature = "postgres")]
 use sqlx::Either;
@@ -32,7 +32,7 @@ use crate::store::batch::{BatchWrite, DayViews, HitRow};
 use crate::store::dialect::BatchStart;
 #[cfg(feature = "postgres")]
 use crate::store::dialect::LockedBatch;
-use crate::store::{json_time, Connection, Db};
+use crate::store::{Connection, Db};
 use crate::values::{day_start, ObjectRef, Visitor};
 
 /// One request to decide in the database.
@@ -79,6 +79,8 @@ async fn write_batches(
     let mut queued: Vec<Queued> = Vec::with_capacity(max_batch);
     // Kept from batch to batch; dropped after an error, as it may be broken.
     let mut connection = None;
+    // The time of the last batch, on the counter's clock.
+    let mut last_batch: Option<DateTime<Utc>> = None;
     while receiver.recv_many(&mut queued, max_batch).await > 0 {
         // A request whose caller stopped waiting (its `count_timeout`
         // passed, or the client went away) was answered as not counted:
@@ -88,6 +90,23 @@ async fn write_batches(
             continue;
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = queued.drain(..).unzip();
+        let now = jobs
+            .iter()
+            .map(|job| job.now)
+            .max()
+            .expect("a batch is never empty");
+        // A connection idle for a while may have been closed by the server
+        // (MariaDB's `wait_timeout`) or by a device in between: one that no
+        // longer answers is replaced before the batch is sent, rather than
+        // failing it.
+        if last_batch.is_some_and(|at| now - at > IDLE_CHECK) {
+            if let Some(conn) = connection.as_mut() {
+                if !answers(conn).await {
+                    connection = None;
+                }
+            }
+        }
+        last_batch = Some(now);
         let batch = within_deadline(count_batch(&writer, &mut connection, &settings, &cache, &jobs)).await;
         // `None` where the request must be decided again, alone: its
         // batch failed, so nothing of it was written, or its object was
@@ -144,6 +163,19 @@ async fn write_batches(
             }
         }
     }
+}
+
+/// How long the writing task's connection may stay unused before it is
+/// checked (one round trip) ahead of the next batch.
+const IDLE_CHECK: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// Whether `connection` answers a ping within 2 s.
+async fn answers(connection: &mut Connection) -> bool {
+    let ping = async { dispatch_connection!(connection, conn, _sql => sqlx::Connection::ping(conn).await) };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ping).await,
+        Ok(Ok(()))
+    )
 }
 
 /// The longest a batch may take, from connecting to committing. Past it
@@ -210,7 +242,7 @@ async fn count_batch<'a>(
                 pks.push(register_object!(sql, &mut *conn, *object, now));
             }
             if let Some(commit) = sql.commit_counting {
-                sqlx::query(commit).execute(&mut *conn).await?;
+                sqlx::Executor::execute(&mut *conn, commit).await?;
             }
             Ok::<_, Error>(pks)
         }
@@ -252,6 +284,7 @@ async fn count_batch<'a>(
     // Every visitor's lookup in one statement: a batch costs the same few
     // statements whatever its size.
     let ip_scope = settings.hits_per_ip_scope;
+    let json_time = writer.dialect().json_time;
     let lookups: Vec<_> = jobs
         .iter()
         .zip(&pks)
@@ -300,25 +333,40 @@ async fn count_batch<'a>(
             };
             // From here on every check sees all hits committed before, and
             // none can commit in between.
-            match sql.batch_start {
+            // The statement that reads the visitors' hits, where the
+            // batch's start leaves it to its own statement.
+            let read = match sql.batch_start {
                 BatchStart::Read(read) => {
                     if let Some(begin) = begin {
                         sqlx::Executor::execute(&mut *conn, begin).await?;
                     }
-                    let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(read)
-                        .bind(&lookups)
-                        .bind(earliest_since)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    for (i, at) in stored {
-                        requests.get_mut(i as usize).ok_or_else(unexpected)?.stored_hit = at;
-                    }
-                    for request in requests.iter_mut() {
-                        if let Some(ip) = request.limited_ip {
-                            let since = active_since(request.now);
-                            request.stored_ip_hits = ip_hits!(sql, &mut *conn, ip, since, request.pk, ip_scope);
+                    Some(read)
+                }
+                #[cfg(feature = "mysql")]
+                BatchStart::RowsLocked { lock, read, ip_lock } => {
+                    let begin = begin.expect("a dialect that locks rows begins its transaction");
+                    sqlx::Executor::execute(&mut *conn, begin).await?;
+                    // The row locks cover the per-object checks; a
+                    // site-wide IP limit also locks each IP, in order.
+                    if ip_scope == IpLimitScope::Site {
+                        let ips: BTreeSet<i32> =
+                            jobs.iter().filter_map(limited_ip).map(|ip| lock_key(None, b'i', ip)).collect();
+                        for key in ips {
+                            let taken: Option<i64> = sqlx::query_scalar(ip_lock).bind(key).fetch_one(&mut *conn).await?;
+                            if taken != Some(1) {
+                                return Err(Error::Unavailable {
+                                    reason: "an IP's counting lock was held for 5 s".into(),
+                                });
+                            }
                         }
                     }
+                    let objects: BTreeSet<i64> = pks.iter().copied().collect();
+                    let objects_json = serde_json::to_string(&objects).expect("numbers serialise");
+                    let present: Vec<i64> = sqlx::query_scalar(lock).bind(&objects_json).fetch_all(&mut *conn).await?;
+                    if let Some(missing) = objects.iter().find(|pk| !present.contains(pk)) {
+                        return Err(Error::UnknownObject(*missing));
+                    }
+                    Some(read)
                 }
                 #[cfg(feature = "postgres")]
                 BatchStart::Locked(start) => {
@@ -353,6 +401,23 @@ async fn count_batch<'a>(
                         request.stored_hit = at.and_then(DateTime::from_timestamp_micros);
                         request.stored_ip_hits = ip_hits;
                     }
+                    None
+                }
+            };
+            if let Some(read) = read {
+                let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(read)
+                    .bind(&lookups)
+                    .bind(earliest_since)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                for (i, at) in stored {
+                    requests.get_mut(i as usize).ok_or_else(unexpected)?.stored_hit = at;
+                }
+                for request in requests.iter_mut() {
+                    if let Some(ip) = request.limited_ip {
+                        let since = active_since(request.now);
+                        request.stored_ip_hits = ip_hits!(sql, &mut *conn, ip, since, request.pk, ip_scope);
+                    }
                 }
             }
             // Decided in arrival order (see `rules::decide_batch`); the
@@ -364,10 +429,10 @@ async fn count_batch<'a>(
                 .zip(&decisions)
                 .filter(|(_, decision)| decision.reason.counted())
                 .map(|((job, &pk), _)| hit_row(pk, job));
-            let batch = BatchWrite::new(counted, &views);
+            let batch = BatchWrite::new(counted, &views, sql.json_time);
             let new_totals: Vec<(i64, i64)> = write_batch!(sql, &mut *conn, batch, latest);
             if let Some(commit) = sql.commit_counting {
-                sqlx::query(commit).execute(&mut *conn).await?;
+                sqlx::Executor::execute(&mut *conn, commit).await?;
             }
             Ok::<_, Error>((new_totals, decisions))
         }
@@ -375,7 +440,7 @@ async fn count_batch<'a>(
         if written.is_err() {
             // Nothing of the batch stays; a connection that cannot roll
             // back is dropped below.
-            let _ = sqlx::query(sql.rollback).execute(&mut *conn).await;
+            let _ = sqlx::Executor::execute(&mut *conn, sql.rollback).await;
         }
         written
     });
@@ -477,7 +542,7 @@ fn lock_keys<'a>(
 }
 
 /// 32 bits of the hash of what a lock stands for.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn lock_key(pk: Option<i64>, what: u8, value: &str) -> i32 {
     let mut hash = Sha256::new();
     hash.update(pk.unwrap_or(0).to_be_bytes());

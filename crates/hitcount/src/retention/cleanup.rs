@@ -195,7 +195,7 @@ impl Cleanup<'_> {
                         }
                         .await;
                         if batch.is_err() {
-                            let _ = sqlx::query(sql.rollback).execute(&mut *conn).await;
+                            let _ = sqlx::Executor::execute(&mut *conn, sql.rollback).await;
                         }
                         (batch?, started.elapsed())
                     }

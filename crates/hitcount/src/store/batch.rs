@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::json_time;
 use crate::values::{day_start, hour_start};
 
 /// One hit: a row to write.
@@ -38,7 +37,11 @@ impl BatchWrite {
     /// `hits` in order, and `views` added to each object and its days (a
     /// counted request is a view too). Hours and days are summed, so a
     /// batch adds once to each bucket.
-    pub(crate) fn new<'a>(hits: impl IntoIterator<Item = HitRow<'a>>, views: &DayViews) -> BatchWrite {
+    pub(crate) fn new<'a>(
+        hits: impl IntoIterator<Item = HitRow<'a>>,
+        views: &DayViews,
+        json_time: fn(DateTime<Utc>) -> String,
+    ) -> BatchWrite {
         let mut rows = Vec::new();
         let mut per_object: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
         let mut hourly: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
@@ -90,14 +93,25 @@ fn to_json(value: &impl serde::Serialize) -> String {
 /// returns each written object's `(pk, hits)`. A macro for the same reason
 /// as `ip_hits!`.
 macro_rules! write_batch {
-    ($sql:expr, $executor:expr, $batch:expr, $now:expr) => {
-        sqlx::query_as::<_, (i64, i64)>($sql.write_batch)
-            .bind(&$batch.hits)
-            .bind(&$batch.objects)
-            .bind(&$batch.hourly)
-            .bind(&$batch.daily)
-            .bind($now)
-            .fetch_all($executor)
-            .await?
-    };
+    ($sql:expr, $executor:expr, $batch:expr, $now:expr) => {{
+        use $crate::store::dialect::Bind;
+        let mut totals: Vec<(i64, i64)> = Vec::new();
+        for step in $sql.write_batch {
+            let mut query = sqlx::query_as::<_, (i64, i64)>(step.sql);
+            for bind in step.binds {
+                query = match bind {
+                    Bind::Hits => query.bind(&$batch.hits),
+                    Bind::Objects => query.bind(&$batch.objects),
+                    Bind::Hourly => query.bind(&$batch.hourly),
+                    Bind::Daily => query.bind(&$batch.daily),
+                    Bind::Now => query.bind($now),
+                };
+            }
+            let rows = query.fetch_all($executor).await?;
+            if step.totals {
+                totals = rows;
+            }
+        }
+        totals
+    }};
 }

@@ -6,7 +6,6 @@
 //! has its own. A backend without those features writes its own
 //! [`Dialect`].
 
-#[cfg(feature = "postgres")]
 use chrono::{DateTime, Utc};
 
 use super::migrate::Migration;
@@ -21,12 +20,9 @@ pub(crate) struct Dialect {
     /// connection itself, which a pooler would not keep: see
     /// `begin_counting` for those of each transaction).
     pub counting_setup: &'static [&'static str],
-    /// A transaction-scoped lock that keeps two app instances from
-    /// migrating at once (PostgreSQL's concurrent `CREATE TABLE IF NOT
-    /// EXISTS` can fail), taken first in each migration's transaction,
-    /// after `read_committed`; `None` where the database lock
-    /// already does. Binds: key (i64).
-    pub migration_lock: Option<&'static str>,
+    /// How two app instances starting at once keep from migrating at once
+    /// (see [`MigrationLock`]).
+    pub migration_lock: MigrationLock,
     /// Run first in a transaction whose writes race another instance's
     /// (the migrations, the IP hash key's first store): READ COMMITTED, so
     /// that it sees what the other committed (under a server default of
@@ -73,19 +69,22 @@ pub(crate) struct Dialect {
     /// need not wait for the disk.
     pub begin_counting_fast: Option<&'static str>,
     /// Writes a decided batch: the hit rows in array order, each object's
-    /// new hits and views, and the buckets. Binds: $1 a JSON array of hits
-    /// `[hit_count_id, created_at (see `store::json_time`), ip,
-    /// session_key, user_agent, user_id]`, $2 of objects `[id, hits,
-    /// views]`, $3 of hourly buckets `[hit_count_id, start_at, hits]` and
-    /// $4 of daily ones `[hit_count_id, start_at, hits, views]` (each key
-    /// once), $5 now (`modified_at`). Returns:
-    /// id, hits of each object of $2 that exists. SQLite's also commits:
+    /// new hits and views, and the buckets, from the JSON arrays of
+    /// `BatchWrite` (see [`Bind`]): hits `[hit_count_id, created_at (see
+    /// `json_time`), ip, session_key, user_agent, user_id]`, objects `[id,
+    /// hits, views]`, hourly buckets `[hit_count_id, start_at, hits]` and
+    /// daily ones `[hit_count_id, start_at, hits, views]` (each key once).
+    /// One step where a statement can do it all; the step marked `totals`
+    /// returns id, hits of each object that exists. SQLite's also commits:
     /// one round trip fewer.
-    pub write_batch: &'static str,
+    pub write_batch: &'static [WriteStep],
+    /// The text of a time in the batches' JSON arrays.
+    pub json_time: fn(DateTime<Utc>) -> String,
     /// Commits the counting transaction after `write_batch`; `None` where
     /// `write_batch` does.
     pub commit_counting: Option<&'static str>,
-    /// Ends a transaction of the dialect's own statements that failed.
+    /// Ends a transaction of the dialect's own statements that failed (run
+    /// as a simple query, like `commit_counting`).
     pub rollback: &'static str,
     /// Adds to an hourly bucket. Binds: hit_count_id, start_at, hits.
     pub add_hourly: &'static str,
@@ -253,6 +252,72 @@ pub(crate) enum BatchStart {
     /// the epoch or NULL, the IP's active hits (0 without an IP).
     #[cfg(feature = "postgres")]
     Locked(fn(&LockedBatch<'_>) -> String),
+    /// After `begin_counting`, `lock` locks the batch's object rows in id
+    /// order and returns the ids that exist (binds: a JSON array of the
+    /// ids), then `read` reads as `Read` does (binds: the JSON array,
+    /// active_since), each a statement of its own that sees what committed
+    /// before it (READ COMMITTED).
+    /// Under a site-wide per-IP limit, `ip_lock` first takes a lock per IP
+    /// of the batch, in order (binds: the IP's lock key; answers 1 when
+    /// taken), which `commit_counting` and `rollback` release.
+    #[cfg(feature = "mysql")]
+    RowsLocked {
+        lock: &'static str,
+        read: &'static str,
+        ip_lock: &'static str,
+    },
+}
+
+/// How app instances starting at once keep from migrating at once.
+pub(crate) enum MigrationLock {
+    /// Starting a transaction locks the whole database (SQLite).
+    Database,
+    /// A lock taken first in each migration's transaction, after
+    /// `read_committed`, and held to its end: transaction-scoped, so it
+    /// holds behind a pooler in transaction mode. Binds: key (i64).
+    #[cfg(feature = "postgres")]
+    Transaction(&'static str),
+    /// Where a schema change commits on its own (MariaDB): a lock of the
+    /// connection, taken (`lock` answers 1) before the bookkeeping table is
+    /// made, held while each missing migration runs and is then recorded
+    /// (`record`, binds: version, description, applied_at), and released.
+    #[cfg(feature = "mysql")]
+    Session {
+        lock: &'static str,
+        unlock: &'static str,
+        create_table: &'static str,
+        record: &'static str,
+    },
+}
+
+/// One statement of `Dialect::write_batch`.
+pub(crate) struct WriteStep {
+    pub sql: &'static str,
+    /// Its parameters, in order.
+    pub binds: &'static [Bind],
+    /// Whether it returns the objects' new totals.
+    pub totals: bool,
+}
+
+/// An argument of `Dialect::write_batch`.
+pub(crate) enum Bind {
+    Hits,
+    Objects,
+    Hourly,
+    Daily,
+    /// The batch's latest time (`modified_at`).
+    Now,
+}
+
+impl WriteStep {
+    /// The whole write in one statement, binding every argument in order.
+    pub(crate) const fn all(sql: &'static str) -> [WriteStep; 1] {
+        [WriteStep {
+            sql,
+            binds: &[Bind::Hits, Bind::Objects, Bind::Hourly, Bind::Daily, Bind::Now],
+            totals: true,
+        }]
+    }
 }
 
 /// What `BatchStart::Locked` builds its statements from.
@@ -320,7 +385,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
     migrations: &[],
     counting_setup: &[],
-    migration_lock: None,
+    migration_lock: MigrationLock::Database,
     read_committed: None,
 
     upsert_view: "INSERT INTO hitcount_hit_count (kind, object_id, views, created_at, modified_at) \
@@ -362,7 +427,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
     ip_hits_object: "SELECT COUNT(*) FROM hitcount_hit WHERE ip = $1 AND created_at >= $2 AND hit_count_id = $3",
     begin_counting: None,
     begin_counting_fast: None,
-    write_batch: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+    write_batch: &WriteStep::all("INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
                   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                          json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
                          json_extract(value, '$[4]'), json_extract(value, '$[5]') \
@@ -382,7 +447,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                   FROM json_each($4) WHERE true \
                   ON CONFLICT (hit_count_id, start_at) \
                   DO UPDATE SET hits = hitcount_daily.hits + excluded.hits, views = hitcount_daily.views + excluded.views; \
-                  COMMIT",
+                  COMMIT"),
+    json_time: super::json_time,
     commit_counting: None,
     rollback: "ROLLBACK",
     add_hourly: "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) VALUES ($1, $2, $3) \

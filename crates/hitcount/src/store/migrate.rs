@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::dialect::MigrationLock;
 use super::Db;
 use crate::error::Result;
 
@@ -99,11 +100,42 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
     }
     dispatch!(db, pool, sql => {
         let mut conn = pool.acquire().await?;
+        let lock = match sql.migration_lock {
+            MigrationLock::Database => None,
+            #[cfg(feature = "postgres")]
+            MigrationLock::Transaction(lock) => Some(lock),
+            #[cfg(feature = "mysql")]
+            MigrationLock::Session { lock, unlock, create_table, record } => {
+                // A connection left holding the lock by an error is closed,
+                // which frees it.
+                let mut conn = conn.detach();
+                let taken: Option<i64> = sqlx::query_scalar(lock).fetch_one(&mut conn).await?;
+                if taken != Some(1) {
+                    return Err(crate::Error::Unavailable {
+                        reason: "another instance held the migration lock for 30 s".into(),
+                    });
+                }
+                sqlx::query(create_table).execute(&mut conn).await?;
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM hitcount_migrations").fetch_all(&mut conn).await?;
+                for migration in sql.migrations.iter().filter(|m| !applied.contains(&m.version)) {
+                    sqlx::Executor::execute(&mut conn, migration.sql).await?;
+                    sqlx::query(record)
+                        .bind(migration.version)
+                        .bind(migration.description)
+                        .bind(Utc::now().to_rfc3339())
+                        .execute(&mut conn)
+                        .await?;
+                }
+                let _: Option<i64> = sqlx::query_scalar(unlock).fetch_one(&mut conn).await?;
+                return Ok(());
+            }
+        };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         if let Some(isolation) = sql.read_committed {
             sqlx::query(isolation).execute(&mut *tx).await?;
         }
-        if let Some(lock) = sql.migration_lock {
+        if let Some(lock) = lock {
             sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
         }
         sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
@@ -113,7 +145,7 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
             if let Some(isolation) = sql.read_committed {
                 sqlx::query(isolation).execute(&mut *tx).await?;
             }
-            if let Some(lock) = sql.migration_lock {
+            if let Some(lock) = lock {
                 sqlx::query(lock).bind(LOCK_KEY).execute(&mut *tx).await?;
             }
             let claimed = sqlx::query(CLAIM)

@@ -29,6 +29,11 @@ macro_rules! dispatch_on {
                 let $sql = &$crate::store::postgres::SQL;
                 $body
             }
+            #[cfg(feature = "mysql")]
+            $crate::store::$kind::MySql($inner) => {
+                let $sql: &$crate::store::dialect::Dialect = &$crate::store::mysql::SQL;
+                $body
+            }
         }
     };
 }
@@ -87,13 +92,15 @@ pub(crate) mod migrate;
 pub(crate) mod dialect;
 #[macro_use]
 pub(crate) mod hit_log;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("enable at least one of the features `sqlite` and `postgres`");
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("enable at least one of the features `sqlite`, `postgres` and `mysql`");
 
 /// The row of a write's `RETURNING` clause, from `fetch_all`. A write run
 /// outside a transaction must be read to its end: SQLite commits it only
@@ -141,6 +148,8 @@ pub(crate) enum Connection {
     Sqlite(sqlx::SqliteConnection),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlConnection),
 }
 
 /// A connection pool of one of the supported databases.
@@ -167,6 +176,11 @@ pub enum Db {
     /// A PostgreSQL pool: many app instances on one database.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    /// A MariaDB pool (MariaDB 10.11 or later): counting, and an object's
+    /// counts (`HitCounter::counts`). Lists, windows, the admin operations,
+    /// cleanup, export and import do not run on it yet.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
 }
 
 #[cfg(feature = "sqlite")]
@@ -180,6 +194,13 @@ impl From<sqlx::SqlitePool> for Db {
 impl From<sqlx::PgPool> for Db {
     fn from(pool: sqlx::PgPool) -> Self {
         Db::Postgres(pool)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Db {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        Db::MySql(pool)
     }
 }
 
@@ -234,13 +255,14 @@ impl Db {
     }
 
     /// Opens a pool from a database URL: `sqlite://path/to/file.db` (the
-    /// file is created if missing), `sqlite::memory:`, or
-    /// `postgres://user@host/db`.
+    /// file is created if missing), `sqlite::memory:`,
+    /// `postgres://user@host/db`, or with the `mysql` feature
+    /// `mysql://user@host/db` (MariaDB).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let err = hitcount::Db::connect("mysql://localhost/x").await.unwrap_err();
-    /// assert!(err.to_string().contains("mysql://localhost/x"));
+    /// let err = hitcount::Db::connect("mongodb://localhost/x").await.unwrap_err();
+    /// assert!(err.to_string().contains("mongodb://localhost/x"));
     /// // Nothing listens on port 1: said at once, not after a pool timeout.
     /// let err = hitcount::Db::connect("postgres://user@127.0.0.1:1/db").await.unwrap_err();
     /// assert!(err.to_string().contains("refused"), "{err}");
@@ -262,10 +284,19 @@ impl Db {
                 .await?;
             return Ok(Db::Postgres(sqlx::PgPool::connect_with(options).await?));
         }
+        #[cfg(feature = "mysql")]
+        if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url.replacen("mariadb:", "mysql:", 1))?;
+            sqlx::Connection::close(
+                <sqlx::MySqlConnection as sqlx::Connection>::connect_with(&options).await?,
+            )
+            .await?;
+            return Ok(Db::MySql(sqlx::MySqlPool::connect_with(options).await?));
+        }
         Err(invalid(
             "database URL",
             url,
-            "expected sqlite:... or postgres://... (with the matching feature enabled)",
+            "expected sqlite:..., postgres://... or mysql://... (with the matching feature enabled)",
         ))
     }
 
@@ -281,6 +312,12 @@ impl Db {
             ),
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Db::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(max)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            #[cfg(feature = "mysql")]
+            Db::MySql(pool) => Db::MySql(
                 sqlx::pool::PoolOptions::new()
                     .max_connections(max)
                     .connect_lazy_with((*pool.connect_options()).clone()),
@@ -327,6 +364,8 @@ impl Db {
             // The counting transaction asks for fast commits itself.
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Ok(Db::Postgres(pool.clone())),
+            #[cfg(feature = "mysql")]
+            Db::MySql(pool) => Ok(Db::MySql(pool.clone())),
         }
     }
 
@@ -341,6 +380,12 @@ impl Db {
             Db::Sqlite(_) => self.clone(),
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Db::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            #[cfg(feature = "mysql")]
+            Db::MySql(pool) => Db::MySql(
                 sqlx::pool::PoolOptions::new()
                     .max_connections(1)
                     .connect_lazy_with((*pool.connect_options()).clone()),
@@ -361,6 +406,8 @@ impl Db {
             Db::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?.detach()),
             #[cfg(feature = "postgres")]
             Db::Postgres(pool) => Connection::Postgres(pool.acquire().await?.detach()),
+            #[cfg(feature = "mysql")]
+            Db::MySql(pool) => Connection::MySql(pool.acquire().await?.detach()),
         })
     }
 
@@ -400,7 +447,7 @@ impl Db {
         migrate::pending(self).await
     }
 
-    /// The backend's name: `"SQLite"` or `"PostgreSQL"`.
+    /// The backend's name: `"SQLite"`, `"PostgreSQL"` or `"MariaDB"`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -5,7 +5,7 @@
 //! last statement: the batches of several app instances on one object
 //! run side by side up to that point.
 
-use super::dialect::{BatchStart, Dialect, LockedBatch, STANDARD};
+use super::dialect::{BatchStart, Dialect, LockedBatch, MigrationLock, WriteStep, STANDARD};
 use super::json_time;
 
 /// The counting transaction's start (see `Dialect::begin_counting`). A
@@ -25,7 +25,7 @@ pub(crate) const SQL: Dialect = Dialect {
     name: "PostgreSQL",
     migrations: migrations!("postgres"),
     counting_setup: &[],
-    migration_lock: Some("SELECT pg_advisory_xact_lock($1)"),
+    migration_lock: MigrationLock::Transaction("SELECT pg_advisory_xact_lock($1)"),
     read_committed: Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
     batch_start: BatchStart::Locked(start_batch),
     // Each request takes one to three advisory locks (its session key,
@@ -41,7 +41,7 @@ pub(crate) const SQL: Dialect = Dialect {
     // in pk order, so that two batches never deadlock; the buckets,
     // whose rows belong to them, after. A plain prepared statement: nothing in it depends on
     // the data's shape, so one plan serves every batch.
-    write_batch: "WITH locked AS ( \
+    write_batch: &WriteStep::all("WITH locked AS ( \
                     SELECT id FROM hitcount_hit_count \
                     WHERE id IN (SELECT (e->>0)::BIGINT FROM jsonb_array_elements($2::JSONB) e) \
                     ORDER BY id FOR UPDATE), \
@@ -63,7 +63,7 @@ pub(crate) const SQL: Dialect = Dialect {
                   SET hits = c.hits + (j.e->>1)::BIGINT, views = c.views + (j.e->>2)::BIGINT, modified_at = $5 \
                   FROM jsonb_array_elements($2::JSONB) AS j(e) \
                   WHERE c.id = (j.e->>0)::BIGINT AND c.id IN (SELECT id FROM locked) \
-                  RETURNING c.id, c.hits",
+                  RETURNING c.id, c.hits"),
     commit_counting: Some("COMMIT"),
     ..STANDARD
 };

@@ -25,7 +25,7 @@ fn patient() -> hitcount::Settings {
 }
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     concurrent_requests_of_one_visitor_count_once,
     two_app_instances_count_once,
     concurrent_requests_respect_the_ip_limit,

@@ -11,7 +11,7 @@ use crate::{counted, post, visitor};
 use hitcount::sqlx;
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     anonymous_user_hit,
     anonymous_user_hit_not_counted,
     anonymous_user_hit_counted_after_filter_active,
@@ -49,6 +49,7 @@ storage_tests!(
     schemas_of_other_builds_are_refused,
     previous_session_key_keeps_its_hits,
     keys_are_data_whatever_they_hold,
+    a_connection_closed_while_idle_is_replaced,
     daily_salts_are_shared_and_forgotten,
     sqlite_databases_use_wal,
     durable_commits_count_alike,
@@ -568,6 +569,14 @@ async fn failed_transaction_counts_nothing(db: &TestDb) {
              CREATE TRIGGER fail_daily BEFORE INSERT OR UPDATE ON hitcount_daily FOR EACH ROW EXECUTE FUNCTION fail_bucket();",
         )
         .await;
+    } else if db.is_mariadb() {
+        db.execute(
+            "CREATE TRIGGER fail_daily BEFORE INSERT ON hitcount_daily FOR EACH ROW \
+               SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'bucket write failed';
+             CREATE TRIGGER fail_daily_update BEFORE UPDATE ON hitcount_daily FOR EACH ROW \
+               SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'bucket write failed';",
+        )
+        .await;
     } else {
         db.execute(
             "CREATE TRIGGER fail_daily BEFORE INSERT ON hitcount_daily BEGIN SELECT RAISE(ABORT, 'bucket write failed'); END;
@@ -820,6 +829,53 @@ async fn keys_are_data_whatever_they_hold(db: &TestDb) {
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hit").await, 2 * n);
 }
 
+/// The server closes the counting connection while the site is quiet (as
+/// MariaDB does after `wait_timeout`): the next visitor, a minute later,
+/// is counted on a new connection rather than answered "unavailable".
+async fn a_connection_closed_while_idle_is_replaced(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    assert!(counted(&counter, &post(1), &visitor("before")).await);
+    match &db.db {
+        Db::Postgres(pool) => {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Db::MySql(pool) => {
+            // From one connection, which kills every other.
+            let mut killer = pool.acquire().await.unwrap();
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT CAST(id AS SIGNED) FROM information_schema.processlist \
+                 WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+            )
+            .fetch_all(&mut *killer)
+            .await
+            .unwrap();
+            assert!(!ids.is_empty());
+            for id in ids {
+                sqlx::query(&format!("KILL {id}"))
+                    .execute(&mut *killer)
+                    .await
+                    .unwrap();
+            }
+        }
+        // An embedded database has no server to close it.
+        _ => return,
+    }
+    db.clock.advance(TimeDelta::minutes(1));
+    let after = counter.count_hit(&post(1), &visitor("after")).await.unwrap();
+    assert_eq!(
+        (after.hit_counted, after.total_hits),
+        (true, 2),
+        "{}",
+        after.hit_message
+    );
+}
+
 async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {
     let one = db.counter(Default::default()).await;
     let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
@@ -851,7 +907,7 @@ async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {
 /// On SQLite the counter switches the file to WAL (unless told not to), so
 /// its commits need not wait for the disk and readers never wait.
 async fn sqlite_databases_use_wal(db: &TestDb) {
-    if db.is_postgres() {
+    if !matches!(db.db, Db::Sqlite(_)) {
         return;
     }
     // Asked on a new connection: open ones learn of the change lazily.
@@ -899,13 +955,15 @@ async fn hits_written_by_your_own_sql(db: &TestDb) {
     };
     let documented = if db.is_postgres() {
         format!("TIMESTAMPTZ '{at}+00'")
+    } else if db.is_mariadb() {
+        format!("'{at}'")
     } else {
         format!("strftime('%Y-%m-%dT%H:%M:%S+00:00', '{at}')")
     };
     db.execute(&insert("mine", documented)).await;
     let hit = counter.count_hit(&post(1), &visitor("mine")).await.unwrap();
     assert_eq!(hit.hit_message, "Not counted: session key has active hit");
-    if !db.is_postgres() {
+    if matches!(db.db, Db::Sqlite(_)) {
         db.execute(&insert("sqlite-default", format!("'{at}'"))).await;
         let hit = counter
             .count_hit(&post(1), &visitor("sqlite-default"))
