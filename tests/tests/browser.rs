@@ -281,13 +281,7 @@ async fn log_in(browser: &Client, base: &str) {
             .await
             .unwrap();
     }
-    browser
-        .find(Locator::Css("form.login button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, Locator::Css("form.login button[type=submit]")).await;
     wait_for_url(browser, "the login leads to the overview", |url| {
         path_of(url) == "/admin/"
     })
@@ -296,6 +290,11 @@ async fn log_in(browser: &Client, base: &str) {
         .find(Locator::Css("svg.chart"))
         .await
         .expect("the overview has its chart");
+}
+
+/// Clicks what `locator` finds.
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser.find(locator).await.unwrap().click().await.unwrap();
 }
 
 /// Chooses `action` on the hit log and runs it on the ticked hits.
@@ -307,13 +306,7 @@ async fn run_action(browser: &Client, action: &str) {
         .select_by_value(action)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("#actions .action-bar button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, Locator::Css("#actions .action-bar button[type=submit]")).await;
 }
 
 /// The browser's viewport (not its window, which has a frame) made
@@ -796,13 +789,7 @@ async fn hit_log_actions_end_to_end() {
                 .all(|c| c == "true"),
             "{at}"
         );
-        browser
-            .find(Locator::Css("#log tbody input[name=selected]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&browser, Locator::Css("#log tbody input[name=selected]")).await;
         shows(&browser, "selected-count", &format!("{} of {n} selected", n - 1)).await;
         let indeterminate = browser
             .execute(
@@ -887,13 +874,7 @@ async fn hit_log_actions_end_to_end() {
         // Delete some of them, confirmed: back on the filtered log, told so.
         let ids = column(&rows, "id");
         let deleted: Vec<String> = if delete == 0 {
-            browser
-                .find(Locator::Id("select-all"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            click(&browser, Locator::Id("select-all")).await;
             shows(
                 &browser,
                 "selected-count",

@@ -583,6 +583,16 @@ fn user_agents() -> Vec<String> {
 }
 
 /// Prints how long `phase` took.
+/// A phase that is one statement on `$connection`.
+macro_rules! statement_phase {
+    ($name:expr, $connection:ident, $sql:expr $(,)?) => {
+        phase($name, async {
+            sqlx::query($sql).execute(&mut *$connection).await?;
+            Ok(())
+        })
+    };
+}
+
 async fn phase<T>(name: &str, work: impl Future<Output = Fallible<T>>) -> Fallible<T> {
     let started = Instant::now();
     let value = work.await?;
@@ -683,43 +693,25 @@ async fn load_sqlite(pool: &sqlx::SqlitePool, population: &Population) -> Fallib
         "  ({:.0} hit rows a second)",
         population.hits as f64 / started.elapsed().as_secs_f64()
     );
-    phase("hourly buckets", async {
-        sqlx::query(
-            "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) \
+    statement_phase!(
+        "hourly buckets",
+        connection,
+        "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) \
              SELECT hit_count_id, substr(created_at, 1, 13) || ':00:00+00:00', COUNT(*) \
              FROM hitcount_hit GROUP BY 1, 2 ORDER BY 2, 1",
-        )
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    })
+    )
     .await?;
-    phase("daily buckets", async {
-        sqlx::query(&format!(
+    statement_phase!("daily buckets", connection, &format!(
             "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views, bot_hits) \
              SELECT id, day, n, {DAY_VIEWS}, {DAY_BOTS} FROM ( \
                SELECT hit_count_id AS id, substr(start_at, 1, 10) || 'T00:00:00+00:00' AS day, SUM(hits) AS n \
                FROM hitcount_hourly GROUP BY 1, 2) AS days ORDER BY day, id"
         ))
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    })
     .await?;
-    phase("totals", async {
-        sqlx::query(TOTALS).execute(&mut *connection).await?;
-        Ok(())
-    })
-    .await?;
+    statement_phase!("totals", connection, TOTALS).await?;
     // No ANALYZE: the crate never runs it, so a site's database has no
     // statistics either.
-    phase("checkpoint", async {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut *connection)
-            .await?;
-        Ok(())
-    })
-    .await
+    statement_phase!("checkpoint", connection, "PRAGMA wal_checkpoint(TRUNCATE)").await
 }
 
 async fn load_postgres(pool: &sqlx::PgPool, population: &Population) -> Fallible<()> {
@@ -794,43 +786,28 @@ async fn load_postgres(pool: &sqlx::PgPool, population: &Population) -> Fallible
         "  ({:.0} hit rows a second)",
         population.hits as f64 / started.elapsed().as_secs_f64()
     );
-    phase("hourly buckets", async {
-        sqlx::query(
+    statement_phase!("hourly buckets", connection, 
             "INSERT INTO hitcount_hourly (hit_count_id, start_at, hits) \
              SELECT hit_count_id, date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', COUNT(*) \
              FROM hitcount_hit GROUP BY 1, 2 ORDER BY 2, 1",
         )
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    })
     .await?;
-    phase("daily buckets", async {
-        sqlx::query(&format!(
+    statement_phase!("daily buckets", connection, &format!(
             "INSERT INTO hitcount_daily (hit_count_id, start_at, hits, views, bot_hits) \
              SELECT id, day, n, {DAY_VIEWS}, {DAY_BOTS} FROM ( \
                SELECT hit_count_id AS id, date_trunc('day', start_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, \
                       SUM(hits) AS n \
                FROM hitcount_hourly GROUP BY 1, 2) AS days ORDER BY day, id"
         ))
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    })
     .await?;
-    phase("totals", async {
-        sqlx::query(TOTALS).execute(&mut *connection).await?;
-        Ok(())
-    })
-    .await?;
+    statement_phase!("totals", connection, TOTALS).await?;
     // What autovacuum would do after such a load, done now so that it
     // does not run during the measurements.
-    phase("vacuum and analyze", async {
-        sqlx::query("VACUUM (ANALYZE) hitcount_hit_count, hitcount_hit, hitcount_hourly, hitcount_daily")
-            .execute(&mut *connection)
-            .await?;
-        Ok(())
-    })
+    statement_phase!(
+        "vacuum and analyze",
+        connection,
+        "VACUUM (ANALYZE) hitcount_hit_count, hitcount_hit, hitcount_hourly, hitcount_daily"
+    )
     .await
 }
 

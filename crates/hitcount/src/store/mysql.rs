@@ -79,7 +79,6 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
                RETURNING id",
     add_views: "UPDATE hitcount_hit_count c JOIN (SELECT ? AS id, ? AS n) p ON c.id = p.id \
                 SET c.views = c.views + p.n",
-    add_hits: STANDARD.add_hits,
     find_object: q(STANDARD.find_object),
     find_object_by_pk: q(STANDARD.find_object_by_pk),
 
