@@ -321,12 +321,14 @@ fn deleted_message(deleted: u64) -> String {
 }
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's wildcards in
-/// `text` taken literally (the query compares it case-insensitively).
+/// `text` taken literally, each escaped with `!` (the query compares it
+/// case-insensitively). `!`, not `\\`, which MariaDB's string literals
+/// would read as an escape of their own.
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::from("%");
     for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
         }
         pattern.push(c);
     }
@@ -660,7 +662,7 @@ mod tests {
     #[test]
     fn search_patterns_take_wildcards_literally() {
         assert_eq!(contains_pattern("Firefox"), "%Firefox%");
-        assert_eq!(contains_pattern("100%_\\"), "%100\\%\\_\\\\%");
+        assert_eq!(contains_pattern("100%_!\\"), "%100!%!_!!\\%");
         assert_eq!(contains_pattern(""), "%%");
     }
 

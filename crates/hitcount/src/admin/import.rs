@@ -128,7 +128,7 @@ impl Admin<'_> {
             let mut tx = pool.begin().await?;
             let marked = sqlx::query(sql.mark_imported_total).bind(pk).execute(&mut *tx).await?.rows_affected();
             if marked == 1 {
-                sqlx::query(sql.add_hits).bind(pk).bind(hits).fetch_all(&mut *tx).await?;
+                sqlx::query(sql.add_hits).bind(hits).bind(pk).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             marked == 1

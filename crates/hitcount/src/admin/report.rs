@@ -466,10 +466,10 @@ impl Admin<'_> {
                             .fetch_all(pool)
                             .await?,
                         Some(pk) => sqlx::query_as(sql.newest_visitors_of)
+                            .bind(pk)
                             .bind(from)
                             .bind(until)
                             .bind(i64::from(VISITOR_SAMPLE))
-                            .bind(pk)
                             .fetch_all(pool)
                             .await?,
                     }

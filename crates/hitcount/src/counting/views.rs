@@ -169,7 +169,7 @@ async fn write(db: &Db, views: &DayViews, refusals: &Refusals) -> Result<()> {
     dispatch!(db, pool, sql => {
         let mut tx = pool.begin().await?;
         for (pk, n) in totals {
-            sqlx::query(sql.add_views).bind(pk).bind(n).execute(&mut *tx).await?;
+            sqlx::query(sql.add_views).bind(n).bind(pk).execute(&mut *tx).await?;
         }
         for ((pk, day), n) in views {
             sqlx::query(sql.add_daily_views).bind(pk).bind(day).bind(n).execute(&mut *tx).await?;
@@ -179,7 +179,7 @@ async fn write(db: &Db, views: &DayViews, refusals: &Refusals) -> Result<()> {
                 List::Ips => sql.add_ip_refusals,
                 List::UserAgents => sql.add_user_agent_refusals,
             };
-            sqlx::query(statement).bind(entry).bind(n).execute(&mut *tx).await?;
+            sqlx::query(statement).bind(n).bind(entry).execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });

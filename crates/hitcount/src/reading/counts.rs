@@ -472,7 +472,8 @@ impl HitCounter {
                     let pairs: Vec<String> = (0..chunk.len())
                         .map(|i| format!("({}, {})", sql.param(first + 2 * i), sql.param(first + 1 + 2 * i)))
                         .collect();
-                    let statement = format!("{select} WHERE (c.kind, c.object_id) IN (VALUES {})", pairs.join(", "));
+                    let statement =
+                        format!("{select} WHERE (c.kind, c.object_id) IN ({}{})", sql.row_list, pairs.join(", "));
                     let mut query = sqlx::query_as(&statement);
                     if let Some([from, hour, day]) = bounds {
                         query = query.bind(from).bind(hour).bind(day);

@@ -180,9 +180,9 @@ impl Cleanup<'_> {
                     tokio::time::sleep(pause).await;
                 }
                 let delete = sqlx::query_scalar::<_, DateTime<Utc>>(sql.cleanup_batch)
+                    .bind(from)
                     .bind(cutoff)
-                    .bind(i64::from(size))
-                    .bind(from);
+                    .bind(i64::from(size));
                 let (removed, took) = match own.as_mut() {
                     Some((begin, conn)) => {
                         sqlx::query(begin).execute(&mut *conn).await?;
@@ -247,17 +247,12 @@ struct Cursor {
 /// The first batch of a paced cleanup, in rows (at most `batch_size`).
 const FIRST_PACED_BATCH: u32 = 100;
 
-/// A time before any hit: where the first batch starts. (Year 1: both
-/// backends store it, and as SQLite's text it sorts before every later
-/// time.)
+/// A time before any hit: where the first batch starts. (The Unix epoch:
+/// as SQLite's text it sorts before every later time, and MariaDB's range
+/// scans misread a bound much earlier, such as year 1000, and find
+/// nothing.)
 fn earliest() -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(
-        chrono::NaiveDate::from_ymd_opt(1, 1, 1)
-            .expect("a date")
-            .and_hms_opt(0, 0, 0)
-            .expect("a time"),
-        Utc,
-    )
+    DateTime::UNIX_EPOCH
 }
 
 /// The size of the batch after one of `size` rows that took `took`: scaled

@@ -14,6 +14,12 @@ use super::migrate::Migration;
 pub(crate) struct Dialect {
     /// The backend's name, for messages.
     pub name: &'static str,
+    /// Whether bind parameters are numbered (`$1`); otherwise each is a
+    /// `?`, bound in the order of the text.
+    pub numbered_params: bool,
+    /// What opens a list of rows that a row is tested against (`(a, b) IN
+    /// (VALUES (..), (..))`): `VALUES ` where the list is a table.
+    pub row_list: &'static str,
     /// The schema, oldest first.
     pub migrations: &'static [Migration],
     /// Run once on the counting writer's own connection (settings of the
@@ -38,9 +44,9 @@ pub(crate) struct Dialect {
     /// Creates the object row if missing, changing nothing. Binds: kind,
     /// object_id, now. Returns: id.
     pub register: &'static str,
-    /// Adds buffered views to a known row. Binds: id, n.
+    /// Adds buffered views to a known row. Binds: n, id.
     pub add_views: &'static str,
-    /// Adds hits to a known row. Binds: id, n. Returns: hits.
+    /// Adds hits to a known row. Binds: n, id.
     pub add_hits: &'static str,
     /// Binds: kind, object_id. Returns: id, hits, views, bot_hits.
     pub find_object: &'static str,
@@ -134,7 +140,8 @@ pub(crate) struct Dialect {
     /// The IP and user agent of a period's newest hits. Binds: from,
     /// until or NULL, limit. Returns: ip, user_agent.
     pub newest_visitors: &'static str,
-    /// The same for one object. Binds: from, until, limit, hit_count_id.
+    /// The same for one object. Binds: hit_count_id, from, until or
+    /// NULL, limit.
     pub newest_visitors_of: &'static str,
 
     /// Every object's totals, of one kind or all. Binds: kind or NULL.
@@ -179,9 +186,9 @@ pub(crate) struct Dialect {
     pub blacklisted_ips: &'static str,
     /// Returns: user_agent, created_at, refused, oldest first.
     pub blacklisted_user_agents: &'static str,
-    /// Adds refused requests to an IP entry. Binds: ip, n.
+    /// Adds refused requests to an IP entry. Binds: n, ip.
     pub add_ip_refusals: &'static str,
-    /// Adds refused requests to a user agent entry. Binds: user_agent, n.
+    /// Adds refused requests to a user agent entry. Binds: n, user_agent.
     pub add_user_agent_refusals: &'static str,
     /// Marks the blacklists changed, so other instances reload them.
     pub bump_blacklist_version: &'static str,
@@ -208,7 +215,7 @@ pub(crate) struct Dialect {
     /// How cleanup shares the database with counting unless told
     /// otherwise (see `CleanupOptions::batch_time` and `pause`).
     pub cleanup_pacing: CleanupPacing,
-    /// Deletes at most $2 hit rows created before $1 and not before $3,
+    /// Deletes at most $3 hit rows created before $2 and not before $1,
     /// oldest first. Returns: each one's created_at. Each batch starts at
     /// the last one's latest time, so the index scan never walks the
     /// rows removed before (PostgreSQL keeps them in the index until
@@ -354,9 +361,14 @@ pub(crate) struct CleanupPacing {
 }
 
 impl Dialect {
-    /// The `n`th bind parameter (1-based) in this dialect.
+    /// The `n`th bind parameter (1-based) in this dialect, where every
+    /// parameter is bound once, in order.
     pub(crate) fn param(&self, n: usize) -> String {
-        format!("${n}")
+        if self.numbered_params {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
     }
 }
 
@@ -366,23 +378,38 @@ impl Dialect {
 /// are complete (written with each hit), so only the first partial hour
 /// reads the hit log; a window reaching past the hit log's retention is
 /// bound to start at the top of an hour and reads buckets only (see
-/// `counts::window_bounds`). Binds: $1 from, $2 first full hour, $3 first
-/// full day.
+/// `counts::window_bounds`). Written with the window's start, first full
+/// hour and first full day (`$1`, `$2`, `$3` in the standard SQL), and
+/// the backend's name of a 64-bit integer.
 macro_rules! window_hits_expr {
-    () => {
-        "CAST(\
-           (SELECT COUNT(*) FROM hitcount_hit h \
-             WHERE h.hit_count_id = c.id AND h.created_at >= $1 AND h.created_at < $2) \
-         + (SELECT COALESCE(SUM(b.hits), 0) FROM hitcount_hourly b \
-             WHERE b.hit_count_id = c.id AND b.start_at >= $2 AND b.start_at < $3) \
-         + (SELECT COALESCE(SUM(d.hits), 0) FROM hitcount_daily d \
-             WHERE d.hit_count_id = c.id AND d.start_at >= $3) \
-         AS BIGINT)"
+    ($from:literal, $hour:literal, $day:literal, $bigint:literal) => {
+        concat!(
+            "CAST((SELECT COUNT(*) FROM hitcount_hit h \
+               WHERE h.hit_count_id = c.id AND h.created_at >= ",
+            $from,
+            " AND h.created_at < ",
+            $hour,
+            ") \
+             + (SELECT COALESCE(SUM(b.hits), 0) FROM hitcount_hourly b \
+               WHERE b.hit_count_id = c.id AND b.start_at >= ",
+            $hour,
+            " AND b.start_at < ",
+            $day,
+            ") \
+             + (SELECT COALESCE(SUM(d.hits), 0) FROM hitcount_daily d \
+               WHERE d.hit_count_id = c.id AND d.start_at >= ",
+            $day,
+            ") AS ",
+            $bigint,
+            ")"
+        )
     };
 }
 
 pub(crate) const STANDARD: Dialect = Dialect {
     name: "standard",
+    numbered_params: true,
+    row_list: "VALUES ",
     migrations: &[],
     counting_setup: &[],
     migration_lock: MigrationLock::Database,
@@ -402,8 +429,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                VALUES ($1, $2, $3, $3) \
                ON CONFLICT (kind, object_id) DO UPDATE SET kind = excluded.kind \
                RETURNING id",
-    add_views: "UPDATE hitcount_hit_count SET views = views + $2 WHERE id = $1",
-    add_hits: "UPDATE hitcount_hit_count SET hits = hits + $2 WHERE id = $1 RETURNING hits",
+    add_views: "UPDATE hitcount_hit_count SET views = views + $1 WHERE id = $2",
+    add_hits: "UPDATE hitcount_hit_count SET hits = hits + $1 WHERE id = $2",
     find_object: "SELECT id, hits, views, bot_hits FROM hitcount_hit_count WHERE kind = $1 AND object_id = $2",
     find_object_by_pk: "SELECT kind, object_id, hits, views, bot_hits FROM hitcount_hit_count WHERE id = $1",
 
@@ -462,12 +489,12 @@ pub(crate) const STANDARD: Dialect = Dialect {
 
     window_hits: concat!(
         "SELECT ",
-        window_hits_expr!(),
+        window_hits_expr!("$1", "$2", "$3", "BIGINT"),
         " FROM hitcount_hit_count c WHERE c.kind = $4 AND c.object_id = $5"
     ),
     list_objects: concat!(
         "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, ",
-        window_hits_expr!(),
+        window_hits_expr!("$1", "$2", "$3", "BIGINT"),
         " FROM hitcount_hit_count c"
     ),
     list_totals: "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, CAST(0 AS BIGINT) \
@@ -514,8 +541,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                       WHERE created_at >= $1 AND ($2 IS NULL OR created_at < $2) \
                       ORDER BY created_at DESC, id DESC LIMIT $3",
     newest_visitors_of: "SELECT ip, user_agent FROM hitcount_hit \
-                         WHERE hit_count_id = $4 AND created_at >= $1 AND ($2 IS NULL OR created_at < $2) \
-                         ORDER BY created_at DESC, id DESC LIMIT $3",
+                         WHERE hit_count_id = $1 AND created_at >= $2 AND ($3 IS NULL OR created_at < $3) \
+                         ORDER BY created_at DESC, id DESC LIMIT $4",
     daily_hits: "SELECT d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
                  JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
                  WHERE c.kind = $1 AND c.object_id = $2 AND d.start_at >= $3 ORDER BY d.start_at",
@@ -560,8 +587,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
     remove_blacklisted_user_agent: "DELETE FROM hitcount_blacklist_user_agent WHERE user_agent = $1",
     blacklisted_ips: "SELECT ip, created_at, refused FROM hitcount_blacklist_ip ORDER BY id",
     blacklisted_user_agents: "SELECT user_agent, created_at, refused FROM hitcount_blacklist_user_agent ORDER BY id",
-    add_ip_refusals: "UPDATE hitcount_blacklist_ip SET refused = refused + $2 WHERE ip = $1",
-    add_user_agent_refusals: "UPDATE hitcount_blacklist_user_agent SET refused = refused + $2 WHERE user_agent = $1",
+    add_ip_refusals: "UPDATE hitcount_blacklist_ip SET refused = refused + $1 WHERE ip = $2",
+    add_user_agent_refusals: "UPDATE hitcount_blacklist_user_agent SET refused = refused + $1 WHERE user_agent = $2",
     bump_blacklist_version: "UPDATE hitcount_state SET blacklist_version = blacklist_version + 1 WHERE id = 1",
     blacklist_version: "SELECT blacklist_version FROM hitcount_state WHERE id = 1",
     init_ip_hash_key: "UPDATE hitcount_state SET ip_hash_key = $1 WHERE id = 1 AND ip_hash_key IS NULL",
@@ -581,8 +608,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
         pause: std::time::Duration::ZERO,
     },
     cleanup_batch: "DELETE FROM hitcount_hit WHERE id IN \
-                    (SELECT id FROM hitcount_hit WHERE created_at >= $3 AND created_at < $1 \
-                     ORDER BY created_at LIMIT $2) \
+                    (SELECT id FROM hitcount_hit WHERE created_at >= $1 AND created_at < $2 \
+                     ORDER BY created_at LIMIT $3) \
                     RETURNING created_at",
     count_expired: "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < $1",
 

@@ -17,7 +17,7 @@ pub(crate) enum Arg<'a> {
 #[derive(Default)]
 pub(crate) struct Filters<'a> {
     pub object_pk: Option<i64>,
-    /// A LIKE pattern (LIKE's wildcards escaped with `\`) for the user
+    /// A LIKE pattern (LIKE's wildcards escaped with `!`) for the user
     /// agent or the stored IP, matched case-insensitively: both sides
     /// go through the backend's `LOWER`.
     pub search: Option<&'a str>,
@@ -35,7 +35,7 @@ const COLUMNS: &str = "SELECT h.id, h.hit_count_id, c.kind, c.object_id, h.creat
                        h.user_agent, h.user_id FROM hitcount_hit h JOIN hitcount_hit_count c ON c.id = h.hit_count_id";
 
 /// The `WHERE` clause of `filters` (empty when none is set), its
-/// parameters numbered from 1, and their values in that order.
+/// parameters (each bound once, in order), and their values.
 pub(crate) fn conditions<'a>(sql: &Dialect, filters: &Filters<'a>) -> (String, Vec<Arg<'a>>) {
     let mut clauses = Vec::new();
     let mut args = Vec::new();
@@ -47,9 +47,9 @@ pub(crate) fn conditions<'a>(sql: &Dialect, filters: &Filters<'a>) -> (String, V
         clauses.push(format!("h.hit_count_id = {}", param(Arg::Int(pk))));
     }
     if let Some(pattern) = filters.search {
-        let p = param(Arg::Text(pattern));
+        let (user_agent, ip) = (param(Arg::Text(pattern)), param(Arg::Text(pattern)));
         let mut search = format!(
-            "LOWER(h.user_agent) LIKE LOWER({p}) ESCAPE '\\' OR LOWER(COALESCE(h.ip, '')) LIKE LOWER({p}) ESCAPE '\\'"
+            "LOWER(h.user_agent) LIKE LOWER({user_agent}) ESCAPE '!' OR LOWER(COALESCE(h.ip, '')) LIKE LOWER({ip}) ESCAPE '!'"
         );
         if let Some(ip) = filters.search_ip {
             search.push_str(&format!(" OR h.ip = {}", param(Arg::Text(ip))));
@@ -136,10 +136,10 @@ mod tests {
         let (clause, args) = conditions(sql, &filters);
         assert_eq!(
             clause,
-            " WHERE h.hit_count_id = $1 AND (LOWER(h.user_agent) LIKE LOWER($2) ESCAPE '\\' \
-             OR LOWER(COALESCE(h.ip, '')) LIKE LOWER($2) ESCAPE '\\' OR h.ip = $3) AND h.user_agent = $4"
+            " WHERE h.hit_count_id = $1 AND (LOWER(h.user_agent) LIKE LOWER($2) ESCAPE '!' \
+             OR LOWER(COALESCE(h.ip, '')) LIKE LOWER($3) ESCAPE '!' OR h.ip = $4) AND h.user_agent = $5"
         );
-        assert_eq!(args.len(), 4);
-        assert!(page(sql, &clause, args.len(), "h.id").ends_with("ORDER BY h.id LIMIT $5 OFFSET $6"));
+        assert_eq!(args.len(), 5);
+        assert!(page(sql, &clause, args.len(), "h.id").ends_with("ORDER BY h.id LIMIT $6 OFFSET $7"));
     }
 }

@@ -89,6 +89,7 @@ macro_rules! ip_hits {
 pub(crate) mod batch;
 #[macro_use]
 pub(crate) mod migrate;
+#[macro_use]
 pub(crate) mod dialect;
 #[macro_use]
 pub(crate) mod hit_log;
@@ -176,9 +177,8 @@ pub enum Db {
     /// A PostgreSQL pool: many app instances on one database.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
-    /// A MariaDB pool (MariaDB 10.11 or later): counting, and an object's
-    /// counts (`HitCounter::counts`). Lists, windows, the admin operations,
-    /// cleanup, export and import do not run on it yet.
+    /// A MariaDB pool (MariaDB 10.11 or later), as many Django sites run:
+    /// every operation, many app instances on one database.
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
 }

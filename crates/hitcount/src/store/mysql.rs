@@ -36,6 +36,14 @@ fn q(sql: &'static str) -> &'static str {
     Box::leak(out.into_boxed_str())
 }
 
+/// The end of a period without one (a NULL bound): later than any time
+/// stored.
+macro_rules! no_end {
+    () => {
+        "TIMESTAMP'9999-12-31 00:00:00'"
+    };
+}
+
 /// A JSON array's elements as rows: `JSON_TABLE` with `columns`.
 macro_rules! json_rows {
     ($columns:literal) => {
@@ -46,6 +54,9 @@ macro_rules! json_rows {
 pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
     Dialect {
     name: "MariaDB",
+    numbered_params: false,
+    // A table of `?` rows would name two columns `?`.
+    row_list: "",
     migrations: migrations!("mysql"),
     // The writer's own connection: a batch held up by a lock, or left
     // open by a client gone silent, gives up.
@@ -77,8 +88,8 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
                SELECT p.k, p.o, p.t, p.t FROM (SELECT ? AS k, ? AS o, ? AS t) p \
                ON DUPLICATE KEY UPDATE kind = VALUES(kind) \
                RETURNING id",
-    add_views: "UPDATE hitcount_hit_count c JOIN (SELECT ? AS id, ? AS n) p ON c.id = p.id \
-                SET c.views = c.views + p.n",
+    add_views: q(STANDARD.add_views),
+    add_hits: q(STANDARD.add_hits),
     find_object: q(STANDARD.find_object),
     find_object_by_pk: q(STANDARD.find_object_by_pk),
 
@@ -172,6 +183,114 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
         },
     ],
     json_time,
+
+    // Parameters used more than once come from a one-row derived table.
+    window_hits: concat!(
+        "SELECT ",
+        window_hits_expr!("p.f", "p.h", "p.d", "SIGNED"),
+        " FROM hitcount_hit_count c CROSS JOIN (SELECT ? AS f, ? AS h, ? AS d) p \
+         WHERE c.kind = ? AND c.object_id = ?"
+    ),
+    list_objects: concat!(
+        "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, ",
+        window_hits_expr!("p.f", "p.h", "p.d", "SIGNED"),
+        " FROM hitcount_hit_count c CROSS JOIN (SELECT ? AS f, ? AS h, ? AS d) p"
+    ),
+    list_totals: "SELECT c.id, c.kind, c.object_id, c.hits, c.views, c.bot_hits, CAST(0 AS SIGNED) \
+                  FROM hitcount_hit_count c",
+    // A NULL kind is every kind: `kind = COALESCE(?, kind)`.
+    most_viewed_within: "WITH p AS (SELECT ? AS f, ? AS h, ? AS d) \
+                         SELECT c.id, c.kind, c.object_id, CAST(SUM(w.n) AS SIGNED) AS n FROM ( \
+                           SELECT hit_count_id, COUNT(*) AS n FROM hitcount_hit, p \
+                            WHERE created_at >= p.f AND created_at < p.h GROUP BY hit_count_id \
+                           UNION ALL \
+                           SELECT hit_count_id, SUM(hits) AS n FROM hitcount_hourly, p \
+                            WHERE start_at >= p.h AND start_at < p.d GROUP BY hit_count_id \
+                           UNION ALL \
+                           SELECT hit_count_id, SUM(hits) AS n FROM hitcount_daily, p \
+                            WHERE start_at >= p.d GROUP BY hit_count_id \
+                         ) w JOIN hitcount_hit_count c ON c.id = w.hit_count_id \
+                         WHERE c.kind = COALESCE(?, c.kind) \
+                         GROUP BY c.id, c.kind, c.object_id \
+                         HAVING SUM(w.n) > 0 \
+                         ORDER BY n DESC, c.id LIMIT ?",
+    most_viewed_total: "SELECT id, kind, object_id, hits FROM hitcount_hit_count \
+                        WHERE kind = COALESCE(?, kind) AND hits > 0 ORDER BY hits DESC, id LIMIT ?",
+    daily_hits: q(STANDARD.daily_hits),
+
+    // A NULL end is no end.
+    period_days: concat!(
+        "SELECT start_at, CAST(SUM(hits) AS SIGNED), CAST(SUM(views) AS SIGNED), \
+         CAST(SUM(bot_hits) AS SIGNED) FROM hitcount_daily \
+         WHERE start_at >= ? AND start_at < COALESCE(?, ",
+        no_end!(),
+        ") GROUP BY start_at"
+    ),
+    period_days_of: concat!(
+        "SELECT start_at, hits, views, bot_hits FROM hitcount_daily \
+         WHERE start_at >= ? AND start_at < COALESCE(?, ",
+        no_end!(),
+        ") AND hit_count_id = ?"
+    ),
+    // Each ranking's first `limit` by ROW_NUMBER: LIMIT takes no column.
+    period_rankings: concat!(
+        "WITH p AS (SELECT ? AS f, ? AS u, ? AS l), \
+         sums AS ( \
+           SELECT hit_count_id, CAST(SUM(hits) AS SIGNED) AS h, CAST(SUM(views) AS SIGNED) AS v, \
+                  CAST(SUM(bot_hits) AS SIGNED) AS b FROM hitcount_daily, p \
+           WHERE start_at >= p.f AND start_at < COALESCE(p.u, ",
+        no_end!(),
+        ") GROUP BY hit_count_id) \
+         SELECT 0, hit_count_id, h, v, b FROM ( \
+           SELECT s.*, ROW_NUMBER() OVER (ORDER BY h DESC, hit_count_id) AS r FROM sums s WHERE h > 0) t0, p \
+           WHERE t0.r <= p.l \
+         UNION ALL SELECT 1, hit_count_id, h, v, b FROM ( \
+           SELECT s.*, ROW_NUMBER() OVER ( \
+             ORDER BY CAST(v AS DOUBLE) / CASE WHEN h > 0 THEN h ELSE 1 END DESC, hit_count_id) AS r \
+           FROM sums s WHERE v > h) t1, p WHERE t1.r <= p.l \
+         UNION ALL SELECT 2, hit_count_id, h, v, b FROM ( \
+           SELECT s.*, ROW_NUMBER() OVER (ORDER BY CAST(b AS DOUBLE) / (h + b) DESC, hit_count_id) AS r \
+           FROM sums s WHERE b > 0) t2, p WHERE t2.r <= p.l \
+         UNION ALL SELECT 3, COUNT(*), 0, 0, 0 FROM sums"
+    ),
+    newest_visitors: concat!(
+        "SELECT ip, user_agent FROM hitcount_hit WHERE created_at >= ? AND created_at < COALESCE(?, ",
+        no_end!(),
+        ") ORDER BY created_at DESC, id DESC LIMIT ?"
+    ),
+    newest_visitors_of: concat!(
+        "SELECT ip, user_agent FROM hitcount_hit \
+         WHERE hit_count_id = ? AND created_at >= ? AND created_at < COALESCE(?, ",
+        no_end!(),
+        ") ORDER BY created_at DESC, id DESC LIMIT ?"
+    ),
+
+    export_totals: "SELECT kind, object_id, id, hits, views, bot_hits FROM hitcount_hit_count \
+                    WHERE kind = COALESCE(?, kind) ORDER BY id",
+    export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
+                   JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
+                   WHERE c.kind = COALESCE(?, c.kind) AND d.start_at >= COALESCE(?, d.start_at) \
+                   ORDER BY c.id, d.start_at",
+
+    mark_imported_total: "INSERT IGNORE INTO hitcount_imported_total (hit_count_id) VALUES (?)",
+    import_hit: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
+                 SELECT p.pk, p.t, p.ip, p.sk, p.ua, p.uid FROM (SELECT ? AS pk, ? AS t, ? AS ip, \
+                   CAST(? AS CHAR) COLLATE utf8mb4_nopad_bin AS sk, ? AS ua, ? AS uid) p \
+                 WHERE NOT EXISTS (SELECT 1 FROM hitcount_hit h \
+                   WHERE h.hit_count_id = p.pk AND h.session_key = p.sk AND h.created_at = p.t)",
+
+    delete_object: STANDARD.delete_object.map(q),
+    delete_hit: q(STANDARD.delete_hit),
+    hit_visitor: q(STANDARD.hit_visitor),
+    remove_hits: "UPDATE hitcount_hit_count c JOIN (SELECT ? AS id, ? AS n) p ON c.id = p.id \
+                  SET c.hits = c.hits - LEAST(c.hits, p.n)",
+    remove_hourly: "UPDATE hitcount_hourly b JOIN (SELECT ? AS id, ? AS s, ? AS n) p \
+                    ON b.hit_count_id = p.id AND b.start_at = p.s SET b.hits = b.hits - LEAST(b.hits, p.n)",
+    remove_daily: "UPDATE hitcount_daily b JOIN (SELECT ? AS id, ? AS s, ? AS n) p \
+                   ON b.hit_count_id = p.id AND b.start_at = p.s SET b.hits = b.hits - LEAST(b.hits, p.n)",
+
+    cleanup_batch: "DELETE FROM hitcount_hit WHERE created_at >= ? AND created_at < ? \
+                    ORDER BY created_at LIMIT ? RETURNING created_at",
     // The IP locks are the connection's: released with the transaction.
     commit_counting: Some("COMMIT; DO RELEASE_ALL_LOCKS()"),
     rollback: "ROLLBACK; DO RELEASE_ALL_LOCKS()",
@@ -189,12 +308,8 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
                                  VALUES (?, ?)",
     remove_blacklisted_ip: q(STANDARD.remove_blacklisted_ip),
     remove_blacklisted_user_agent: q(STANDARD.remove_blacklisted_user_agent),
-    add_ip_refusals: "UPDATE hitcount_blacklist_ip b \
-                      JOIN (SELECT CAST(? AS CHAR) COLLATE utf8mb4_nopad_bin AS ip, ? AS n) p ON b.ip = p.ip \
-                      SET b.refused = b.refused + p.n",
-    add_user_agent_refusals: "UPDATE hitcount_blacklist_user_agent b \
-                              JOIN (SELECT CAST(? AS CHAR) COLLATE utf8mb4_nopad_bin AS ua, ? AS n) p \
-                              ON b.user_agent = p.ua SET b.refused = b.refused + p.n",
+    add_ip_refusals: q(STANDARD.add_ip_refusals),
+    add_user_agent_refusals: q(STANDARD.add_user_agent_refusals),
     init_ip_hash_key: q(STANDARD.init_ip_hash_key),
     take_cleanup_lease: q(STANDARD.take_cleanup_lease),
     renew_cleanup_lease: q(STANDARD.renew_cleanup_lease),

@@ -8,7 +8,7 @@ use crate::common::{settings, TestDb};
 use crate::post;
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     list_is_newest_first_and_paginated,
     search_and_filters,
     blacklist_ips_single,

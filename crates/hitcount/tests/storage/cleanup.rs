@@ -8,18 +8,18 @@ use crate::common::TestDb;
 use crate::{post, visitor};
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     remove_expired_hits_and_preserve_totals,
     windows_stay_exact_after_cleanup,
     cleanup_runs_in_bounded_batches,
     interrupted_cleanup_continues,
     a_cleanup_dropped_mid_batch_leaves_no_transaction_behind,
     batches_meet_at_any_precision,
-    a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run,
     paced_cleanup_starts_small,
     dry_run_and_bad_options,
     cleanup_alone_waits_for_another_instances_lease,
-    cleanup_interval_cleans_up_in_the_background,
+    cleanup_interval_cleans_up_in_the_background;
+    not on mariadb: a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run,
 );
 
 /// 10 hits at 0, 5, ..., 45 days ago on post 1.
@@ -87,17 +87,11 @@ async fn windows_stay_exact_after_cleanup(db: &TestDb) {
 
 /// Inserts `n` expired hit rows for `pk` directly (fast set-up for volume).
 async fn insert_expired_rows(db: &TestDb, pk: i64, n: usize) {
-    let created = (db.clock.now() - TimeDelta::days(60)).to_rfc3339();
-    let cast = if db.is_postgres() {
-        "CAST(? AS TIMESTAMPTZ)"
-    } else {
-        "?"
-    };
+    let created = db.time_literal(db.clock.now() - TimeDelta::days(60));
     let mut sql = String::from("BEGIN;");
     for i in 0..n {
         sql.push_str(&format!(
-            "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent) VALUES ({pk}, {}, NULL, 'bulk{i}', 'ua');",
-            cast.replace('?', &format!("'{created}'"))
+            "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent) VALUES ({pk}, {created}, NULL, 'bulk{i}', 'ua');"
         ));
     }
     sql.push_str("COMMIT;");
@@ -208,7 +202,9 @@ async fn a_cleanup_dropped_mid_batch_leaves_no_transaction_behind(db: &TestDb) {
 /// taken from under it (here: a trigger keeps ten of the first batch's
 /// rows, as a concurrent deleter or a cancelled run's statement still
 /// running on the server would take them) does not end the run early, and
-/// a run that leaves rows behind does not say it is complete.
+/// a run that leaves rows behind does not say it is complete. Not on
+/// MariaDB: its `DELETE ... ORDER BY ... LIMIT` reads on past rows taken
+/// from under it until it has its limit, and a trigger cannot keep a row.
 async fn a_short_batch_from_rows_taken_elsewhere_does_not_end_the_run(db: &TestDb) {
     let counter = db.counter(Default::default()).await;
     let pk = counter.register(&post(1)).await.unwrap();
@@ -269,11 +265,15 @@ async fn batches_meet_at_any_precision(db: &TestDb) {
 
 /// On SQLite a cleanup's first batch is small (its time unknown yet, a
 /// batch of `batch_size` could hold the write lock for long); PostgreSQL
-/// does not pace.
+/// and MariaDB do not pace.
 async fn paced_cleanup_starts_small(db: &TestDb) {
     let (report, progress) = cleanup_with_progress(db, 1_500, 1_000).await;
     assert_eq!(report.removed, 1_500);
-    let first = if db.is_postgres() { 1_000 } else { 100 };
+    let first = if db.is_postgres() || db.is_mariadb() {
+        1_000
+    } else {
+        100
+    };
     assert_eq!(progress.first(), Some(&first));
 }
 
@@ -320,12 +320,10 @@ async fn cleanup_alone_waits_for_another_instances_lease(db: &TestDb) {
     let pk = counter.register(&post(1)).await.unwrap();
     insert_expired_rows(db, pk, 30).await;
     let lease_until = |at: chrono::DateTime<chrono::Utc>| {
-        let at = at.to_rfc3339();
-        if db.is_postgres() {
-            format!("UPDATE hitcount_state SET cleanup_lease_until = CAST('{at}' AS TIMESTAMPTZ)")
-        } else {
-            format!("UPDATE hitcount_state SET cleanup_lease_until = '{at}'")
-        }
+        format!(
+            "UPDATE hitcount_state SET cleanup_lease_until = {}",
+            db.time_literal(at)
+        )
     };
     db.execute(&lease_until(db.clock.now() + TimeDelta::minutes(5)))
         .await;

@@ -7,7 +7,7 @@ use crate::common::{settings, TestDb};
 use crate::{post, visitor};
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     own_hits_show_at_once_others_after_the_refresh,
     own_deletes_apply_at_once,
     another_instances_delete_shows_after_the_refresh,

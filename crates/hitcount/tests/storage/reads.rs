@@ -8,7 +8,7 @@ use crate::common::TestDb;
 use crate::{post, visitor};
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     hits_in_last,
     hits_in_last_minutes_fixture,
     reading_never_writes,

@@ -9,7 +9,7 @@ use crate::common::{settings, TestDb};
 use crate::post;
 
 storage_tests!(
-    pgbouncer;
+    pgbouncer, mariadb;
     a_period_sums_its_days_and_ranks_objects,
     a_period_of_one_object,
     unusual_traffic_is_ranked,
