@@ -31,13 +31,19 @@ pub struct SqliteBlog(sqlx::SqlitePool);
 #[database("blog")]
 pub struct PgBlog(sqlx::PgPool);
 
+/// The blog's database on MariaDB (a `mysql://` URL).
+#[derive(Database)]
+#[database("blog")]
+pub struct MariaDbBlog(sqlx::MySqlPool);
+
 /// Where the example keeps its SQLite file unless told otherwise.
 pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST_DIR"), "/blog.sqlite3");
 
 /// The site's configuration: Rocket's defaults, the SQLite file
 /// [`DEFAULT_DATABASE_URL`], `example_project/Rocket.toml` (whatever the
 /// working folder), `ROCKET_*` variables, and `DATABASE_URL` (a
-/// `sqlite://` or `postgres://` URL), each over the one before.
+/// `sqlite://`, `postgres://` or `mysql://` URL), each over the one
+/// before.
 ///
 /// ```
 /// let figment = example_project::figment();
@@ -84,6 +90,8 @@ pub fn site(figment: Figment) -> Rocket<Build> {
         .attach(csp::fairing());
     if url.starts_with("postgres") {
         on_database::<PgBlog>(rocket)
+    } else if url.starts_with("mysql") {
+        on_database::<MariaDbBlog>(rocket)
     } else {
         on_database::<SqliteBlog>(rocket)
     }

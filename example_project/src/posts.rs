@@ -75,7 +75,8 @@ macro_rules! on_pool {
         match $db {
             Db::Sqlite($pool) => $body,
             Db::Postgres($pool) => $body,
-            _ => unreachable!("the example enables SQLite and PostgreSQL only"),
+            Db::MySql($pool) => $body,
+            _ => unreachable!("the example enables SQLite, PostgreSQL and MariaDB only"),
         }
     };
 }
@@ -105,12 +106,16 @@ impl Posts {
 
     /// The post with this id, if there is one.
     pub async fn get(&self, id: i64) -> sqlx::Result<Option<Post>> {
-        let sql = "SELECT id, title, body FROM blog_post WHERE id = $1";
+        let sql = match &self.db {
+            Db::MySql(_) => "SELECT id, title, body FROM blog_post WHERE id = ?",
+            _ => "SELECT id, title, body FROM blog_post WHERE id = $1",
+        };
         let row = on_pool!(&self.db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Post::new))
     }
 
-    /// The backend's name for the page footer: "SQLite" or "PostgreSQL".
+    /// The backend's name for the page footer: "SQLite", "PostgreSQL" or
+    /// "MariaDB".
     pub fn backend(&self) -> &'static str {
         self.db.backend()
     }
@@ -118,7 +123,10 @@ impl Posts {
     async fn create_and_seed(&self) -> sqlx::Result<()> {
         let create = "CREATE TABLE IF NOT EXISTS blog_post \
                       (id BIGINT PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)";
-        let seed = "INSERT INTO blog_post (id, title, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+        let seed = match &self.db {
+            Db::MySql(_) => "INSERT IGNORE INTO blog_post (id, title, body) VALUES (?, ?, ?)",
+            _ => "INSERT INTO blog_post (id, title, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        };
         // Instances starting at once on one PostgreSQL take turns: its
         // concurrent `CREATE TABLE IF NOT EXISTS` can fail. The lock is
         // the transaction's, so it holds behind PgBouncer too.

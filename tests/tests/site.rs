@@ -1,5 +1,5 @@
-//! The example site over HTTP, with Rocket's local client, on SQLite and
-//! PostgreSQL: every public route, the admin's login, the dashboard's pages
+//! The example site over HTTP, with Rocket's local client, on SQLite,
+//! PostgreSQL and MariaDB: every public route, the admin's login, the dashboard's pages
 //! and actions as the example mounts them, and their refusals (bad CSRF,
 //! bad input, no admin in release builds).
 
@@ -16,6 +16,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 
 storage_tests!(
+    mariadb;
     front_page_lists_posts_counts_and_the_week,
     count_hit_page_counts_once_per_visitor,
     detail_view_counts_nothing,
@@ -138,8 +139,7 @@ async fn front_page_lists_posts_counts_and_the_week(db: &TestDb) {
     }
     assert_eq!(text_of(&page, "hits-2").as_deref(), Some("0"));
     assert!(page.contains("No hits this week yet."));
-    let backend = if db.is_postgres() { "PostgreSQL" } else { "SQLite" };
-    assert_eq!(text_of(&page, "backend").as_deref(), Some(backend));
+    assert_eq!(text_of(&page, "backend").as_deref(), Some(db.db.backend()));
     for mode in [
         "generic-detail-view-ajax",
         "generic-detail-view-ajax-jquery",

@@ -15,7 +15,9 @@ use std::str::FromStr;
 use clap::Args;
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Profile};
+use hitcount::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use hitcount::sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use hitcount::sqlx::Executor;
 use hitcount::{Db, HitCounter, Settings};
 
 use crate::Failure;
@@ -27,8 +29,8 @@ const DATABASE: &str = "Database";
 /// command's name.
 #[derive(Args)]
 pub struct Target {
-    /// The database: a SQLite file (PATH, sqlite:PATH or sqlite://PATH)
-    /// or postgres://user@host/db.
+    /// The database: a SQLite file (PATH, sqlite:PATH or sqlite://PATH),
+    /// postgres://user@host/db or mysql://user@host/db (MariaDB).
     #[arg(
         long,
         env = "HITCOUNT_DATABASE_URL",
@@ -64,10 +66,13 @@ pub enum Location {
     Sqlite(PathBuf, Box<SqliteConnectOptions>),
     /// A PostgreSQL URL.
     Postgres(String),
+    /// A MySQL/MariaDB URL.
+    MySql(String),
 }
 
 /// The forms `Location::parse` accepts, for its message.
-const FORMS: &str = "expected a SQLite file (PATH, sqlite:PATH or sqlite://PATH) or postgres://user@host/db";
+const FORMS: &str =
+    "expected a SQLite file (PATH, sqlite:PATH or sqlite://PATH), postgres://user@host/db or mysql://user@host/db";
 
 impl Location {
     /// A database URL, or a plain path to a SQLite file.
@@ -75,6 +80,9 @@ impl Location {
         let invalid = |why: &str| format!("invalid database URL {:?}: {why}", Db::redacted_url(text));
         if text.starts_with("postgres:") || text.starts_with("postgresql:") {
             return Ok(Location::Postgres(text.to_owned()));
+        }
+        if text.starts_with("mysql:") || text.starts_with("mariadb:") {
+            return Ok(Location::MySql(text.to_owned()));
         }
         let options = if text.starts_with("sqlite:") {
             // Read as the app's sqlx reads it (percent-decoding included).
@@ -118,6 +126,20 @@ impl Location {
                 .await
             }
             Location::Postgres(url) => Db::connect(url).await,
+            Location::MySql(url) if read_only => {
+                let options = MySqlConnectOptions::from_str(&url.replacen("mariadb:", "mysql:", 1))?;
+                let pool = MySqlPoolOptions::new()
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::from(pool))
+            }
+            Location::MySql(url) => Db::connect(url).await,
         }
     }
 }
@@ -127,7 +149,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Sqlite(path, _) => path.display().fmt(f),
-            Location::Postgres(url) => f.write_str(&Db::redacted_url(url)),
+            Location::Postgres(url) | Location::MySql(url) => f.write_str(&Db::redacted_url(url)),
         }
     }
 }
@@ -400,7 +422,11 @@ mod tests {
             Location::parse("postgresql://u@h/db"),
             Ok(Location::Postgres(_))
         ));
-        for text in ["mysql://localhost/x", "sqlite::memory:", "sqlite://", ""] {
+        assert!(matches!(
+            Location::parse("mysql://u@h/db"),
+            Ok(Location::MySql(_))
+        ));
+        for text in ["mongodb://localhost/x", "sqlite::memory:", "sqlite://", ""] {
             assert!(Location::parse(text).is_err(), "{text}");
         }
     }

@@ -12,7 +12,7 @@ use crate::Failure;
 #[derive(clap::Args)]
 pub struct Args {
     /// The Django database: a SQLite file (PATH, sqlite:PATH or
-    /// sqlite://PATH) or a postgres:// URL. It is only read.
+    /// sqlite://PATH), a postgres:// or a mysql:// URL. It is only read.
     source: String,
     /// Create the SQLite file if it is missing, and hitcount's tables if
     /// the database has none (an empty one, or one with other tables).
@@ -36,7 +36,7 @@ pub async fn source(args: &Args) -> Result<(Db, Location), Failure> {
     if let Location::Sqlite(path, _) = &location {
         if !path.is_file() {
             return Err(format!(
-                "no Django database at {location}: expected a SQLite file or a postgres:// URL"
+                "no Django database at {location}: expected a SQLite file, a postgres:// or a mysql:// URL"
             ));
         }
     }

@@ -1,4 +1,5 @@
-//! The `hitcount` binary against real databases (SQLite and PostgreSQL):
+//! The `hitcount` binary against real databases (SQLite, PostgreSQL and
+//! MariaDB):
 //! django-hitcount's cleanup test, batching and continuing, stats, the
 //! Rocket.toml lookup, databases that are not the app's left untouched,
 //! and one clear line for every kind of bad input.
@@ -15,6 +16,7 @@ use common::TestDb;
 use hitcount::{HitCounter, ObjectRef, Visitor, Window};
 
 storage_tests!(
+    mariadb;
     cleanup_keeps_totals_and_windows,
     cleanup_runs_in_batches_and_continues,
     dry_run_only_counts,
@@ -85,6 +87,7 @@ async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
     match &db.db {
         hitcount::Db::Sqlite(pool) => texts!(pool),
         hitcount::Db::Postgres(pool) => texts!(pool),
+        hitcount::Db::MySql(pool) => texts!(pool),
         _ => unreachable!(),
     }
 }
@@ -95,6 +98,10 @@ async fn snapshot(db: &TestDb) -> (Vec<String>, Option<Vec<u8>>) {
     if db.is_postgres() {
         let columns = "SELECT table_name || ' ' || column_name || ' ' || data_type \
                        FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1";
+        (rows(db, columns).await, None)
+    } else if db.is_mariadb() {
+        let columns = "SELECT CONCAT(table_name, ' ', column_name, ' ', column_type) \
+                       FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1";
         (rows(db, columns).await, None)
     } else {
         let schema =
@@ -179,6 +186,11 @@ async fn cleanup_runs_in_batches_and_continues(db: &TestDb) {
         format!(
             "INSERT INTO hitcount_hit (hit_count_id, created_at, session_key, user_agent) \
              SELECT {pk}, TIMESTAMPTZ '2020-01-01 00:00:00+00', 's' || i, 'ua' FROM generate_series(1, 100000) i"
+        )
+    } else if db.is_mariadb() {
+        format!(
+            "INSERT INTO hitcount_hit (hit_count_id, created_at, session_key, user_agent) \
+             SELECT {pk}, '2020-01-01 00:00:00', CONCAT('s', seq), 'ua' FROM seq_1_to_100000"
         )
     } else {
         format!(
@@ -655,8 +667,8 @@ async fn bad_input_is_one_clear_line() {
             "cannot write /nonexistent/folder/x.csv",
         ),
         (
-            &["--database-url", "mysql://localhost/x", "stats"],
-            "invalid database URL \"mysql://localhost/x\": expected a SQLite file (PATH, sqlite:PATH or sqlite://PATH) or postgres://user@host/db",
+            &["--database-url", "mongodb://localhost/x", "stats"],
+            "invalid database URL \"mongodb://localhost/x\": expected a SQLite file (PATH, sqlite:PATH or sqlite://PATH), postgres://user@host/db or mysql://user@host/db",
         ),
         (
             &["--database-url", "sqlite::memory:", "stats"],
@@ -918,11 +930,52 @@ async fn import_django_from_postgres() {
              CREATE TABLE hitcount_blacklist_user_agent (id serial PRIMARY KEY, user_agent varchar(255) NOT NULL UNIQUE);",
         )
         .await;
-    // Copy every row of the fixture.
+    import_django_from(django).await;
+}
+
+/// The same in a MariaDB database laid out as Django 5.2 lays out
+/// django-hitcount 1.3.5's tables there (`SHOW CREATE TABLE` after its
+/// migrations; without the foreign key to `auth_user`).
+#[tokio::test]
+async fn import_django_from_mariadb() {
+    let Some(django) = TestDb::mariadb().await else {
+        return;
+    };
+    django
+        .execute(
+            "CREATE TABLE django_content_type (id int(11) NOT NULL AUTO_INCREMENT, app_label varchar(100) NOT NULL, \
+               model varchar(100) NOT NULL, PRIMARY KEY (id), UNIQUE KEY (app_label, model)) \
+               ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+             CREATE TABLE hitcount_hit_count (id int(11) NOT NULL AUTO_INCREMENT, \
+               hits int(10) unsigned NOT NULL CHECK (hits >= 0), modified datetime(6) NOT NULL, \
+               object_pk int(10) unsigned NOT NULL, content_type_id int(11) NOT NULL, PRIMARY KEY (id), \
+               UNIQUE KEY (content_type_id, object_pk), \
+               FOREIGN KEY (content_type_id) REFERENCES django_content_type (id), CHECK (object_pk >= 0)) \
+               ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+             CREATE TABLE hitcount_hit (id int(11) NOT NULL AUTO_INCREMENT, created datetime(6) NOT NULL, \
+               ip varchar(40) NOT NULL, session varchar(40) NOT NULL, user_agent varchar(255) NOT NULL, \
+               hitcount_id int(11) NOT NULL, user_id int(11) DEFAULT NULL, PRIMARY KEY (id), KEY (hitcount_id), \
+               KEY (user_id), KEY (created), KEY (ip), KEY (session), \
+               FOREIGN KEY (hitcount_id) REFERENCES hitcount_hit_count (id)) \
+               ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+             CREATE TABLE hitcount_blacklist_ip (id int(11) NOT NULL AUTO_INCREMENT, ip varchar(40) NOT NULL, \
+               PRIMARY KEY (id), UNIQUE KEY (ip)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+             CREATE TABLE hitcount_blacklist_user_agent (id int(11) NOT NULL AUTO_INCREMENT, \
+               user_agent varchar(255) NOT NULL, PRIMARY KEY (id), UNIQUE KEY (user_agent)) \
+               ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;",
+        )
+        .await;
+    import_django_from(django).await;
+}
+
+/// Copies every row of the Django fixture into `django`'s tables (Django
+/// writes times in UTC, without a zone), then imports it into SQLite;
+/// twice.
+async fn import_django_from(django: TestDb) {
     let fixture = hitcount::sqlx::SqlitePool::connect(&format!("sqlite://{DJANGO_FIXTURE}?mode=ro"))
         .await
         .unwrap();
-    let copy = |select: &'static str, insert: &'static str| {
+    let copy = |select: &'static str, table: &'static str, casts: &'static [&'static str]| {
         let (fixture, django) = (fixture.clone(), &django);
         async move {
             let rows: Vec<Vec<Option<String>>> = {
@@ -935,43 +988,67 @@ async fn import_django_from_postgres() {
                     .map(|row| (0..row.len()).map(|i| row.get::<Option<String>, _>(i)).collect())
                     .collect()
             };
-            let hitcount::Db::Postgres(pool) = &django.db else {
-                unreachable!()
-            };
-            for row in rows {
-                let mut query = hitcount::sqlx::query(insert);
-                for value in row {
-                    query = query.bind(value);
+            // Each value is bound as text, cast where PostgreSQL needs it.
+            macro_rules! insert {
+                ($pool:expr, $param:expr) => {
+                    let values: Vec<String> = casts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, cast)| $param(i, cast))
+                        .collect();
+                    let insert = format!("INSERT INTO {table} VALUES ({})", values.join(", "));
+                    for row in &rows {
+                        let mut query = hitcount::sqlx::query(&insert);
+                        for value in row {
+                            query = query.bind(value);
+                        }
+                        query.execute($pool).await.unwrap();
+                    }
+                };
+            }
+            match &django.db {
+                hitcount::Db::Postgres(pool) => {
+                    insert!(pool, |i: usize, cast: &&str| match *cast {
+                        "" => format!("${}", i + 1),
+                        "timestamptz" => format!("CAST(${} || '+00' AS timestamptz)", i + 1),
+                        cast => format!("CAST(${} AS {cast})", i + 1),
+                    });
                 }
-                query.execute(pool).await.unwrap();
+                hitcount::Db::MySql(pool) => {
+                    insert!(pool, |_, _: &&str| "?".to_owned());
+                }
+                _ => unreachable!(),
             }
         }
     };
     copy(
         "SELECT CAST(id AS TEXT), app_label, model FROM django_content_type",
-        "INSERT INTO django_content_type VALUES (CAST($1 AS integer), $2, $3)",
+        "django_content_type (id, app_label, model)",
+        &["integer", "", ""],
     )
     .await;
     copy(
         "SELECT CAST(id AS TEXT), CAST(hits AS TEXT), modified, CAST(content_type_id AS TEXT), CAST(object_pk AS TEXT) FROM hitcount_hit_count",
-        "INSERT INTO hitcount_hit_count VALUES (CAST($1 AS integer), CAST($2 AS integer), CAST($3 || '+00' AS timestamptz), \
-         CAST($4 AS integer), CAST($5 AS integer))",
+        "hitcount_hit_count (id, hits, modified, content_type_id, object_pk)",
+        &["integer", "integer", "timestamptz", "integer", "integer"],
     )
     .await;
     copy(
         "SELECT CAST(id AS TEXT), created, ip, user_agent, CAST(hitcount_id AS TEXT), CAST(user_id AS TEXT), session FROM hitcount_hit",
-        "INSERT INTO hitcount_hit VALUES (CAST($1 AS integer), CAST($2 || '+00' AS timestamptz), $3, $4, \
-         CAST($5 AS integer), CAST($6 AS integer), $7)",
+        "hitcount_hit (id, created, ip, user_agent, hitcount_id, user_id, session)",
+        &["integer", "timestamptz", "", "", "integer", "integer", ""],
     )
     .await;
     copy(
         "SELECT CAST(id AS TEXT), ip FROM hitcount_blacklist_ip",
-        "INSERT INTO hitcount_blacklist_ip VALUES (CAST($1 AS integer), $2)",
+        "hitcount_blacklist_ip (id, ip)",
+        &["integer", ""],
     )
     .await;
     copy(
         "SELECT CAST(id AS TEXT), user_agent FROM hitcount_blacklist_user_agent",
-        "INSERT INTO hitcount_blacklist_user_agent VALUES (CAST($1 AS integer), $2)",
+        "hitcount_blacklist_user_agent (id, user_agent)",
+        &["integer", ""],
     )
     .await;
     assert_eq!(

@@ -31,7 +31,8 @@ pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306";
 /// on SQLite and once on PostgreSQL: one behaviour suite, every backend.
 /// Starting with `pgbouncer;`, also on PostgreSQL through PgBouncer in
 /// transaction pooling mode, as deployments of many instances run it;
-/// with `pgbouncer, mariadb;`, on MariaDB too; tests listed after
+/// with `pgbouncer, mariadb;` (or `mariadb;` alone), on MariaDB too;
+/// tests listed after
 /// `; not on mariadb:` test what cannot happen there (say why at the
 /// test).
 #[macro_export]
@@ -42,6 +43,10 @@ macro_rules! storage_tests {
     };
     (pgbouncer, mariadb; $($name:ident),* $(,)?) => {
         $crate::storage_tests!(pgbouncer; $($name),*);
+        $crate::storage_tests!(@mariadb $($name),*);
+    };
+    (mariadb; $($name:ident),* $(,)?) => {
+        $crate::storage_tests!($($name),*);
         $crate::storage_tests!(@mariadb $($name),*);
     };
     (@mariadb $($name:ident),*) => {

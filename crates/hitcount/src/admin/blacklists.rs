@@ -10,6 +10,7 @@ use super::hit_log::HitRecord;
 use super::Admin;
 use crate::error::{invalid, Result};
 use crate::rules::List;
+use crate::store::At;
 use crate::values::{clean_user_agent, parse_ip};
 
 /// Whether a hit's IP and user agent are blacklisted (see
@@ -234,7 +235,7 @@ impl Admin<'_> {
             let mut changed = 0;
             for entry in entries {
                 let query = sqlx::query(statement).bind(entry);
-                let query = if add { query.bind(now) } else { query };
+                let query = if add { query.bind(At(now)) } else { query };
                 changed += query.execute(&mut *tx).await?.rows_affected();
             }
             tx.commit().await?;

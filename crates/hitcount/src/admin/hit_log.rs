@@ -10,6 +10,7 @@ use super::Admin;
 use crate::error::{invalid, Result};
 use crate::rules::List;
 use crate::store::hit_log::{self, Filters};
+use crate::store::At;
 use crate::values::parse_ip;
 use crate::values::ObjectRef;
 use crate::values::{day_start, hour_start};
@@ -630,7 +631,7 @@ impl Admin<'_> {
             }
             for (statement, buckets) in [(sql.remove_hourly, &hours), (sql.remove_daily, &days)] {
                 for ((pk, start), n) in buckets {
-                    sqlx::query(statement).bind(pk).bind(start).bind(n).execute(&mut *tx).await?;
+                    sqlx::query(statement).bind(pk).bind(At(*start)).bind(n).execute(&mut *tx).await?;
                 }
             }
             tx.commit().await?;

@@ -1,7 +1,8 @@
 //! Moving a Django site's counts over: reading django-hitcount's tables
 //! (`hitcount_hit_count`, `hitcount_hit`, the two blacklists, and
-//! `django_content_type` to name kinds `app_label.model`) from its SQLite
-//! or PostgreSQL database, and adding them here, idempotently.
+//! `django_content_type` to name kinds `app_label.model`) from its SQLite,
+//! PostgreSQL or MySQL/MariaDB database, and adding them here,
+//! idempotently.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use super::Admin;
 use crate::error::{Error, Result};
-use crate::store::Db;
+use crate::store::{At, Db};
 use crate::values::ObjectRef;
 use crate::values::{day_start, hour_start};
 use crate::values::{MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN};
@@ -63,19 +64,69 @@ macro_rules! read_all {
 /// Its `hitcount_hit` row: created, ip, session, user agent, user id, hit count id.
 type HitRow = (DateTime<Utc>, String, String, String, Option<String>, i64);
 
-/// The statements that read django-hitcount's tables, the same on SQLite
-/// and PostgreSQL (casts make Django's column types ours).
-const CONTENT_TYPES: &str = "SELECT CAST(id AS BIGINT), app_label || '.' || model FROM django_content_type";
-const COUNTS: &str = "SELECT CAST(id AS BIGINT), CAST(hits AS BIGINT), CAST(content_type_id AS BIGINT), \
-                      CAST(object_pk AS TEXT) FROM hitcount_hit_count ORDER BY id";
-const HITS_COLUMNS: &str = "ip, session, user_agent, CAST(user_id AS TEXT), CAST(hitcount_id AS BIGINT) \
-                            FROM hitcount_hit ORDER BY id";
+/// The statements that read django-hitcount's tables on one backend:
+/// casts make Django's column types ours.
+struct DjangoReads {
+    content_types: &'static str,
+    counts: &'static str,
+    hits: &'static str,
+}
+
+/// [`DjangoReads`] written with the backend's names of a 64-bit integer
+/// and of text, and its expression of a hit's time (Django writes UTC).
+macro_rules! django_reads {
+    ($bigint:literal, $text:literal, $created:literal) => {
+        DjangoReads {
+            content_types: concat!(
+                "SELECT CAST(id AS ",
+                $bigint,
+                "), app_label || '.' || model FROM django_content_type"
+            ),
+            counts: concat!(
+                "SELECT CAST(id AS ",
+                $bigint,
+                "), CAST(hits AS ",
+                $bigint,
+                "), CAST(content_type_id AS ",
+                $bigint,
+                "), CAST(object_pk AS ",
+                $text,
+                ") FROM hitcount_hit_count ORDER BY id"
+            ),
+            hits: concat!(
+                "SELECT ",
+                $created,
+                ", ip, session, user_agent, CAST(user_id AS ",
+                $text,
+                "), CAST(hitcount_id AS ",
+                $bigint,
+                ") FROM hitcount_hit ORDER BY id"
+            ),
+        }
+    };
+}
+
+impl DjangoReads {
+    fn of(source: &Db) -> &'static DjangoReads {
+        match source {
+            // SQLite keeps times as text without a zone.
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(_) => &django_reads!("BIGINT", "TEXT", "created"),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => &django_reads!("BIGINT", "TEXT", "CAST(created AS TIMESTAMPTZ)"),
+            // `||` joins text: sqlx sets PIPES_AS_CONCAT.
+            #[cfg(feature = "mysql")]
+            Db::MySql(_) => &django_reads!("SIGNED", "CHAR", "created"),
+        }
+    }
+}
+
 const BLACKLISTED_IPS: &str = "SELECT ip FROM hitcount_blacklist_ip ORDER BY id";
 const BLACKLISTED_USER_AGENTS: &str = "SELECT user_agent FROM hitcount_blacklist_user_agent ORDER BY id";
 
 impl Admin<'_> {
-    /// Imports a django-hitcount database (`source`, SQLite or
-    /// PostgreSQL): every object's total (kept whole, also when its hit
+    /// Imports a django-hitcount database (`source`, SQLite, PostgreSQL or
+    /// MySQL/MariaDB): every object's total (kept whole, also when its hit
     /// log was cleaned up in Django), every hit row with its hourly and
     /// daily buckets, and both blacklists. IPs are stored as this counter's
     /// `ip_storage` says. Running it again adds nothing twice: totals are
@@ -91,10 +142,11 @@ impl Admin<'_> {
     /// ```
     pub async fn import_django(self, source: &Db) -> Result<DjangoImport> {
         let mut report = DjangoImport::default();
-        let kinds: HashMap<i64, String> = read_all!(source, (i64, String), CONTENT_TYPES)
+        let reads = DjangoReads::of(source);
+        let kinds: HashMap<i64, String> = read_all!(source, (i64, String), reads.content_types)
             .into_iter()
             .collect();
-        let counts: Vec<CountRow> = read_all!(source, CountRow, COUNTS);
+        let counts: Vec<CountRow> = read_all!(source, CountRow, reads.counts);
         // django's hit count id -> ours.
         let mut pks = HashMap::with_capacity(counts.len());
         for (django_id, hits, content_type, object_pk) in counts {
@@ -111,7 +163,7 @@ impl Admin<'_> {
                 report.hits += hits;
             }
         }
-        report.hit_rows = self.import_hits(source, &pks).await?;
+        report.hit_rows = self.import_hits(source, reads.hits, &pks).await?;
         for ip in read_all!(source, (String,), BLACKLISTED_IPS) {
             report.blacklisted_ips += u64::from(self.blacklist_ip(&ip.0).await?);
         }
@@ -137,21 +189,10 @@ impl Admin<'_> {
 
     /// Adds the hit rows that are not here yet, with their buckets, each in
     /// one transaction, as they stream from the source.
-    async fn import_hits(self, source: &Db, pks: &HashMap<i64, i64>) -> Result<u64> {
+    async fn import_hits(self, source: &Db, select: &str, pks: &HashMap<i64, i64>) -> Result<u64> {
         let mut added = 0;
-        // Django writes UTC; SQLite keeps it as text without a zone.
-        let created = match source {
-            #[cfg(feature = "sqlite")]
-            Db::Sqlite(_) => "created",
-            #[cfg(feature = "postgres")]
-            Db::Postgres(_) => "CAST(created AS TIMESTAMPTZ)",
-            // Django writes DATETIME(6) in UTC.
-            #[cfg(feature = "mysql")]
-            Db::MySql(_) => "created",
-        };
-        let select = format!("SELECT {created}, {HITS_COLUMNS}");
         dispatch!(source, pool, _sql => {
-            let mut rows = sqlx::query_as::<_, HitRow>(&select).fetch(pool);
+            let mut rows = sqlx::query_as::<_, HitRow>(select).fetch(pool);
             while let Some(row) = rows.try_next().await.map_err(not_django)? {
                 added += self.import_hit(pks, row).await?;
             }
@@ -175,7 +216,7 @@ impl Admin<'_> {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(sql.import_hit)
                 .bind(pk)
-                .bind(created)
+                .bind(At(created))
                 .bind(stored_ip.as_deref())
                 .bind(&session)
                 .bind(&user_agent)
@@ -185,7 +226,7 @@ impl Admin<'_> {
                 .rows_affected();
             if inserted == 1 {
                 for (statement, start) in [(sql.add_hourly, hour_start(created)), (sql.add_daily, day_start(created))] {
-                    sqlx::query(statement).bind(pk).bind(start).bind(1_i64).execute(&mut *tx).await?;
+                    sqlx::query(statement).bind(pk).bind(At(start)).bind(1_i64).execute(&mut *tx).await?;
                 }
             }
             tx.commit().await?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::Admin;
 use crate::error::{invalid, Result};
 use crate::reading::{DayHits, DayRow};
+use crate::store::At;
 use crate::values::ObjectRef;
 
 /// The most days a [`Period`] spans.
@@ -309,10 +310,10 @@ impl Admin<'_> {
             .within_budget(async move {
                 let rows: Vec<DayRow> = dispatch!(counter.db(), pool, sql => {
                     match object_pk {
-                        None => sqlx::query_as(sql.period_days).bind(from).bind(until).fetch_all(pool).await?,
+                        None => sqlx::query_as(sql.period_days).bind(At(from)).bind(until.map(At)).fetch_all(pool).await?,
                         Some(pk) => sqlx::query_as(sql.period_days_of)
-                            .bind(from)
-                            .bind(until)
+                            .bind(At(from))
+                            .bind(until.map(At))
                             .bind(pk)
                             .fetch_all(pool)
                             .await?,
@@ -353,8 +354,8 @@ impl Admin<'_> {
             .within_budget(async move {
                 let rows: Vec<(i64, i64, i64, i64, i64)> = dispatch!(counter.db(), pool, sql => {
                     sqlx::query_as(sql.period_rankings)
-                        .bind(from)
-                        .bind(until)
+                        .bind(At(from))
+                        .bind(until.map(At))
                         .bind(i64::from(limit))
                         .fetch_all(pool)
                         .await?
@@ -460,15 +461,15 @@ impl Admin<'_> {
                 let rows: Vec<(Option<String>, String)> = dispatch!(counter.db(), pool, sql => {
                     match object_pk {
                         None => sqlx::query_as(sql.newest_visitors)
-                            .bind(from)
-                            .bind(until)
+                            .bind(At(from))
+                            .bind(until.map(At))
                             .bind(i64::from(VISITOR_SAMPLE))
                             .fetch_all(pool)
                             .await?,
                         Some(pk) => sqlx::query_as(sql.newest_visitors_of)
                             .bind(pk)
-                            .bind(from)
-                            .bind(until)
+                            .bind(At(from))
+                            .bind(until.map(At))
                             .bind(i64::from(VISITOR_SAMPLE))
                             .fetch_all(pool)
                             .await?,

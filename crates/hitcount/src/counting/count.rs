@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::rules::{self, List, Reason, Tally};
 use crate::settings::Settings;
 use crate::store::returned;
+use crate::store::At;
 use crate::values::{day_start, ObjectRef, Visitor};
 
 impl HitCounter {
@@ -212,8 +213,8 @@ impl HitCounter {
             };
             let mut tx = pool.begin().await?;
             let (pk, hits): (i64, i64) =
-                returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(now).fetch_all(&mut *tx).await?)?;
-            sqlx::query(daily).bind(pk).bind(day_start(now)).bind(1_i64).execute(&mut *tx).await?;
+                returned(sqlx::query_as(upsert).bind(kind).bind(id).bind(At(now)).fetch_all(&mut *tx).await?)?;
+            sqlx::query(daily).bind(pk).bind(At(day_start(now))).bind(1_i64).execute(&mut *tx).await?;
             tx.commit().await?;
             Some((pk, hits))
         });

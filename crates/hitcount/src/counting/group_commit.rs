@@ -32,7 +32,7 @@ use crate::store::batch::{BatchWrite, DayViews, HitRow};
 use crate::store::dialect::BatchStart;
 #[cfg(feature = "postgres")]
 use crate::store::dialect::LockedBatch;
-use crate::store::{Connection, Db};
+use crate::store::{At, Connection, Db};
 use crate::values::{day_start, ObjectRef, Visitor};
 
 /// One request to decide in the database.
@@ -407,7 +407,7 @@ async fn count_batch<'a>(
             if let Some(read) = read {
                 let stored: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(read)
                     .bind(&lookups)
-                    .bind(earliest_since)
+                    .bind(At(earliest_since))
                     .fetch_all(&mut *conn)
                     .await?;
                 for (i, at) in stored {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::rules::List;
 use crate::store::batch::DayViews;
-use crate::store::Db;
+use crate::store::{At, Db};
 use crate::values::day_start;
 
 /// How often pending views are written.
@@ -172,7 +172,7 @@ async fn write(db: &Db, views: &DayViews, refusals: &Refusals) -> Result<()> {
             sqlx::query(sql.add_views).bind(n).bind(pk).execute(&mut *tx).await?;
         }
         for ((pk, day), n) in views {
-            sqlx::query(sql.add_daily_views).bind(pk).bind(day).bind(n).execute(&mut *tx).await?;
+            sqlx::query(sql.add_daily_views).bind(pk).bind(At(*day)).bind(n).execute(&mut *tx).await?;
         }
         for ((list, entry), n) in refusals {
             let statement = match list {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::counting::HitCounter;
 use crate::error::{invalid, Result};
+use crate::store::At;
 use crate::values::ObjectRef;
 use crate::values::Window;
 use crate::values::{day_start, hour_start, next_day, next_hour};
@@ -301,9 +302,9 @@ impl HitCounter {
             let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
             let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
                 sqlx::query_scalar(sql.window_hits)
-                    .bind(from)
-                    .bind(hour)
-                    .bind(day)
+                    .bind(At(from))
+                    .bind(At(hour))
+                    .bind(At(day))
                     .bind(object.kind())
                     .bind(object.id())
                     .fetch_optional(pool)
@@ -407,9 +408,9 @@ impl HitCounter {
             let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
                 let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
                 sqlx::query_as(&statement)
-                    .bind(from)
-                    .bind(hour)
-                    .bind(day)
+                    .bind(At(from))
+                    .bind(At(hour))
+                    .bind(At(day))
                     .bind(i64::from(limit))
                     .fetch_all(pool)
                     .await?
@@ -441,7 +442,7 @@ impl HitCounter {
                 sqlx::query_as(sql.daily_hits)
                     .bind(object.kind())
                     .bind(object.id())
-                    .bind(first)
+                    .bind(At(first))
                     .fetch_all(pool)
                     .await?
             });
@@ -476,7 +477,7 @@ impl HitCounter {
                         format!("{select} WHERE (c.kind, c.object_id) IN ({}{})", sql.row_list, pairs.join(", "));
                     let mut query = sqlx::query_as(&statement);
                     if let Some([from, hour, day]) = bounds {
-                        query = query.bind(from).bind(hour).bind(day);
+                        query = query.bind(At(from)).bind(At(hour)).bind(At(day));
                     }
                     for object in chunk {
                         query = query.bind(object.kind()).bind(object.id());
@@ -525,9 +526,9 @@ impl HitCounter {
                     Some(window) => {
                         let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
                         sqlx::query_as(sql.most_viewed_within)
-                            .bind(from)
-                            .bind(hour)
-                            .bind(day)
+                            .bind(At(from))
+                            .bind(At(hour))
+                            .bind(At(day))
                             .bind(kind)
                             .bind(limit)
                             .fetch_all(pool)

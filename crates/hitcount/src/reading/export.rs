@@ -10,6 +10,7 @@ use futures_util::TryStreamExt;
 use super::counts::{Counts, DayHits};
 use crate::counting::HitCounter;
 use crate::error::Result;
+use crate::store::At;
 use crate::values::ObjectRef;
 
 impl HitCounter {
@@ -78,7 +79,7 @@ impl HitCounter {
         dispatch!(self.db(), pool, sql => {
             let mut rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, i64, i64, i64)>(sql.export_daily)
                 .bind(kind)
-                .bind(since)
+                .bind(since.map(At))
                 .fetch(pool);
             while let Some((kind, id, day, hits, views, bot_hits)) = rows.try_next().await? {
                 let object = ObjectRef::new(kind, id)?;

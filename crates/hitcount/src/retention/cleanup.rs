@@ -11,7 +11,7 @@ use sqlx::Connection as _;
 use super::lease;
 use crate::error::Result;
 use crate::settings::{check_batch_size, check_retention, Settings};
-use crate::store::Db;
+use crate::store::{At, Db};
 use crate::values::{Clock, Window};
 
 /// How to run a cleanup. [`CleanupOptions::from`] a counter's settings
@@ -148,7 +148,7 @@ impl Cleanup<'_> {
         };
         dispatch!(self.writer, pool, sql => {
             if options.dry_run {
-                let expired: i64 = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_one(pool).await?;
+                let expired: i64 = sqlx::query_scalar(sql.count_expired).bind(At(cutoff)).fetch_one(pool).await?;
                 report.removed = expired as u64;
                 return Ok(report);
             }
@@ -172,7 +172,7 @@ impl Cleanup<'_> {
             };
             loop {
                 if options.max_batches.is_some_and(|max| report.statements >= max) {
-                    let left: Option<i64> = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_optional(pool).await?;
+                    let left: Option<i64> = sqlx::query_scalar(sql.count_expired).bind(At(cutoff)).fetch_optional(pool).await?;
                     report.complete = left.unwrap_or(0) == 0;
                     break;
                 }
@@ -180,8 +180,8 @@ impl Cleanup<'_> {
                     tokio::time::sleep(pause).await;
                 }
                 let delete = sqlx::query_scalar::<_, DateTime<Utc>>(sql.cleanup_batch)
-                    .bind(from)
-                    .bind(cutoff)
+                    .bind(At(from))
+                    .bind(At(cutoff))
                     .bind(i64::from(size));
                 let (removed, took) = match own.as_mut() {
                     Some((begin, conn)) => {
@@ -217,7 +217,7 @@ impl Cleanup<'_> {
                     // the server, a second cleanup) took rows from under
                     // it: then look again from the oldest row. Each look
                     // again follows a batch that removed rows, so it ends.
-                    let left: i64 = sqlx::query_scalar(sql.count_expired).bind(cutoff).fetch_one(pool).await?;
+                    let left: i64 = sqlx::query_scalar(sql.count_expired).bind(At(cutoff)).fetch_one(pool).await?;
                     if left == 0 || removed == 0 {
                         report.complete = left == 0;
                         break;

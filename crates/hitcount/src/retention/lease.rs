@@ -7,13 +7,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
-use crate::store::Db;
+use crate::store::{At, Db};
 
 /// Takes the lease until `until` if no one holds it at `now`. Whether it
 /// was taken.
 pub(crate) async fn take(db: &Db, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
     let taken = dispatch!(db, pool, sql => {
-        sqlx::query(sql.take_cleanup_lease).bind(until).bind(now).execute(pool).await?.rows_affected()
+        sqlx::query(sql.take_cleanup_lease).bind(At(until)).bind(At(now)).execute(pool).await?.rows_affected()
     });
     Ok(taken == 1)
 }
@@ -23,7 +23,7 @@ pub(crate) async fn take(db: &Db, until: DateTime<Utc>, now: DateTime<Utc>) -> R
 /// expired.
 pub(crate) async fn renew(db: &Db, held: DateTime<Utc>, until: Option<DateTime<Utc>>) -> Result<bool> {
     let kept = dispatch!(db, pool, sql => {
-        sqlx::query(sql.renew_cleanup_lease).bind(until).bind(held).execute(pool).await?.rows_affected()
+        sqlx::query(sql.renew_cleanup_lease).bind(until.map(At)).bind(At(held)).execute(pool).await?.rows_affected()
     });
     Ok(kept == 1)
 }

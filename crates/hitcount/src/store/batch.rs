@@ -104,7 +104,7 @@ macro_rules! write_batch {
                     Bind::Objects => query.bind(&$batch.objects),
                     Bind::Hourly => query.bind(&$batch.hourly),
                     Bind::Daily => query.bind(&$batch.daily),
-                    Bind::Now => query.bind($now),
+                    Bind::Now => query.bind($crate::store::At($now)),
                 };
             }
             let rows = query.fetch_all($executor).await?;

@@ -106,7 +106,7 @@ macro_rules! bind_args {
             query = match arg {
                 $crate::store::hit_log::Arg::Int(value) => query.bind(*value),
                 $crate::store::hit_log::Arg::Text(value) => query.bind(*value),
-                $crate::store::hit_log::Arg::Time(value) => query.bind(*value),
+                $crate::store::hit_log::Arg::Time(value) => query.bind($crate::store::At(*value)),
             };
         }
         query

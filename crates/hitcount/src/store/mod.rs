@@ -60,7 +60,7 @@ macro_rules! register_object {
             sqlx::query_scalar::<_, i64>($sql.register)
                 .bind($object.kind())
                 .bind($object.id())
-                .bind($now)
+                .bind($crate::store::At($now))
                 .fetch_all($executor)
                 .await?,
         )?
@@ -75,10 +75,10 @@ macro_rules! ip_hits {
         let query = match $scope {
             $crate::settings::IpLimitScope::Site => sqlx::query_scalar::<_, i64>($sql.ip_hits_site)
                 .bind($ip)
-                .bind($since),
+                .bind($crate::store::At($since)),
             $crate::settings::IpLimitScope::Object => sqlx::query_scalar::<_, i64>($sql.ip_hits_object)
                 .bind($ip)
-                .bind($since)
+                .bind($crate::store::At($since))
                 .bind($pk),
         };
         query.fetch_one($executor).await?
@@ -126,6 +126,53 @@ fn is_busy(error: &sqlx::Error) -> bool {
 /// PostgreSQL parses as a `TIMESTAMPTZ`.
 pub(crate) fn json_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// A time as a statement's parameter. On SQLite and PostgreSQL it is the
+/// `DateTime<Utc>` itself; on MariaDB a DATETIME in UTC, since sqlx sends a
+/// `DateTime<Utc>` there as a TIMESTAMP, which the server misreads outside
+/// 1970-2038 (a range scan from year 1000, or to 2039, finds nothing).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At(pub DateTime<Utc>);
+
+/// `At` is bound as the `DateTime<Utc>` it holds on `$db`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! bind_time_as_itself {
+    ($db:ty) => {
+        impl sqlx::Type<$db> for At {
+            fn type_info() -> <$db as sqlx::Database>::TypeInfo {
+                <DateTime<Utc> as sqlx::Type<$db>>::type_info()
+            }
+        }
+
+        impl<'q> sqlx::Encode<'q, $db> for At {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$db as sqlx::database::HasArguments<'q>>::ArgumentBuffer,
+            ) -> sqlx::encode::IsNull {
+                <DateTime<Utc> as sqlx::Encode<'q, $db>>::encode_by_ref(&self.0, buf)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+bind_time_as_itself!(sqlx::Sqlite);
+#[cfg(feature = "postgres")]
+bind_time_as_itself!(sqlx::Postgres);
+
+#[cfg(feature = "mysql")]
+impl sqlx::Type<sqlx::MySql> for At {
+    fn type_info() -> sqlx::mysql::MySqlTypeInfo {
+        <chrono::NaiveDateTime as sqlx::Type<sqlx::MySql>>::type_info()
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl sqlx::Encode<'_, sqlx::MySql> for At {
+    fn encode_by_ref(&self, buf: &mut Vec<u8>) -> sqlx::encode::IsNull {
+        <chrono::NaiveDateTime as sqlx::Encode<'_, sqlx::MySql>>::encode_by_ref(&self.0.naive_utc(), buf)
+    }
 }
 
 /// 32 random bytes from the operating system, as hex: the keys the
@@ -483,7 +530,7 @@ mod tests {
             second + chrono::TimeDelta::microseconds(120_500),
         ] {
             let bound: String = sqlx::query_scalar("SELECT $1")
-                .bind(t)
+                .bind(At(t))
                 .fetch_one(&pool)
                 .await
                 .unwrap();

@@ -25,6 +25,7 @@ storage_tests!(
     blacklisting_a_hashed_ip_blocks_its_visitor,
     bad_admin_input,
     on_delete_cascade,
+    times_far_from_now_are_found,
 );
 
 /// django-hitcount's admin fixture: 10 hits on one post, hit x from IP
@@ -476,4 +477,54 @@ async fn on_delete_cascade(db: &TestDb) {
     assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_daily").await, 1);
     assert!(!counter.admin().delete_counts(&post(1)).await.unwrap());
     assert_eq!(counter.counts(&post(2)).await.unwrap().hits, 1);
+}
+
+/// Hits counted after 2038, and bounds from year 1 to 9999, are found and
+/// windowed as any other: times are bound as the backend stores them
+/// (MariaDB misreads a TIMESTAMP parameter outside 1970-2038).
+async fn times_far_from_now_are_found(db: &TestDb) {
+    let counter = db.counter(Default::default()).await;
+    let year = |y: i32| {
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    db.clock.set(year(2040) + TimeDelta::hours(5));
+    let visitor = Visitor::new("far-future").unwrap();
+    assert!(counter.count_hit(&post(1), &visitor).await.unwrap().hit_counted);
+    db.clock.advance(TimeDelta::minutes(90));
+    assert_eq!(
+        counter
+            .hits_in_last(&post(1), hitcount::Window::days(3))
+            .await
+            .unwrap(),
+        1
+    );
+    for (since, until) in [
+        (year(1), year(9999)),
+        (year(1969), year(2041)),
+        (year(2039), year(2100)),
+    ] {
+        let page = counter
+            .admin()
+            .list_hits(&HitFilter {
+                since: Some(since),
+                until: Some(until),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1, "{since} to {until}");
+    }
+    let outside = counter
+        .admin()
+        .list_hits(&HitFilter {
+            until: Some(year(2040)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outside.total, 0);
 }
