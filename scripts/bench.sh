@@ -5,12 +5,13 @@
 #
 #   bash scripts/bench.sh                     # SQLite
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench bash scripts/bench.sh
+#   BENCH_DATABASE_URL=mysql://root@127.0.0.1/bench bash scripts/bench.sh   # MariaDB
 #
 #   BENCH_VISIT_COUNTS=true bash scripts/bench.sh       # cookie.visit_counts on
 #
 # Besides every new visitor on one object ("counted", a post that goes
 # viral), "counted-1000" sends them to 1 000 objects in turn. On
-# PostgreSQL a last run starts a second app instance on the same database
+# PostgreSQL and MariaDB a last run starts a second app instance on the same database
 # and loads both at once with new visitors on one object, half the
 # connections each: each instance's requests/s and their sum.
 #
@@ -39,7 +40,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 app_bin="${BENCH_APP:-}"
 if [ -z "$app_bin" ]; then
-    cargo build --release -q -p rocket_hitcount --example bench_app
+    cargo build --release -q -p rocket_hitcount --features mysql --example bench_app
     app_bin=target/release/examples/bench_app
 fi
 
@@ -158,10 +159,10 @@ for name in counted counted-1000 repeat returning ajax list-20-counts; do
         }'
 done
 
-# Two app instances on one PostgreSQL database, loaded at once: new
-# visitors on one object, half the connections each.
+# Two app instances on one PostgreSQL or MariaDB database, loaded at
+# once: new visitors on one object, half the connections each.
 case "${BENCH_DATABASE_URL:-}" in
-postgres*)
+postgres* | mysql*)
     second_port=$((port + 1))
     start_app "$second_port"
     second=$started

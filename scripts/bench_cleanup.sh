@@ -25,7 +25,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONT
 need wrk wrk
 need /usr/bin/time time
 cargo build --release -q -p hitcount-cli
-cargo build --release -q -p rocket_hitcount --example bench_app
+cargo build --release -q -p rocket_hitcount --features mysql --example bench_app
 hitcount=target/release/hitcount
 app=target/release/examples/bench_app
 

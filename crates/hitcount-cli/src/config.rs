@@ -15,9 +15,9 @@ use std::str::FromStr;
 use clap::Args;
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Profile};
-use hitcount::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use hitcount::sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use hitcount::sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
-use hitcount::sqlx::Executor;
+use hitcount::sqlx::{Connection, Executor};
 use hitcount::{Db, HitCounter, Settings};
 
 use crate::Failure;
@@ -128,6 +128,10 @@ impl Location {
             Location::Postgres(url) => Db::connect(url).await,
             Location::MySql(url) if read_only => {
                 let options = MySqlConnectOptions::from_str(&url.replacen("mariadb:", "mysql:", 1))?;
+                // One connection first, as `Db::connect` does: a server
+                // that refuses is said at once, not after the pool's
+                // timeout.
+                MySqlConnection::connect_with(&options).await?.close().await?;
                 let pool = MySqlPoolOptions::new()
                     .after_connect(|conn, _| {
                         Box::pin(async move {

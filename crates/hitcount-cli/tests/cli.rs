@@ -679,6 +679,14 @@ async fn bad_input_is_one_clear_line() {
             "refused",
         ),
         (
+            &["--database-url", "mysql://user:secret@127.0.0.1:1/x", "stats"],
+            "refused",
+        ),
+        (
+            &["--database-url", url, "import-django", "mysql://user:secret@127.0.0.1:1/x"],
+            "refused",
+        ),
+        (
             &["--database-url", url, "cleanup", "--keep", "a fortnight"],
             "invalid duration \"a fortnight\"",
         ),

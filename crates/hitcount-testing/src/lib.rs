@@ -1,5 +1,5 @@
 //! The test harness of the workspace's crates: a fresh database per test
-//! on SQLite or PostgreSQL, dropped afterwards (also when the test
+//! on SQLite, PostgreSQL or MariaDB, dropped afterwards (also when the test
 //! panics), a clock the test moves, and sqlx's statement log
 //! ([`statements`]) for the tests that count statements.
 //!

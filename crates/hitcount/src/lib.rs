@@ -7,8 +7,8 @@
 //! fairing, guards, routes and Tera functions on it.
 //!
 //! - **Exactly once**: concurrent requests of one visitor for one object
-//!   count once, on SQLite, PostgreSQL, and across app instances sharing
-//!   one PostgreSQL database.
+//!   count once, on SQLite, PostgreSQL and MariaDB, and across app
+//!   instances sharing one PostgreSQL or MariaDB database.
 //! - **History that survives cleanup**: hourly and daily buckets keep
 //!   `hits_in_last` counting hits that cleanup removed from the hit log,
 //!   exact to the hour.
@@ -24,6 +24,7 @@
 //! |------------|------------|--------------------------------------|
 //! | SQLite     | `sqlite`   | the embedded default, no service      |
 //! | PostgreSQL | `postgres` | many app instances on one database    |
+//! | MariaDB    | `mysql`    | the same, where the site runs MariaDB 10.11+ (not MySQL 8) |
 //!
 //! ## Quickstart
 //!

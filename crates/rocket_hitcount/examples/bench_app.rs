@@ -1,9 +1,9 @@
 //! The app that `scripts/bench.sh` loads with wrk: one bare route (GET, and
 //! POST for the AJAX scenario's client) and one route per scenario, on
-//! SQLite (or PostgreSQL with `BENCH_DATABASE_URL`);
+//! SQLite (or PostgreSQL or MariaDB with `BENCH_DATABASE_URL`);
 //! `BENCH_VISIT_COUNTS=true` turns on `cookie.visit_counts`.
 //!
-//!     cargo run --release -p rocket_hitcount --example bench_app
+//!     cargo run --release -p rocket_hitcount --features mysql --example bench_app
 
 use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
@@ -19,6 +19,10 @@ struct SqliteBench(sqlx::SqlitePool);
 #[derive(Database)]
 #[database("bench")]
 struct PgBench(sqlx::PgPool);
+
+#[derive(Database)]
+#[database("bench")]
+struct MariaDbBench(sqlx::MySqlPool);
 
 fn post(id: i64) -> hitcount::ObjectRef {
     hitcount::ObjectRef::new("blog.post", id).expect("valid object")
@@ -97,19 +101,26 @@ fn rocket() -> _ {
             std::env::var("BENCH_VISIT_COUNTS").is_ok_and(|v| v == "true"),
         ));
     let app = rocket::custom(figment).mount("/", routes![bare, bare_post, count, js, list]);
-    let templates =
-        |functions: TemplateFunctions| Template::custom(move |engines| functions.register(&mut engines.tera));
     if url.starts_with("postgres") {
-        let hitcount = HitCount::init::<PgBench>();
-        let functions = hitcount.template_functions();
-        app.attach(PgBench::init())
-            .attach(hitcount)
-            .attach(templates(functions))
+        on_database::<PgBench>(app)
+    } else if url.starts_with("mysql") {
+        on_database::<MariaDbBench>(app)
     } else {
-        let hitcount = HitCount::init::<SqliteBench>();
-        let functions = hitcount.template_functions();
-        app.attach(SqliteBench::init())
-            .attach(hitcount)
-            .attach(templates(functions))
+        on_database::<SqliteBench>(app)
     }
+}
+
+/// The app on the database `D`, with the counter's template functions.
+fn on_database<D>(app: rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build>
+where
+    D: Database,
+    D::Pool: Clone + Into<hitcount::Db>,
+{
+    let hitcount = HitCount::init::<D>();
+    let functions: TemplateFunctions = hitcount.template_functions();
+    app.attach(D::init())
+        .attach(hitcount)
+        .attach(Template::custom(move |engines| {
+            functions.register(&mut engines.tera)
+        }))
 }

@@ -7,7 +7,7 @@
 //!
 //! - [`HitCount::init`]: the fairing. It reads `[default.hitcount]`
 //!   ([`Config`]), opens the counter on your `rocket_db_pools` database
-//!   (SQLite or PostgreSQL), runs the migrations and mounts the routes
+//!   (SQLite, PostgreSQL, or MariaDB with the `mysql` feature), runs the migrations and mounts the routes
 //!   under `base_path` (default `/hitcount`).
 //! - [`Hits`]: the request guard. `hits.count(&object)` counts and gives
 //!   django-hitcount's template context; `hits.view(&object)` does not count.

@@ -534,7 +534,7 @@ impl HitCounter {
                             .fetch_all(pool)
                             .await?
                     }
-                    None => sqlx::query_as(sql.most_viewed_total).bind(kind).bind(limit).fetch_all(pool).await?,
+                    None => sqlx::query_as(sql.most_viewed_total).bind(kind).bind(kind).bind(limit).fetch_all(pool).await?,
                 }
             });
             rows.into_iter()

@@ -79,6 +79,8 @@ impl HitCounter {
         dispatch!(self.db(), pool, sql => {
             let mut rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, i64, i64, i64)>(sql.export_daily)
                 .bind(kind)
+                .bind(kind)
+                .bind(since.map(At))
                 .bind(since.map(At))
                 .fetch(pool);
             while let Some((kind, id, day, hits, views, bot_hits)) = rows.try_next().await? {

@@ -247,12 +247,14 @@ struct Cursor {
 /// The first batch of a paced cleanup, in rows (at most `batch_size`).
 const FIRST_PACED_BATCH: u32 = 100;
 
-/// A time before any hit: where the first batch starts. (The Unix epoch:
-/// as SQLite's text it sorts before every later time, and MariaDB's range
-/// scans misread a bound much earlier, such as year 1000, and find
-/// nothing.)
+/// A time before any hit: where the first batch starts. (1000-01-01: the
+/// earliest MariaDB's DATETIME holds; as SQLite's text it sorts before
+/// every later time.)
 fn earliest() -> DateTime<Utc> {
-    DateTime::UNIX_EPOCH
+    chrono::NaiveDate::from_ymd_opt(1000, 1, 1)
+        .expect("a date")
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
 }
 
 /// The size of the batch after one of `size` rows that took `took`: scaled

@@ -115,7 +115,9 @@ pub(crate) struct Dialect {
     /// hits within a window. Binds: from, first full hour, first full day,
     /// kind, limit. Returns: id, kind, object_id, window hits.
     pub most_viewed_within: &'static str,
-    /// The same by total hits. Binds: kind, limit.
+    /// The same by total hits. Binds: kind, kind again, limit (each
+    /// parameter used once, so that MariaDB's `?` can say it and the
+    /// `(kind, hits)` index serves it).
     pub most_viewed_total: &'static str,
 
     /// An object's daily buckets from a day on. Binds: kind, object_id,
@@ -148,7 +150,7 @@ pub(crate) struct Dialect {
     /// Returns: kind, object_id, id, hits, views, bot_hits, by id.
     pub export_totals: &'static str,
     /// Every daily bucket, of one kind or all, from a day on. Binds: kind
-    /// or NULL, first day or NULL. Returns: kind, object_id, start_at,
+    /// or NULL twice, first day or NULL twice. Returns: kind, object_id, start_at,
     /// hits, views, bot_hits, by object and day.
     pub export_daily: &'static str,
 
@@ -514,8 +516,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                          HAVING SUM(w.n) > 0 \
                          ORDER BY n DESC, c.id LIMIT $5",
     most_viewed_total: "SELECT id, kind, object_id, hits FROM hitcount_hit_count \
-                        WHERE ($1 IS NULL OR kind = $1) AND hits > 0 \
-                        ORDER BY hits DESC, id LIMIT $2",
+                        WHERE ($1 IS NULL OR kind = $2) AND hits > 0 \
+                        ORDER BY hits DESC, id LIMIT $3",
 
     period_days: "SELECT start_at, CAST(SUM(hits) AS BIGINT), CAST(SUM(views) AS BIGINT), \
                   CAST(SUM(bot_hits) AS BIGINT) FROM hitcount_daily \
@@ -551,7 +553,7 @@ pub(crate) const STANDARD: Dialect = Dialect {
                     WHERE ($1 IS NULL OR kind = $1) ORDER BY id",
     export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
                    JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
-                   WHERE ($1 IS NULL OR c.kind = $1) AND ($2 IS NULL OR d.start_at >= $2) \
+                   WHERE ($1 IS NULL OR c.kind = $2) AND ($3 IS NULL OR d.start_at >= $4) \
                    ORDER BY c.id, d.start_at",
 
     mark_imported_total: "INSERT INTO hitcount_imported_total (hit_count_id) VALUES ($1) \

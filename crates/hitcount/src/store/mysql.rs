@@ -214,8 +214,7 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
                          GROUP BY c.id, c.kind, c.object_id \
                          HAVING SUM(w.n) > 0 \
                          ORDER BY n DESC, c.id LIMIT ?",
-    most_viewed_total: "SELECT id, kind, object_id, hits FROM hitcount_hit_count \
-                        WHERE kind = COALESCE(?, kind) AND hits > 0 ORDER BY hits DESC, id LIMIT ?",
+    most_viewed_total: q(STANDARD.most_viewed_total),
     daily_hits: q(STANDARD.daily_hits),
 
     // A NULL end is no end.
@@ -267,10 +266,7 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
 
     export_totals: "SELECT kind, object_id, id, hits, views, bot_hits FROM hitcount_hit_count \
                     WHERE kind = COALESCE(?, kind) ORDER BY id",
-    export_daily: "SELECT c.kind, c.object_id, d.start_at, d.hits, d.views, d.bot_hits FROM hitcount_daily d \
-                   JOIN hitcount_hit_count c ON c.id = d.hit_count_id \
-                   WHERE c.kind = COALESCE(?, c.kind) AND d.start_at >= COALESCE(?, d.start_at) \
-                   ORDER BY c.id, d.start_at",
+    export_daily: q(STANDARD.export_daily),
 
     mark_imported_total: "INSERT IGNORE INTO hitcount_imported_total (hit_count_id) VALUES (?)",
     import_hit: "INSERT INTO hitcount_hit (hit_count_id, created_at, ip, session_key, user_agent, user_id) \
