@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on SQLite and PostgreSQL, and the
-# storage suite, the command's tests and the example's HTTP tests on
-# MariaDB too.
+# storage suite, the Rocket integration's tests, the command's tests and
+# the example's HTTP tests on MariaDB too.
 #
 # Set-up included: when run as root, installs what the tests need from
 # Debian's packages (a C compiler, PostgreSQL, Node, Chromium and

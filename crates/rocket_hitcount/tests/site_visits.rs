@@ -1,6 +1,6 @@
 //! The visits of the whole site that the visitor cookie keeps with
 //! `cookie.visit_interval` (the Django tutorial's `visits` and
-//! `last_visit`), on SQLite and PostgreSQL, with the counter's clock moved
+//! `last_visit`), on SQLite, PostgreSQL and MariaDB, with the counter's clock moved
 //! a day forward: one visit an interval, nothing kept by default, old and
 //! tampered cookies.
 
@@ -21,6 +21,7 @@ use rocket_hitcount::{HitContext, HitCount, Hits};
 use common::TestDb;
 
 storage_tests!(
+    mariadb;
     a_visit_counts_once_a_day,
     counting_pages_show_the_site_visits,
     off_by_default_the_cookie_carries_nothing_more,
@@ -36,6 +37,10 @@ struct SqliteHits(sqlx::SqlitePool);
 #[derive(Database)]
 #[database("hits")]
 struct PgHits(sqlx::PgPool);
+
+#[derive(Database)]
+#[database("hits")]
+struct MariaDbHits(sqlx::MySqlPool);
 
 const COOKIE: &str = "hitcount_visitor";
 
@@ -70,6 +75,9 @@ fn app(db: &TestDb, cookie: Value) -> Rocket<Build> {
     if db.is_postgres() {
         let hitcount = HitCount::init::<PgHits>().with_clock(db.clock.clock());
         app.attach(PgHits::init()).attach(hitcount)
+    } else if db.is_mariadb() {
+        let hitcount = HitCount::init::<MariaDbHits>().with_clock(db.clock.clock());
+        app.attach(MariaDbHits::init()).attach(hitcount)
     } else {
         let hitcount = HitCount::init::<SqliteHits>().with_clock(db.clock.clock());
         app.attach(SqliteHits::init()).attach(hitcount)

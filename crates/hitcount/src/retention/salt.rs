@@ -30,12 +30,15 @@ impl SaltCache {
         let day = today.to_string();
         let candidate = random_key("the day's salt of cookieless visitors' keys")?;
         let yesterday = (now - TimeDelta::days(1)).date_naive().to_string();
+        // Three statements, each committed on its own: the read sees
+        // whichever candidate was stored first. One transaction would gain
+        // nothing, and on MariaDB (REPEATABLE READ) the delete's gap lock
+        // against another instance's waiting insert made a deadlock of the
+        // day's first requests, which then went without the salt.
         let stored: String = dispatch!(writer, pool, sql => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(&mut *tx).await?;
-            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(&mut *tx).await?;
-            let stored: String = sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(&mut *tx).await?;
-            tx.commit().await?;
+            sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(pool).await?;
+            let stored: String = sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(pool).await?;
+            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(pool).await?;
             stored
         });
         let salt = stored.into_bytes();

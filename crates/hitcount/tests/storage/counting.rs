@@ -51,6 +51,7 @@ storage_tests!(
     keys_are_data_whatever_they_hold,
     a_connection_closed_while_idle_is_replaced,
     daily_salts_are_shared_and_forgotten,
+    a_days_first_requests_all_get_its_salt,
     sqlite_databases_use_wal,
     durable_commits_count_alike,
 );
@@ -874,6 +875,36 @@ async fn a_connection_closed_while_idle_is_replaced(db: &TestDb) {
         "{}",
         after.hit_message
     );
+}
+
+/// The day's first requests, at once on two instances and with old salts
+/// to forget, all get the one salt: none fails (and none would then key
+/// its cookieless visitor otherwise).
+async fn a_days_first_requests_all_get_its_salt(db: &TestDb) {
+    let one = db.counter(Default::default()).await;
+    let other = HitCounter::open_with_clock(db.second_pool().await, Default::default(), db.clock.clock())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        one.daily_salt().await.unwrap();
+        db.clock.advance(chrono::TimeDelta::days(1));
+    }
+    for round in 0..5 {
+        db.clock.advance(chrono::TimeDelta::days(1));
+        let calls = (0..32).map(|i| {
+            let counter = if i % 2 == 0 { one.clone() } else { other.clone() };
+            tokio::spawn(async move { counter.daily_salt().await })
+        });
+        let salts: Vec<Vec<u8>> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}")))
+            .collect();
+        assert!(
+            salts.iter().all(|salt| *salt == salts[0]),
+            "round {round}: one salt"
+        );
+    }
 }
 
 async fn daily_salts_are_shared_and_forgotten(db: &TestDb) {

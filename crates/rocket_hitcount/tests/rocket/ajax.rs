@@ -8,6 +8,7 @@ use crate::app::{browser, error_of, json, open_page, post_hit};
 use crate::common::TestDb;
 
 storage_tests!(
+    mariadb;
     counted_post_answers_like_django,
     second_post_of_a_session_is_not_counted,
     other_methods_are_405_with_allow,

@@ -26,6 +26,27 @@ pub struct SqliteHits(sqlx::SqlitePool);
 #[database("hits")]
 pub struct PgHits(sqlx::PgPool);
 
+#[derive(Database)]
+#[database("hits")]
+pub struct MariaDbHits(sqlx::MySqlPool);
+
+/// `$body` with `$database` the type of the test database's backend
+/// (`SqliteHits`, `PgHits` or `MariaDbHits`).
+macro_rules! on_test_database {
+    ($db:expr, $database:ident => $body:expr) => {
+        if $db.is_postgres() {
+            type $database = $crate::app::PgHits;
+            $body
+        } else if $db.is_mariadb() {
+            type $database = $crate::app::MariaDbHits;
+            $body
+        } else {
+            type $database = $crate::app::SqliteHits;
+            $body
+        }
+    };
+}
+
 /// A test user from the `X-Test-User: id;group,group` header.
 pub struct TestUser(Option<hitcount::User>);
 
@@ -204,15 +225,11 @@ pub fn rocket_and_functions(db: &TestDb, figment: Figment) -> (Rocket<Build>, Te
             browser_page
         ],
     );
-    if db.is_postgres() {
-        let hitcount = HitCount::init::<PgHits>().with_users::<TestUser>();
+    on_test_database!(db, D => {
+        let hitcount = HitCount::init::<D>().with_users::<TestUser>();
         let functions = hitcount.template_functions();
-        (app.attach(PgHits::init()).attach(hitcount), functions)
-    } else {
-        let hitcount = HitCount::init::<SqliteHits>().with_users::<TestUser>();
-        let functions = hitcount.template_functions();
-        (app.attach(SqliteHits::init()).attach(hitcount), functions)
-    }
+        (app.attach(D::init()).attach(hitcount), functions)
+    })
 }
 
 /// A client that keeps cookies, like a browser.

@@ -17,6 +17,7 @@ use crate::app::rocket;
 use crate::common::{blacklist_values, TestDb};
 
 storage_tests!(
+    mariadb;
     the_guard_refuses_every_route,
     forms_without_the_csrf_token_change_nothing,
     what_visitors_send_is_escaped_on_every_page,

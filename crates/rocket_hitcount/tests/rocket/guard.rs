@@ -9,6 +9,7 @@ use crate::app::{addr, browser, curl, json};
 use crate::common::TestDb;
 
 storage_tests!(
+    mariadb;
     counting_view_gives_total_and_message,
     counting_view_counts_once_per_session,
     non_counting_view_gives_total_0,

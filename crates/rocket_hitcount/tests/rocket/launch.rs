@@ -19,6 +19,7 @@ fn failed_in_hitcount(result: Result<rocket::Rocket<rocket::Ignite>, rocket::Err
 use crate::common::TestDb;
 
 storage_tests!(
+    mariadb;
     invalid_settings_stop_the_launch,
     a_missing_database_stops_the_launch,
     release_builds_need_a_secret,
@@ -49,11 +50,7 @@ async fn invalid_settings_stop_the_launch(db: &TestDb) {
 
 async fn a_missing_database_stops_the_launch(db: &TestDb) {
     let app = rocket::custom(figment(db, json!({})));
-    let app = if db.is_postgres() {
-        app.attach(rocket_hitcount::HitCount::init::<crate::app::PgHits>())
-    } else {
-        app.attach(rocket_hitcount::HitCount::init::<crate::app::SqliteHits>())
-    };
+    let app = on_test_database!(db, D => app.attach(rocket_hitcount::HitCount::init::<D>()));
     assert!(failed_in_hitcount(app.ignite().await));
 }
 
@@ -62,13 +59,7 @@ async fn release_builds_need_a_secret(db: &TestDb) {
     let release = without_secret.clone().select(rocket::Config::RELEASE_PROFILE);
     let build = |figment| {
         let app = rocket::custom(figment);
-        if db.is_postgres() {
-            app.attach(crate::app::PgHits::init())
-                .attach(rocket_hitcount::HitCount::init::<crate::app::PgHits>())
-        } else {
-            app.attach(crate::app::SqliteHits::init())
-                .attach(rocket_hitcount::HitCount::init::<crate::app::SqliteHits>())
-        }
+        on_test_database!(db, D => app.attach(D::init()).attach(rocket_hitcount::HitCount::init::<D>()))
     };
     assert!(
         failed_in_hitcount(build(release).ignite().await),

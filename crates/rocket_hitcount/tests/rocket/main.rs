@@ -1,13 +1,14 @@
 //! The Rocket integration, end to end with Rocket's local client, on
-//! SQLite and PostgreSQL: django-hitcount's JSON and detail view tests,
+//! SQLite, PostgreSQL and MariaDB: django-hitcount's JSON and detail view tests,
 //! every error of the AJAX endpoint, cookies, proxies and users.
 
 #[macro_use]
 extern crate hitcount_testing;
 use hitcount_testing as common;
 
-mod ajax;
+#[macro_use]
 mod app;
+mod ajax;
 #[cfg(feature = "dashboard")]
 mod dashboard;
 mod docs;

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use crate::app::{figment, rocket_from};
 use crate::common::TestDb;
 
-storage_tests!(shutdown_under_load_loses_no_acknowledged_hit_or_view);
+storage_tests!(mariadb; shutdown_under_load_loses_no_acknowledged_hit_or_view);
 
 /// One `GET` with `Connection: close`; the JSON body of a 200, or `None`
 /// (refused, cut, or another status: not acknowledged).

@@ -14,6 +14,7 @@ use crate::app::{context, render, template_app};
 use crate::common::TestDb;
 
 storage_tests!(
+    mariadb;
     totals_and_windows_as_django_hitcount_tests_them,
     js_variables_and_the_exact_script,
     script_urls_follow_the_base_path,
