@@ -11,7 +11,8 @@
 //!   instances sharing one PostgreSQL or MariaDB database.
 //! - **History that survives cleanup**: hourly and daily buckets keep
 //!   `hits_in_last` counting hits that cleanup removed from the hit log,
-//!   exact to the hour.
+//!   exact to the hour while the hourly buckets are kept
+//!   (`keep_hourly_buckets`), to the day after.
 //! - **Any key**: objects are `(kind, id)` with string ids (integers,
 //!   UUIDs, slugs).
 //! - **Group commit**: the requests that need the database are decided and

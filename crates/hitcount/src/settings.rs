@@ -82,6 +82,12 @@ pub struct Settings {
     /// Totals and hourly/daily buckets are kept. `HITCOUNT_KEEP_HIT_IN_DATABASE`,
     /// default 30 days.
     pub keep_hit_in_database: Window,
+    /// How long hourly buckets stay before cleanup removes them, and never
+    /// less than `keep_hit_in_database` (daily buckets stay for ever):
+    /// `hits_in_last` is exact inside the hit log's retention, to the hour
+    /// inside this one, and to the day beyond. At least a day. Default 7
+    /// days (so, by default, the hit log's 30).
+    pub keep_hourly_buckets: Window,
     /// What the hit log keeps of the visitor's IP address. Default `hashed`.
     pub ip_storage: IpStorage,
     /// The secret for `ip_storage = "hashed"`. When unset, a random key is
@@ -164,6 +170,7 @@ impl Default for Settings {
             hits_per_ip_scope: IpLimitScope::Site,
             exclude_user_groups: Vec::new(),
             keep_hit_in_database: Window::days(30),
+            keep_hourly_buckets: Window::days(7),
             ip_storage: IpStorage::default(),
             ip_hash_key: None,
             bots: BotPolicy::Separate,
@@ -180,6 +187,21 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// How long hourly buckets are kept: `keep_hourly_buckets`, or the hit
+    /// log's retention when that is longer.
+    ///
+    /// ```
+    /// use hitcount::{Settings, Window};
+    ///
+    /// let mut settings = Settings::default();
+    /// assert_eq!(settings.hourly_retention(), Window::days(30));
+    /// settings.keep_hourly_buckets = Window::days(90);
+    /// assert_eq!(settings.hourly_retention(), Window::days(90));
+    /// ```
+    pub fn hourly_retention(&self) -> Window {
+        self.keep_hourly_buckets.max(self.keep_hit_in_database)
+    }
+
     /// Checks the values that each make sense alone but not together, or
     /// that no type can rule out. The error names the key and the value.
     ///
@@ -207,6 +229,13 @@ impl Settings {
             );
         }
         check_retention(self.keep_hit_in_database, self.keep_hit_active)?;
+        if self.keep_hourly_buckets < Window::days(1) {
+            return fail(
+                "keep_hourly_buckets",
+                quoted(self.keep_hourly_buckets),
+                "must be at least a day: a window's first day is read by the hour",
+            );
+        }
         if self.hits_per_ip_limit > 0 && self.ip_storage == IpStorage::None {
             return fail(
                 "hits_per_ip_limit",
@@ -357,6 +386,11 @@ mod tests {
             ("exclude_user_groups = [\"\"]", "exclude_user_groups", "\"\""),
             ("ip_hash_key = \"short\"", "ip_hash_key", "hidden"),
             ("cleanup_batch_size = 0", "cleanup_batch_size", "0"),
+            (
+                "keep_hourly_buckets = \"12 hours\"",
+                "keep_hourly_buckets",
+                "hours=12",
+            ),
             ("respect_do_not_track = \"yes\"", "respect_do_not_track", "yes"),
         ] {
             let err = parse(text).unwrap_err();

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::counting::HitCounter;
 use crate::error::{invalid, Result};
+use crate::settings::Settings;
 use crate::store::At;
 use crate::values::ObjectRef;
 use crate::values::Window;
@@ -154,17 +155,23 @@ impl DayHits {
 
 /// The three boundaries of a window ending now: its start, the first full
 /// hour and the first full day in it (see the window SQL in the dialect).
-/// A window that starts before `keep` (the hit log's retention) starts at
-/// the top of that hour instead: the hit rows there may be cleaned up, the
-/// hourly bucket is not, so the answer is the same before and after
-/// cleanup, exact to the hour.
-fn window_bounds(now: DateTime<Utc>, window: Window, keep: Window) -> [DateTime<Utc>; 3] {
+/// Each part is read from what cleanup keeps: a window that starts inside
+/// the hit log's retention (`keep_hit_in_database`) is exact to the
+/// moment; one that starts before it starts at the top of that hour while
+/// the hourly buckets are kept (`Settings::hourly_retention`, never
+/// shorter), and at the start of that day after. So the answer is the
+/// same before and after cleanup.
+fn window_bounds(now: DateTime<Utc>, window: Window, settings: &Settings) -> [DateTime<Utc>; 3] {
     let from = now - window.as_chrono();
-    if from < now - keep.as_chrono() {
+    if from >= now - settings.keep_hit_in_database.as_chrono() {
+        [from, next_hour(from), next_day(from)]
+    } else if from >= now - settings.hourly_retention().as_chrono() {
         let hour = hour_start(from);
-        return [hour, hour, next_day(hour)];
+        [hour, hour, next_day(hour)]
+    } else {
+        let day = day_start(from);
+        [day, day, day]
     }
-    [from, next_hour(from), next_day(from)]
 }
 
 /// The row of the list query.
@@ -299,7 +306,7 @@ impl HitCounter {
     /// ```
     pub async fn hits_in_last(&self, object: &ObjectRef, window: Window) -> Result<i64> {
         self.within_budget(async move {
-            let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+            let [from, hour, day] = window_bounds(self.now(), window, self.settings());
             let hits: Option<i64> = dispatch!(self.db(), pool, sql => {
                 sqlx::query_scalar(sql.window_hits)
                     .bind(At(from))
@@ -403,7 +410,7 @@ impl HitCounter {
             if !(1..=1000).contains(&limit) {
                 return Err(invalid("limit", limit.to_string(), "expected 1 to 1000"));
             }
-            let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+            let [from, hour, day] = window_bounds(self.now(), window, self.settings());
             let _views = self.reading_views().await;
             let rows: Vec<ObjectRow> = dispatch!(self.db(), pool, sql => {
                 let statement = format!("{} ORDER BY c.id LIMIT {}", sql.list_objects, sql.param(4));
@@ -460,7 +467,7 @@ impl HitCounter {
         window: Option<Window>,
     ) -> Result<HashMap<ObjectRef, (Counts, i64)>> {
         self.within_budget(async move {
-            let bounds = window.map(|w| window_bounds(self.now(), w, self.settings().keep_hit_in_database));
+            let bounds = window.map(|w| window_bounds(self.now(), w, self.settings()));
             let _views = self.reading_views().await;
             let read_start = self.read_cache().read_start();
             let mut found = HashMap::with_capacity(objects.len());
@@ -524,7 +531,7 @@ impl HitCounter {
             let rows: Vec<(i64, String, String, i64)> = dispatch!(self.db(), pool, sql => {
                 match within {
                     Some(window) => {
-                        let [from, hour, day] = window_bounds(self.now(), window, self.settings().keep_hit_in_database);
+                        let [from, hour, day] = window_bounds(self.now(), window, self.settings());
                         sqlx::query_as(sql.most_viewed_within)
                             .bind(At(from))
                             .bind(At(hour))

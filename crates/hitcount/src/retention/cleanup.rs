@@ -12,7 +12,7 @@ use super::lease;
 use crate::error::Result;
 use crate::settings::{check_batch_size, check_retention, Settings};
 use crate::store::{At, Db};
-use crate::values::{Clock, Window};
+use crate::values::{day_start, hour_start, Clock, Window};
 
 /// How to run a cleanup. [`CleanupOptions::from`] a counter's settings
 /// gives `keep_hit_in_database` and `cleanup_batch_size`.
@@ -89,6 +89,9 @@ pub struct CleanupReport {
     pub complete: bool,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Hourly buckets removed: those older than
+    /// [`Settings::hourly_retention`] (none in a dry run). Daily buckets are never removed.
+    pub hourly_buckets_removed: u64,
 }
 
 impl CleanupReport {
@@ -145,6 +148,7 @@ impl Cleanup<'_> {
             cutoff,
             complete: true,
             dry_run: options.dry_run,
+            hourly_buckets_removed: 0,
         };
         dispatch!(self.writer, pool, sql => {
             if options.dry_run {
@@ -230,6 +234,22 @@ impl Cleanup<'_> {
                 let _ = conn.close().await;
             }
             *cursor = Cursor { from: Some(from), size: Some(size) };
+            // The hourly buckets past their retention, a day of them per
+            // statement, oldest first: each statement stays short however
+            // many objects there are.
+            let hourly_cutoff = hour_start(self.clock.now() - self.settings.hourly_retention().as_chrono());
+            let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(sql.oldest_hourly).fetch_one(pool).await?;
+            let mut start = oldest.map(day_start);
+            while let Some(from) = start.filter(|from| *from < hourly_cutoff) {
+                let until = (from + TimeDelta::days(1)).min(hourly_cutoff);
+                report.hourly_buckets_removed += sqlx::query(sql.delete_hourly)
+                    .bind(At(from))
+                    .bind(At(until))
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                start = Some(until);
+            }
             Ok(report)
         })
     }

@@ -225,6 +225,10 @@ pub(crate) struct Dialect {
     pub cleanup_batch: &'static str,
     /// Counts the hit rows created before $1.
     pub count_expired: &'static str,
+    /// Returns: the start of the oldest hourly bucket, or NULL.
+    pub oldest_hourly: &'static str,
+    /// Deletes the hourly buckets from $1 to $2 (not included).
+    pub delete_hourly: &'static str,
 
     /// The names of the database's tables and views (not the engine's
     /// own), where hitcount's tables are created. Returns: name, by name.
@@ -614,6 +618,8 @@ pub(crate) const STANDARD: Dialect = Dialect {
                      ORDER BY created_at LIMIT $3) \
                     RETURNING created_at",
     count_expired: "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < $1",
+    oldest_hourly: "SELECT MIN(start_at) FROM hitcount_hourly",
+    delete_hourly: "DELETE FROM hitcount_hourly WHERE start_at >= $1 AND start_at < $2",
 
     table_names: "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
                   WHERE table_schema = CURRENT_SCHEMA ORDER BY 1",

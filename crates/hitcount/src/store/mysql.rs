@@ -313,6 +313,7 @@ pub(crate) static SQL: LazyLock<Dialect> = LazyLock::new(|| {
     day_salt: q(STANDARD.day_salt),
     delete_old_salts: q(STANDARD.delete_old_salts),
     count_expired: q(STANDARD.count_expired),
+    delete_hourly: q(STANDARD.delete_hourly),
     table_names: "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1",
     ..STANDARD
 }

@@ -4,13 +4,14 @@
 use chrono::TimeDelta;
 use hitcount::{CleanupOptions, HitCounter, Window};
 
-use crate::common::TestDb;
+use crate::common::{self, TestDb};
 use crate::{post, visitor};
 
 storage_tests!(
     pgbouncer, mariadb;
     remove_expired_hits_and_preserve_totals,
     windows_stay_exact_after_cleanup,
+    hourly_buckets_expire_and_windows_keep_their_promise,
     cleanup_runs_in_bounded_batches,
     interrupted_cleanup_continues,
     a_cleanup_dropped_mid_batch_leaves_no_transaction_behind,
@@ -54,35 +55,100 @@ async fn remove_expired_hits_and_preserve_totals(db: &TestDb) {
     );
 }
 
-async fn windows_stay_exact_after_cleanup(db: &TestDb) {
-    let counter = django_fixture(db).await;
-    let windows = ["days=1", "days=30", "days=31", "days=45", "days=46", "weeks=52"];
-    let mut before = Vec::new();
+/// Post 1's hits within each window, in order.
+async fn hits_within(counter: &HitCounter, windows: &[&str]) -> Vec<i64> {
+    let mut hits = Vec::new();
     for w in windows {
-        before.push(
+        hits.push(
             counter
                 .hits_in_last(&post(1), Window::parse(w).unwrap())
                 .await
                 .unwrap(),
         );
     }
+    hits
+}
+
+async fn windows_stay_exact_after_cleanup(db: &TestDb) {
+    let counter = django_fixture(db).await;
+    let windows = ["days=1", "days=30", "days=31", "days=45", "days=46", "weeks=52"];
+    let before = hits_within(&counter, &windows).await;
     // The 45-day-old hit is a second older than a 45-day window now, but
-    // a window reaching past keep_hit_in_database (30 days) counts whole
-    // hours from the top of its first one: the hit's hour is in.
+    // a window reaching past the hit log and the hourly buckets (30 days
+    // both, by default) counts whole days from the start of its first
+    // one: the hit's day is in.
     assert_eq!(before, [1, 6, 7, 10, 10, 10]);
     counter.admin().cleanup().await.unwrap();
-    for (w, expected) in windows.iter().zip(&before) {
-        let after = counter
-            .hits_in_last(&post(1), Window::parse(w).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(after, *expected, "within {w} after cleanup");
-    }
+    assert_eq!(hits_within(&counter, &windows).await, before, "after cleanup");
     let top = counter
         .most_viewed(Some("blog.post"), Some(Window::days(46)), 1)
         .await
         .unwrap();
     assert_eq!(top[0].hits, 10);
+}
+
+/// Hourly buckets older than `keep_hourly_buckets` are removed, daily
+/// ones stay, and every window answers the same before and after: exact
+/// inside the hit log's retention, to the hour inside the hourly buckets',
+/// to the day beyond both.
+async fn hourly_buckets_expire_and_windows_keep_their_promise(db: &TestDb) {
+    let settings = common::settings(|s| {
+        s.keep_hit_active = Window::days(1);
+        s.keep_hit_in_database = Window::days(3);
+        s.keep_hourly_buckets = Window::days(5);
+    });
+    let counter = db.counter(settings).await;
+    let noon = chrono::NaiveDate::from_ymd_opt(2026, 12, 5)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    // Hits 30 minutes, 20 hours, 2.5, 4.2, 6.3 and 10 days before noon.
+    let ages = [
+        TimeDelta::minutes(30),
+        TimeDelta::hours(20),
+        TimeDelta::hours(60),
+        TimeDelta::minutes(6048),
+        TimeDelta::minutes(9072),
+        TimeDelta::days(10),
+    ];
+    for (i, age) in ages.iter().enumerate() {
+        db.clock.set(noon - *age);
+        let hit = counter
+            .count_hit(&post(1), &visitor(&format!("v{i}")))
+            .await
+            .unwrap();
+        assert!(hit.hit_counted, "{}", hit.hit_message);
+    }
+    db.clock.set(noon);
+    let windows = [
+        "hours=1", "days=1", "days=2", "days=3", "days=4", "days=5", "days=6", "days=8", "days=11",
+    ];
+    let before = hits_within(&counter, &windows).await;
+    // Exact inside the hit log's 3 days; 4 days starts at the top of its
+    // hour (the 4.2-day-old hit, at 07:12, is before it); 6 days starts at
+    // the start of its day (2026-11-29), which holds the 6.3-day-old hit.
+    assert_eq!(before, [1, 2, 2, 3, 3, 4, 5, 5, 6]);
+    let report = counter.admin().cleanup().await.unwrap();
+    assert_eq!(report.removed, 3, "hit rows older than 3 days");
+    assert_eq!(report.hourly_buckets_removed, 2, "the 6.3- and 10-day-old hours");
+    let hourly_cutoff = db.time_literal(noon - TimeDelta::days(5));
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM hitcount_hourly WHERE start_at < {hourly_cutoff}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_hourly").await, 4);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_daily").await,
+        6,
+        "daily buckets stay"
+    );
+    assert_eq!(hits_within(&counter, &windows).await, before, "after cleanup");
+    let again = counter.admin().cleanup().await.unwrap();
+    assert_eq!((again.removed, again.hourly_buckets_removed), (0, 0));
 }
 
 /// Inserts `n` expired hit rows for `pk` directly (fast set-up for volume).
