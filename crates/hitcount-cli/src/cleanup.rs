@@ -42,7 +42,8 @@ pub struct Args {
     /// site's counting; default 10 on SQLite, 0 on PostgreSQL.
     #[arg(long)]
     pause_ms: Option<u64>,
-    /// Print the report as JSON (removed, statements, cutoff, complete).
+    /// Print the report as JSON (removed, statements, cutoff, complete,
+    /// dry_run, hourly_buckets_removed).
     #[arg(long)]
     json: bool,
 }

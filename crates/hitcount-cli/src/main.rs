@@ -26,8 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Deletes hit rows older than keep_hit_in_database, in batches;
-    /// totals and hourly/daily buckets stay, so windows stay exact.
+    /// Deletes hit rows older than keep_hit_in_database, in batches, then
+    /// hourly buckets older than keep_hourly_buckets; totals and daily
+    /// buckets stay, so windows give the same counts.
     Cleanup(cleanup::Args),
     /// The most viewed objects, in total, within a window or over days,
     /// with their views and bot hits.

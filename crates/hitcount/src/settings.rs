@@ -79,7 +79,7 @@ pub struct Settings {
     /// `HITCOUNT_EXCLUDE_USER_GROUP`, default none.
     pub exclude_user_groups: Vec<String>,
     /// How long hit rows stay in the hit log before cleanup removes them.
-    /// Totals and hourly/daily buckets are kept. `HITCOUNT_KEEP_HIT_IN_DATABASE`,
+    /// Totals and daily buckets are kept. `HITCOUNT_KEEP_HIT_IN_DATABASE`,
     /// default 30 days.
     pub keep_hit_in_database: Window,
     /// How long hourly buckets stay before cleanup removes them, and never

@@ -55,7 +55,8 @@ impl HitCounter {
 impl Admin<'_> {
     /// Removes hit rows older than `keep_hit_in_database`, in batches of at
     /// most `cleanup_batch_size` (paced on SQLite: see
-    /// [`CleanupOptions::batch_time`]). Totals and buckets stay, so
+    /// [`CleanupOptions::batch_time`]), then hourly buckets past
+    /// `keep_hourly_buckets`. Totals and daily buckets stay, so
     /// `hits_in_last` over longer windows still counts the removed hits.
     ///
     /// ```

@@ -1,6 +1,7 @@
-//! Cleanup: pruning old rows of the hit log in bounded batches, keeping
-//! totals and buckets (django-hitcount's `hitcount_cleanup`, without its
-//! single giant DELETE).
+//! Cleanup: pruning old rows of the hit log in bounded batches, then
+//! hourly buckets past their retention, keeping totals and daily buckets
+//! (django-hitcount's `hitcount_cleanup`, without its single giant
+//! DELETE).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use super::lease;
 use crate::error::Result;
 use crate::settings::{check_batch_size, check_retention, Settings};
 use crate::store::{At, Db};
-use crate::values::{day_start, hour_start, Clock, Window};
+use crate::values::{hour_start, Clock, Window};
 
 /// How to run a cleanup. [`CleanupOptions::from`] a counter's settings
 /// gives `keep_hit_in_database` and `cleanup_batch_size`.
@@ -81,7 +82,7 @@ impl From<&Settings> for CleanupOptions {
 pub struct CleanupReport {
     /// Rows removed (or, in a dry run, that would be).
     pub removed: u64,
-    /// DELETE statements run.
+    /// DELETE statements of hit rows run.
     pub statements: u64,
     /// Rows created before this time were removed.
     pub cutoff: DateTime<Utc>,
@@ -90,7 +91,8 @@ pub struct CleanupReport {
     /// Whether this was a dry run.
     pub dry_run: bool,
     /// Hourly buckets removed: those older than
-    /// [`Settings::hourly_retention`] (none in a dry run). Daily buckets are never removed.
+    /// [`Settings::hourly_retention`], or than `keep` when that is longer,
+    /// once every expired hit row is gone (none in a dry run). Daily buckets are never removed.
     pub hourly_buckets_removed: u64,
 }
 
@@ -234,21 +236,33 @@ impl Cleanup<'_> {
                 let _ = conn.close().await;
             }
             *cursor = Cursor { from: Some(from), size: Some(size) };
-            // The hourly buckets past their retention, a day of them per
-            // statement, oldest first: each statement stays short however
-            // many objects there are.
-            let hourly_cutoff = hour_start(self.clock.now() - self.settings.hourly_retention().as_chrono());
-            let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(sql.oldest_hourly).fetch_one(pool).await?;
-            let mut start = oldest.map(day_start);
-            while let Some(from) = start.filter(|from| *from < hourly_cutoff) {
-                let until = (from + TimeDelta::days(1)).min(hourly_cutoff);
-                report.hourly_buckets_removed += sqlx::query(sql.delete_hourly)
-                    .bind(At(from))
-                    .bind(At(until))
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                start = Some(until);
+            // Once the hit rows are done, the hourly buckets past their
+            // retention (never sooner than the hit rows this run keeps):
+            // the oldest hour's buckets per statement, one row per object
+            // counted in that hour, with the batches' pause between.
+            if report.complete {
+                let retention = self.settings.hourly_retention().max(options.keep);
+                let hourly_cutoff = hour_start(self.clock.now() - retention.as_chrono());
+                loop {
+                    let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(sql.oldest_hourly).fetch_one(pool).await?;
+                    let Some(from) = oldest.filter(|oldest| *oldest < hourly_cutoff) else { break };
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    let until = (hour_start(from) + TimeDelta::hours(1)).min(hourly_cutoff);
+                    let removed = sqlx::query(sql.delete_hourly)
+                        .bind(At(from))
+                        .bind(At(until))
+                        .execute(pool)
+                        .await?
+                        .rows_affected();
+                    if removed == 0 {
+                        // Nothing where the oldest one was (another
+                        // cleanup took it): the next run goes on.
+                        break;
+                    }
+                    report.hourly_buckets_removed += removed;
+                }
             }
             Ok(report)
         })
@@ -321,6 +335,7 @@ impl Cleanup<'_> {
                 Some(mut sum) => {
                     sum.removed += report.removed;
                     sum.statements += report.statements;
+                    sum.hourly_buckets_removed += report.hourly_buckets_removed;
                     sum.complete = complete;
                     sum
                 }

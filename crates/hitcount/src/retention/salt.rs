@@ -30,19 +30,25 @@ impl SaltCache {
         let day = today.to_string();
         let candidate = random_key("the day's salt of cookieless visitors' keys")?;
         let yesterday = (now - TimeDelta::days(1)).date_naive().to_string();
-        // Three statements, each committed on its own: the read sees
-        // whichever candidate was stored first. One transaction would gain
-        // nothing, and on MariaDB (REPEATABLE READ) the delete's gap lock
-        // against another instance's waiting insert made a deadlock of the
-        // day's first requests, which then went without the salt.
+        // Statements each committed on their own: the read sees whichever
+        // candidate was stored first. One transaction would gain nothing,
+        // and on MariaDB (REPEATABLE READ) the delete's gap lock against
+        // another instance's waiting insert made a deadlock of the day's
+        // first requests, which then went without the salt.
         let stored: String = dispatch!(writer, pool, sql => {
             sqlx::query(sql.insert_salt).bind(&day).bind(&candidate).execute(pool).await?;
-            let stored: String = sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(pool).await?;
-            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(pool).await?;
-            stored
+            sqlx::query_scalar(sql.day_salt).bind(&day).fetch_one(pool).await?
         });
         let salt = stored.into_bytes();
         *self.0.lock().expect("not poisoned") = Some((today, salt.clone()));
+        // Forgetting older salts is housekeeping: the day's salt is had
+        // whatever it meets, and the next day's first request tries again.
+        let forgotten = dispatch!(writer, pool, sql => {
+            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(pool).await.map(drop)
+        });
+        if let Err(e) = forgotten {
+            log::warn!("rocket-hitcount: the salts of days before {yesterday} could not be deleted: {e}");
+        }
         Ok(salt)
     }
 }
