@@ -13,6 +13,7 @@ pub mod posts;
 
 use hitcount::Db;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::value::{Dict, Value};
 use rocket::figment::{Figment, Profile};
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
@@ -43,7 +44,7 @@ pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST
 /// [`DEFAULT_DATABASE_URL`], `example_project/Rocket.toml` (whatever the
 /// working folder), `ROCKET_*` variables, and `DATABASE_URL` (a
 /// `sqlite://`, `postgres://` or `mysql://` URL), each over the one
-/// before.
+/// before; with `COOKIE_FREE=1`, [`cookie_free`] over all.
 ///
 /// ```
 /// let figment = example_project::figment();
@@ -51,6 +52,50 @@ pub const DEFAULT_DATABASE_URL: &str = concat!("sqlite://", env!("CARGO_MANIFEST
 /// assert!(url.starts_with("sqlite://") || url.starts_with("postgres"));
 /// ```
 pub fn figment() -> Figment {
+    let figment = configured();
+    match std::env::var("COOKIE_FREE") {
+        Ok(on) if !on.is_empty() && on != "0" => cookie_free(figment),
+        _ => figment,
+    }
+}
+
+/// `figment` counting without cookies or personal data
+/// (docs/privacy.md): `cookie.mode = "none"`, `private_hit_log` and
+/// `ip_storage = "none"`, without the visit counts that `Rocket.toml`
+/// keeps in the cookie.
+///
+/// ```
+/// let figment = example_project::cookie_free(example_project::figment());
+/// let config = rocket_hitcount::Config::from_figment(&figment).unwrap();
+/// assert_eq!(config.cookie.mode, rocket_hitcount::CookieMode::None);
+/// assert_eq!((config.cookie.visit_counts, config.cookie.visit_interval), (false, None));
+/// ```
+pub fn cookie_free(figment: Figment) -> Figment {
+    let profile = figment.profile().clone();
+    // Figment merges tables key by key: the visit settings can only be
+    // left out by writing the configuration again without them.
+    let mut config: Dict = figment.extract().expect("the example's configuration is a table");
+    let hitcount = config
+        .entry("hitcount".into())
+        .or_insert_with(|| Dict::new().into());
+    if let Value::Dict(_, hitcount) = hitcount {
+        let cookie = hitcount
+            .entry("cookie".into())
+            .or_insert_with(|| Dict::new().into());
+        if let Value::Dict(_, cookie) = cookie {
+            cookie.remove("visit_counts");
+            cookie.remove("visit_interval");
+            cookie.insert("mode".into(), "none".into());
+        }
+        hitcount.insert("private_hit_log".into(), true.into());
+        hitcount.insert("ip_storage".into(), "none".into());
+        hitcount.insert("keep_hit_active".into(), "1 day".into());
+    }
+    Figment::from(Serialized::from(config, profile.clone())).select(profile)
+}
+
+/// [`figment`] without `COOKIE_FREE`.
+fn configured() -> Figment {
     let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
     let figment = Figment::from(rocket::Config::default())
         .merge(("databases.blog.url", DEFAULT_DATABASE_URL))

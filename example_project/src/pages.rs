@@ -5,7 +5,7 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{catch, get, routes, Either, Request, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_hitcount::Hits;
+use rocket_hitcount::{CookieMode, HitCount, Hits};
 
 use crate::csp::CspNonce;
 use crate::posts::{Post, Posts};
@@ -150,18 +150,26 @@ async fn detail_count_hit(posts: &State<Posts>, hits: Hits<'_>, pk: &str) -> Pag
 }
 
 /// The cookie test: did this browser send back the visitor cookie? And
-/// the visitor's visits of the site, one a day at most.
+/// the visitor's visits of the site, one a day at most. A site without
+/// cookies has nothing to test.
 #[get("/about?<cookie_check>")]
-fn about(posts: &State<Posts>, hits: Hits<'_>, cookie_check: Option<&str>) -> Either<Template, Redirect> {
+fn about(
+    posts: &State<Posts>,
+    counter: &State<HitCount>,
+    hits: Hits<'_>,
+    cookie_check: Option<&str>,
+) -> Either<Template, Redirect> {
+    let cookie_free = counter.config().cookie.mode == CookieMode::None;
     // Django's test cookie: a first visit gets the cookie with a redirect
     // to this page, so that the warning shows only when it did not come
     // back.
-    if !hits.returned_cookie() && cookie_check.is_none() {
+    if !cookie_free && !hits.returned_cookie() && cookie_check.is_none() {
         return Either::Right(Redirect::to("/about/?cookie_check=1"));
     }
     Either::Left(Template::render(
         "about",
         context! {
+            cookie_free,
             returned_cookie: hits.returned_cookie(),
             site_visits: hits.site_visits(),
             backend: posts.backend(),

@@ -73,8 +73,14 @@ pub struct Server {
 impl Server {
     /// Launches the site on the database at `url`.
     pub async fn start(url: &str) -> Server {
+        Server::start_from(figment(url)).await
+    }
+
+    /// Launches the site with this configuration (of [`figment`]'s
+    /// making).
+    pub async fn start_from(figment: Figment) -> Server {
         let port = free_port();
-        let rocket = example_project::site(figment(url).merge(("port", port)))
+        let rocket = example_project::site(figment.merge(("port", port)))
             .ignite()
             .await
             .expect("the example ignites");

@@ -27,6 +27,7 @@ use common::{installed, TestDb};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hitcount::{ObjectRef, Visitor};
 use hitcount_tests::{free_port, text_of, wait_for_port, Server, ADMIN_PASSWORD, ADMIN_USER, BROWSER_UA};
+use rocket::figment::Figment;
 use serde_json::Value;
 
 /// chromedriver on a free port, stopped when dropped.
@@ -86,11 +87,16 @@ impl Drop for Driver {
 /// The site on a fresh SQLite database, chromedriver and a browser; `None`
 /// (the test skips) where Chromium is not installed.
 async fn open_site() -> Option<(TestDb, Server, Driver, Client)> {
+    open_site_with(|figment| figment).await
+}
+
+/// [`open_site`] with its configuration changed by `change`.
+async fn open_site_with(change: fn(Figment) -> Figment) -> Option<(TestDb, Server, Driver, Client)> {
     if !installed("chromium") || !installed("chromedriver") {
         return None;
     }
     let db = TestDb::sqlite().await;
-    let server = Server::start(&db.url).await;
+    let server = Server::start_from(change(hitcount_tests::figment(&db.url))).await;
     let driver = Driver::start().await;
     let browser = driver.browser().await;
     Some((db, server, driver, browser))
@@ -568,6 +574,68 @@ async fn example_site_in_chromium() {
         .unwrap();
     assert_eq!(response, "Not counted: user IP has been blacklisted");
 
+    assert_eq!(
+        console_errors(&driver, &browser).await,
+        Vec::<String>::new(),
+        "console errors"
+    );
+    browser.close().await.unwrap();
+    assert_no_csp_reports(&server).await;
+}
+
+/// Asserts that the browser holds no cookie of the site, `HttpOnly` ones
+/// included, and that the page's script sees none.
+async fn holds_no_cookie(browser: &Client, page: &str) {
+    let cookies = browser.get_all_cookies().await.expect("the browser's cookies");
+    let names: Vec<String> = cookies.iter().map(|c| c.name().to_owned()).collect();
+    assert!(names.is_empty(), "{page} left cookies: {names:?}");
+    let seen = browser
+        .execute("return document.cookie", vec![])
+        .await
+        .expect("the page's script runs");
+    assert_eq!(seen, "", "{page}: document.cookie");
+}
+
+/// The blog in the cookie-free mode (`COOKIE_FREE=1`): no page sets a
+/// cookie, and both scripts still count on load, once per visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_site_without_cookies() {
+    let Some((_db, server, driver, browser)) = open_site_with(example_project::cookie_free).await else {
+        return;
+    };
+    let base = &server.base;
+    let counted = "Hit counted: session key";
+    let repeat = rocket_hitcount::COOKIELESS_ACTIVE_HIT;
+    for (page, first) in [
+        ("/generic-detail-view-ajax/1/", "true"),
+        ("/generic-detail-view-ajax/1/", "false"),
+        ("/generic-detail-view-ajax-jquery/2/", "true"),
+        ("/generic-detail-view-ajax-jquery/2/", "false"),
+        ("/hitcount-detail-view-count-hit/3/", "true"),
+        ("/hitcount-detail-view-count-hit/3/", "false"),
+    ] {
+        assert_eq!(counted_on(&browser, base, page).await, first, "{page}");
+        let answer = if first == "true" { counted } else { repeat };
+        shows(&browser, "hit-response", answer).await;
+        holds_no_cookie(&browser, page).await;
+    }
+    assert!(
+        browser.find(Locator::Id("visits")).await.is_err(),
+        "no visit counts without a cookie"
+    );
+    browser.goto(&format!("{base}/")).await.unwrap();
+    for id in ["hits-1", "hits-2", "hits-3"] {
+        shows(&browser, id, "1").await;
+    }
+    holds_no_cookie(&browser, "/").await;
+    browser.goto(&format!("{base}/about")).await.unwrap();
+    shows(
+        &browser,
+        "cookie-test",
+        "This site sets no cookies, and its hit log keeps no address, browser or visitor key.",
+    )
+    .await;
+    holds_no_cookie(&browser, "/about").await;
     assert_eq!(
         console_errors(&driver, &browser).await,
         Vec::<String>::new(),

@@ -306,6 +306,63 @@ impl TestDb {
         }
     }
 
+    /// Every value in every table of the database, as text, with its
+    /// table and column (`NULL`s left out): for tests of what is kept.
+    pub async fn every_value(&self) -> Vec<(String, String)> {
+        let (tables, columns, cast) = match &self.db {
+            Db::Sqlite(_) => (
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                "SELECT name FROM pragma_table_info($1)",
+                "TEXT",
+            ),
+            Db::Postgres(_) => (
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema = current_schema()",
+                "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+                "TEXT",
+            ),
+            Db::MySql(_) => (
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+                "CHAR",
+            ),
+            _ => unreachable!(),
+        };
+        let mut found = Vec::new();
+        for table in self.texts(tables, None).await {
+            for column in self.texts(columns, Some(&table)).await {
+                let sql = format!("SELECT CAST({column} AS {cast}) FROM {table}");
+                for value in self.texts(&sql, None).await {
+                    found.push((format!("{table}.{column}"), value));
+                }
+            }
+        }
+        found
+    }
+
+    /// The non-NULL texts a query gives, with one optional parameter.
+    async fn texts(&self, sql: &str, param: Option<&str>) -> Vec<String> {
+        macro_rules! fetch {
+            ($pool:expr) => {{
+                let query = sqlx::query_scalar(sql);
+                match param {
+                    Some(param) => query.bind(param).fetch_all($pool).await,
+                    None => query.fetch_all($pool).await,
+                }
+            }};
+        }
+        let rows: Vec<Option<String>> = match &self.db {
+            Db::Sqlite(pool) => fetch!(pool),
+            Db::Postgres(pool) => fetch!(pool),
+            Db::MySql(pool) => fetch!(pool),
+            _ => unreachable!(),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter().flatten().collect()
+    }
+
     /// Runs a statement (test set-up such as failure triggers).
     pub async fn execute(&self, sql: &str) {
         match &self.db {

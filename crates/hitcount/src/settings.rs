@@ -94,6 +94,19 @@ pub struct Settings {
     /// made once and kept in the database, so every app instance on that
     /// database hashes alike. Set it to keep the key out of the database.
     pub ip_hash_key: Option<String>,
+    /// Keep nothing in the hit log that tells one visitor from another:
+    /// no user agent and no user id (bots, blacklists and
+    /// `exclude_user_groups` still apply, on the request's own), and in
+    /// place of the session key an HMAC of the object and the key under
+    /// the day's salt ([`HitCounter::daily_salt`], forgotten after two
+    /// days): it finds the visitor's hit on that object that day and
+    /// matches no other row. So a visitor counts at most once per object
+    /// per UTC day, whatever `keep_hit_active` says, and a signed-in user
+    /// is counted by session like anyone else. Needs `ip_storage =
+    /// "none"`. Default `false`.
+    ///
+    /// [`HitCounter::daily_salt`]: crate::HitCounter::daily_salt
+    pub private_hit_log: bool,
     /// What happens to requests from bots. Default `separate`.
     pub bots: BotPolicy,
     /// Leave out visitors who send `DNT: 1` or `Sec-GPC: 1`: their requests
@@ -173,6 +186,7 @@ impl Default for Settings {
             keep_hourly_buckets: Window::days(7),
             ip_storage: IpStorage::default(),
             ip_hash_key: None,
+            private_hit_log: false,
             bots: BotPolicy::Separate,
             respect_do_not_track: false,
             cleanup_batch_size: 1000,
@@ -241,6 +255,13 @@ impl Settings {
                 "hits_per_ip_limit",
                 self.hits_per_ip_limit.to_string(),
                 "needs the IP in the hit log, but ip_storage is \"none\"",
+            );
+        }
+        if self.private_hit_log && self.ip_storage != IpStorage::None {
+            return fail(
+                "ip_storage",
+                serde_json::to_string(&self.ip_storage).expect("a name"),
+                "must be \"none\" with private_hit_log: the hit log keeps nothing that tells visitors apart",
             );
         }
         if let Some(group) = self.exclude_user_groups.iter().find(|g| g.trim().is_empty()) {
@@ -380,6 +401,12 @@ mod tests {
                 "ip_storage = \"none\"\nhits_per_ip_limit = 3",
                 "hits_per_ip_limit",
                 "3",
+            ),
+            ("private_hit_log = true", "ip_storage", "hashed"),
+            (
+                "private_hit_log = true\nip_storage = \"masked\"",
+                "ip_storage",
+                "masked",
             ),
             ("bots = \"maybe\"", "bots", "maybe"),
             ("hits_per_ip_scope = \"planet\"", "hits_per_ip_scope", "planet"),

@@ -6,7 +6,8 @@
  *
  *   HitCount.postCSRF(url, data)  -> Promise of the endpoint's JSON answer
  *   HitCount.countHit(vars)       -> the same, for window.hitcountJS
- *                                    ({hitcountPK, hitcountURL, hitcountToken})
+ *                                    ({hitcountPK, hitcountURL, hitcountToken},
+ *                                    and hitcountCSRF: false without cookies)
  *   HitCount.beacon(vars)         -> navigator.sendBeacon, for page unloads
  *
  * Loaded as <script src=".../hitcount.js" data-hitcount-pk="1"
@@ -18,7 +19,9 @@
  *
  * The CSRF token is read from the `csrftoken` cookie (set HitCount.csrfCookie
  * if you renamed it with `csrf_cookie_name`); when the page came without it
- * (a page cached by a CDN), it is fetched from <base>/csrf/ first.
+ * (a page cached by a CDN), it is fetched from <base>/csrf/ first. A site
+ * that sets no cookies (`cookie.mode = "none"`) says so with
+ * data-hitcount-csrf="off" or hitcountCSRF: false, and no token is sent.
  */
 (function (global) {
   "use strict";
@@ -83,12 +86,17 @@
   // resolves to the JSON answer, also for error answers, which carry
   // `error_message`.
   function postCSRF(url, data) {
+    return post(url, data, true);
+  }
+
+  // POSTs `data` as a form, with the CSRF token when `csrf` is set.
+  function post(url, data, csrf) {
     return Promise.resolve().then(function () {
       var headers = {
         "X-Requested-With": "XMLHttpRequest",
         "Content-Type": "application/x-www-form-urlencoded"
       };
-      var token = sameOrigin(url) ? csrfToken(url) : Promise.resolve(null);
+      var token = csrf && sameOrigin(url) ? csrfToken(url) : Promise.resolve(null);
       return token.then(function (token) {
         if (token) {
           headers["X-CSRFToken"] = token;
@@ -107,14 +115,15 @@
     vars = vars || global.hitcountJS || {};
     return {
       url: vars.hitcountURL,
-      data: { hitcountPK: vars.hitcountPK, hitcountToken: vars.hitcountToken }
+      data: { hitcountPK: vars.hitcountPK, hitcountToken: vars.hitcountToken },
+      csrf: vars.hitcountCSRF !== false
     };
   }
 
   // Counts the hit described by `vars` (default: window.hitcountJS).
   function countHit(vars) {
     var hit = fields(vars);
-    return postCSRF(hit.url, hit.data);
+    return post(hit.url, hit.data, hit.csrf);
   }
 
   // Counts with navigator.sendBeacon, which survives the page unloading but
@@ -122,12 +131,14 @@
   // Returns whether the browser queued the beacon.
   function beacon(vars) {
     var hit = fields(vars);
-    var token = readCookie(HitCount.csrfCookie);
-    if (!navigator.sendBeacon || !token || !sameOrigin(hit.url)) {
+    var token = hit.csrf ? readCookie(HitCount.csrfCookie) : null;
+    if (!navigator.sendBeacon || (hit.csrf && !token) || !sameOrigin(hit.url)) {
       return false;
     }
     var form = formOf(hit.data);
-    form.append("csrfmiddlewaretoken", token);
+    if (token) {
+      form.append("csrfmiddlewaretoken", token);
+    }
     return navigator.sendBeacon(hit.url, form);
   }
 
@@ -147,7 +158,8 @@
     var vars = {
       hitcountPK: script.dataset.hitcountPk,
       hitcountURL: script.dataset.hitcountUrl,
-      hitcountToken: script.dataset.hitcountToken
+      hitcountToken: script.dataset.hitcountToken,
+      hitcountCSRF: script.dataset.hitcountCsrf !== "off"
     };
     global.hitcountJS = global.hitcountJS || vars;
     var counted = countHit(vars);

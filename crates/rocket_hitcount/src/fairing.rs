@@ -9,7 +9,7 @@ use rocket::{error, info_, warn_, Build, Rocket};
 use rocket_db_pools::Database;
 
 use crate::ajax::{self, csrf};
-use crate::config::Config;
+use crate::config::{Config, CookieMode};
 use crate::secret::Secret;
 use crate::state::HitCount;
 use crate::templates::TemplateFunctions;
@@ -254,13 +254,13 @@ where
             return;
         };
         // Django's ensure_csrf_cookie: every HTML page hands out the CSRF
-        // cookie its script will need.
-        if is_html(response) {
+        // cookie its script will need (none without cookies).
+        let config = state.config();
+        if config.cookie.mode != CookieMode::None && is_html(response) {
             csrf::ensure_cookie(state, request, response);
         }
         // A page that sets one of our cookies is this visitor's own: a
         // shared cache must not hand it (and its cookie) to others.
-        let config = state.config();
         if csrf::sets_cookie(response, &config.cookie.name)
             || csrf::sets_cookie(response, &config.csrf_cookie_name)
         {

@@ -125,7 +125,8 @@ impl<'r> Hits<'r> {
     }
 
     /// Whether the client sent back the visitor cookie (Django's test
-    /// cookie): `false` on a first visit and for clients without cookies.
+    /// cookie): `false` on a first visit, for clients without cookies, and
+    /// always with `cookie.mode = "none"`, which sets no cookie.
     pub fn returned_cookie(&self) -> bool {
         self.visit.identified.returned_cookie
     }

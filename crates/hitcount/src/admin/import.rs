@@ -129,7 +129,9 @@ impl Admin<'_> {
     /// MySQL/MariaDB): every object's total (kept whole, also when its hit
     /// log was cleaned up in Django), every hit row with its hourly and
     /// daily buckets, and both blacklists. IPs are stored as this counter's
-    /// `ip_storage` says. Running it again adds nothing twice: totals are
+    /// `ip_storage` says; with `private_hit_log`, hit rows keep no user
+    /// agent and no user, and each its own key in place of the session
+    /// key. Running it again adds nothing twice: totals are
     /// marked as imported per object, and a hit of the same object,
     /// session and time is not inserted again.
     ///
@@ -210,8 +212,18 @@ impl Admin<'_> {
             .duration_trunc(TimeDelta::microseconds(1))
             .unwrap_or(created);
         let stored_ip = ip.parse().ok().and_then(|ip| self.counter.stored_ip(ip));
-        let session: String = session.chars().take(MAX_SESSION_KEY_LEN).collect();
-        let user_agent: String = user_agent.chars().take(MAX_USER_AGENT_LEN).collect();
+        let mut session: String = session.chars().take(MAX_SESSION_KEY_LEN).collect();
+        let mut user_agent: String = user_agent.chars().take(MAX_USER_AGENT_LEN).collect();
+        let mut user_id = user_id;
+        if self.counter.settings().private_hit_log {
+            // As the private hit log keeps its own hits: nothing of the
+            // visitor, and a key of this row alone (made with a key that
+            // stays, so that importing again finds it).
+            let time = created.to_rfc3339();
+            session = self.counter.private_key(&[&pk.to_string(), &time, &session]);
+            user_agent.clear();
+            user_id = None;
+        }
         Ok(dispatch!(self.counter.writer(), pool, sql => {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(sql.import_hit)

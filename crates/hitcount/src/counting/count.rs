@@ -79,6 +79,23 @@ impl HitCounter {
             return Box::pin(self.counting_within_budget(object, reason, recorded)).await;
         }
 
+        // The private hit log keys the visitor by object and day (see
+        // `Settings::private_hit_log`); screening above saw the request.
+        let private;
+        let visitor = if settings.private_hit_log {
+            match self.daily_salt().await {
+                Ok(salt) => {
+                    private = visitor.private_for(object, &salt);
+                    &private
+                }
+                Err(Error::Unavailable { .. }) => {
+                    return Ok(self.last_known(inner.cache.pk(object), Reason::Unavailable))
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            visitor
+        };
         let limited_ip = stored_ip.limited(settings);
         // A repeat visit this instance saw lately is refused from the
         // cache, with no query (its view waits in memory). The per-IP

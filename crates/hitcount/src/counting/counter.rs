@@ -216,6 +216,8 @@ impl HitCounter {
     /// The salt of the current UTC day: 32 random bytes (as 64 hex
     /// characters), the same on every instance sharing the database. Salts
     /// older than yesterday are deleted when a new day's salt is made.
+    /// The keys of cookieless visitors are made with it, and so, with
+    /// `private_hit_log`, is what the hit log keeps of each session key.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hitcount::Result<()> {
@@ -374,6 +376,12 @@ impl HitCounter {
     }
 
     /// The form of an IP that the hit log keeps under the current settings.
+    /// A private hit log's key of `parts` under the counter's lasting
+    /// secret (`ip_hash_key`), for rows that no day's salt covers.
+    pub(crate) fn private_key(&self, parts: &[&str]) -> String {
+        crate::values::private_key(&self.inner.ip_key, parts)
+    }
+
     pub(crate) fn stored_ip(&self, ip: std::net::IpAddr) -> Option<String> {
         self.inner.settings.ip_storage.store(ip, &self.inner.ip_key)
     }

@@ -1,7 +1,8 @@
 //! A random salt per UTC day, shared by every app instance through the
 //! database and forgotten after two days: the Rocket integration derives
 //! the session key of cookieless visitors from it, so such a key cannot be
-//! traced back to an IP address once its day is over.
+//! traced back to an IP address once its day is over; with
+//! `private_hit_log`, the hit log keeps each session key under it too.
 
 use std::sync::Mutex;
 

@@ -12,6 +12,6 @@ pub use clock::Clock;
 pub(crate) use clock::{day_start, hour_start, next_day, next_hour};
 pub use ip::{parse_ip, IpStorage};
 pub use object::{ObjectRef, MAX_ID_LEN, MAX_KIND_LEN};
-pub(crate) use visitor::clean_user_agent;
+pub(crate) use visitor::{clean_user_agent, private_key};
 pub use visitor::{User, Visitor, MAX_SESSION_KEY_LEN, MAX_USER_AGENT_LEN, MAX_USER_ID_LEN};
 pub use window::Window;

@@ -3,7 +3,11 @@
 
 use std::net::IpAddr;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use super::ip::canonical;
+use super::ObjectRef;
 use crate::error::{invalid, Result};
 
 /// User agents are cut to this many characters, as django-hitcount does.
@@ -248,6 +252,35 @@ impl Visitor {
     pub fn do_not_track(&self) -> bool {
         self.do_not_track
     }
+
+    /// The visitor as `private_hit_log` keeps it for `object`: each key
+    /// an HMAC of the object and the key under the day's `salt`, and
+    /// nothing else but the wish not to be tracked. The same visitor gets
+    /// the same keys on the same object all day, and keys that match no
+    /// other object's, nor another day's.
+    pub(crate) fn private_for(&self, object: &ObjectRef, salt: &[u8]) -> Visitor {
+        let key = |session: &str| private_key(salt, &[object.kind(), object.id(), session]);
+        Visitor {
+            session_key: key(&self.session_key),
+            previous_session_key: self.previous_session_key.as_deref().map(key),
+            user: None,
+            ip: None,
+            user_agent: String::new(),
+            do_not_track: self.do_not_track,
+        }
+    }
+}
+
+/// What `private_hit_log` keeps in place of a session key: an HMAC of
+/// `parts` under `secret`, 40 hex characters.
+pub(crate) fn private_key(secret: &[u8], parts: &[&str]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    for part in parts {
+        // Each part's length first, so that no two lists run together.
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    hex::encode(&mac.finalize().into_bytes()[..20])
 }
 
 /// A user agent as the counter keeps and compares it: its first 255
@@ -263,6 +296,40 @@ pub(crate) fn clean_user_agent(user_agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_keys_link_one_object_one_day_only() {
+        let post = |id: i64| ObjectRef::new("blog.post", id).unwrap();
+        let visitor = Visitor::new("k")
+            .unwrap()
+            .with_previous_session_key("p")
+            .unwrap()
+            .with_ip("192.0.2.1".parse().unwrap())
+            .with_user_agent("Firefox")
+            .with_user(User::new("alice").unwrap())
+            .with_do_not_track(true);
+        let kept = visitor.private_for(&post(1), b"monday");
+        assert_eq!(kept, visitor.private_for(&post(1), b"monday"), "the same all day");
+        assert_eq!(kept.session_key().len(), 40);
+        assert_ne!(kept.session_key(), "k");
+        assert_ne!(kept.previous_session_key(), Some("p"));
+        assert_ne!(Some(kept.session_key()), kept.previous_session_key());
+        assert_ne!(
+            kept.session_key(),
+            visitor.private_for(&post(2), b"monday").session_key()
+        );
+        assert_ne!(
+            kept.session_key(),
+            visitor.private_for(&post(1), b"tuesday").session_key()
+        );
+        let other_kind = ObjectRef::new("blog.page", 1).unwrap();
+        assert_ne!(
+            kept.session_key(),
+            visitor.private_for(&other_kind, b"monday").session_key()
+        );
+        assert_eq!((kept.ip(), kept.user_agent(), kept.user()), (None, "", None));
+        assert!(kept.do_not_track());
+    }
 
     #[test]
     fn user_agents_are_cut_at_255_characters_not_bytes() {

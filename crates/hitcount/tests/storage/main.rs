@@ -10,6 +10,7 @@ mod admin;
 mod cleanup;
 mod concurrency;
 mod counting;
+mod privacy;
 mod read_cache;
 mod reads;
 mod report;

@@ -167,7 +167,7 @@ pub(crate) fn check(
 /// `Host` header, or HTTP/2's `:authority`), or, without it,
 /// `Sec-Fetch-Site` must be `same-origin`. Clients that send neither (not
 /// browsers, so not CSRF victims) pass on to the token check.
-fn check_origin(request: &Request<'_>) -> Result<(), CsrfError> {
+pub(crate) fn check_origin(request: &Request<'_>) -> Result<(), CsrfError> {
     let headers = request.headers();
     if let Some(origin) = headers.get_one("Origin") {
         let host = request

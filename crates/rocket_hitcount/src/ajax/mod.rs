@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use hitcount::ObjectRef;
 
+use crate::config::CookieMode;
 use crate::state::HitCount;
 use crate::visitor::{record_visit, Visit};
 
@@ -199,12 +200,18 @@ async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<LockedDown<Json<An
         ));
     }
     let fields = form_fields(&body);
-    csrf::check(
-        state,
-        request,
-        fields.get("csrfmiddlewaretoken").map(String::as_str),
-    )
-    .map_err(|refused| ApiError::new(Status::Forbidden, refused.to_string()))?;
+    // Without cookies there is no CSRF cookie to compare: the same-origin
+    // check, and the page token below, are the endpoint's protection.
+    let checked = if state.config().cookie.mode == CookieMode::None {
+        csrf::check_origin(request)
+    } else {
+        csrf::check(
+            state,
+            request,
+            fields.get("csrfmiddlewaretoken").map(String::as_str),
+        )
+    };
+    checked.map_err(|refused| ApiError::new(Status::Forbidden, refused.to_string()))?;
     let pk_text = fields
         .get("hitcountPK")
         .ok_or_else(|| ApiError::new(Status::BadRequest, "hitcountPK is missing"))?;
@@ -279,10 +286,12 @@ impl<'r, R: Responder<'r, 'static>> Responder<'r, 'static> for NoStore<R> {
 }
 
 /// `GET <base>/csrf/`: the visitor's CSRF token (and its cookie), for
-/// scripts on pages served from a cache without the cookie.
+/// scripts on pages served from a cache without the cookie; `null`, and no
+/// cookie, with `cookie.mode = "none"`, where the endpoint needs none.
 #[get("/csrf")]
 fn csrf_token(state: &State<HitCount>, jar: &CookieJar<'_>) -> NoStore<Json<serde_json::Value>> {
-    NoStore(Json(json!({ "csrftoken": csrf::token(state, jar) })))
+    let token = (state.config().cookie.mode != CookieMode::None).then(|| csrf::token(state, jar));
+    NoStore(Json(json!({ "csrftoken": token })))
 }
 
 /// The dependency-free script.

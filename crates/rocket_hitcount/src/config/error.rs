@@ -280,6 +280,7 @@ impl std::error::Error for ConfigError {
 /// assert_eq!(kind("[hitcount]\nproxy_header = \"X Real IP\""), ConfigErrorKind::NotAHeaderName);
 /// assert_eq!(kind("[hitcount]\ntoken_ttl = \"0 seconds\""), ConfigErrorKind::ZeroDuration);
 /// assert_eq!(kind("[hitcount]\ncookie = { visit_interval = \"0s\" }"), ConfigErrorKind::ZeroDuration);
+/// assert_eq!(kind("[hitcount]\ncookie = { mode = \"none\" }"), ConfigErrorKind::CookieFree);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -316,6 +317,10 @@ pub enum ConfigErrorKind {
     SameCookieName,
     /// `proxy_header` is not a header name such as `X-Real-IP`.
     NotAHeaderName,
+    /// A setting that the cookie-free mode (`cookie.mode = "none"`) needs
+    /// or rules out: it needs `private_hit_log`, and the cookie's
+    /// `visit_counts` and `visit_interval` have no cookie to live in.
+    CookieFree,
     /// A duration that must be longer than zero is zero: `token_ttl`,
     /// `cookie.visit_interval`, or `cookie.max_age` of a cookie that is not
     /// a browser-session one.

@@ -10,11 +10,13 @@ use rocket::figment::Figment;
 use rocket::http::Cookie;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// How the visitor cookie is protected.
+/// How the visitor cookie is protected, or that there is none.
 ///
 /// ```
 /// let mode: rocket_hitcount::CookieMode = serde_json::from_str("\"signed\"").unwrap();
 /// assert_eq!(mode, rocket_hitcount::CookieMode::Signed);
+/// let mode: rocket_hitcount::CookieMode = serde_json::from_str("\"none\"").unwrap();
+/// assert_eq!(mode, rocket_hitcount::CookieMode::None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,6 +28,30 @@ pub enum CookieMode {
     /// Readable, but signed with `hitcount.secret_key`: for seeing what a
     /// browser holds.
     Signed,
+    /// No cookie at all: neither the visitor cookie nor the CSRF cookie is
+    /// set on any answer, every visitor is counted by its cookieless key
+    /// (its IP and user agent under the day's salt), and the AJAX endpoint
+    /// is protected by the same-origin check and the page token. Needs
+    /// `private_hit_log = true` and `ip_storage = "none"`, so that nothing
+    /// about the visitor is kept; rules out `visit_counts` and
+    /// `visit_interval`, which live in the cookie. A visitor counts at
+    /// most once per object per UTC day.
+    ///
+    /// ```
+    /// use rocket::figment::{Figment, providers::{Format, Toml}};
+    ///
+    /// let figment = Figment::new().merge(Toml::string(r#"
+    ///     [hitcount]
+    ///     cookie = { mode = "none" }
+    ///     private_hit_log = true
+    ///     ip_storage = "none"
+    ///     keep_hit_active = "1 day"
+    /// "#));
+    /// let config = rocket_hitcount::Config::from_figment(&figment).unwrap();
+    /// assert_eq!(config.cookie.mode, rocket_hitcount::CookieMode::None);
+    /// assert!(config.warnings().is_empty());
+    /// ```
+    None,
 }
 
 /// The visitor cookie: Django's session cookie settings.
@@ -51,7 +77,8 @@ pub struct VisitorCookie {
     /// Send it over HTTPS only (`SESSION_COOKIE_SECURE`). Default `false`;
     /// set it on every site served over HTTPS.
     pub secure: bool,
-    /// Private (encrypted) or signed. Default `private`.
+    /// Private (encrypted), signed, or no cookie at all (`none`). Default
+    /// `private`.
     pub mode: CookieMode,
     /// Keep the visitor's views per object in the cookie, for "You have
     /// visited this page N times" ([`HitContext::visits`]). Default
@@ -358,6 +385,31 @@ impl Config {
                 "must be longer than zero (leave it out to keep no site visits)",
             );
         }
+        if self.cookie.mode == CookieMode::None {
+            let needs = "counts without cookies or personal data: it needs private_hit_log = true \
+                         and ip_storage = \"none\"";
+            if !self.counting.private_hit_log {
+                return fail("cookie.mode", "none", ConfigErrorKind::CookieFree, needs);
+            }
+            let cookie_only = [
+                (
+                    "cookie.visit_counts",
+                    self.cookie.visit_counts.then(|| "true".to_owned()),
+                ),
+                (
+                    "cookie.visit_interval",
+                    self.cookie.visit_interval.map(|w| w.to_string()),
+                ),
+            ];
+            if let Some((key, Some(value))) = cookie_only.into_iter().find(|(_, value)| value.is_some()) {
+                return fail(
+                    key,
+                    &value,
+                    ConfigErrorKind::CookieFree,
+                    "is kept in the visitor cookie, and cookie.mode = \"none\" sets none",
+                );
+            }
+        }
         if self.cookie.max_age.as_secs() == 0 && !self.cookie.expire_at_browser_close {
             return fail(
                 "cookie.max_age",
@@ -386,7 +438,8 @@ impl Config {
         let mut warnings = Vec::new();
         let keep_active = self.counting.keep_hit_active;
         let lasting = self.cookie.lasting_age();
-        if !self.cookie.expire_at_browser_close && lasting <= keep_active.as_secs() {
+        let cookie_set = self.cookie.mode != CookieMode::None;
+        if cookie_set && !self.cookie.expire_at_browser_close && lasting <= keep_active.as_secs() {
             let capped = if lasting < self.cookie.max_age.as_secs() {
                 ", of which browsers keep 400 days"
             } else {
@@ -402,6 +455,13 @@ impl Config {
                 "`hitcount.cookie.max_age` ({}{capped}) is not longer than `hitcount.keep_hit_active` \
                  ({keep_active}): the visitor cookie is set again on every page that counts{recounted}",
                 self.cookie.max_age
+            ));
+        }
+        if self.counting.private_hit_log && keep_active > Window::days(1) {
+            warnings.push(format!(
+                "`hitcount.keep_hit_active` ({keep_active}) is longer than a day, but with \
+                 `hitcount.private_hit_log` a visitor's hits are told apart by the day's salt: \
+                 a visitor is counted again on each new UTC day"
             ));
         }
         warnings

@@ -89,6 +89,87 @@ fn a_cookie_shorter_than_an_active_hit_is_warned_about() {
     assert!(config.warnings().is_empty());
 }
 
+/// The cookie-free mode needs the private hit log (and so no IP), rules
+/// out what lives in the cookie, and warns once that the salt's day
+/// bounds a longer `keep_hit_active`.
+#[test]
+fn the_cookie_free_mode_keeps_nothing_and_says_what_it_needs() {
+    let with_cookie = |cookie: &str, toml: &str| {
+        read(&format!(
+            "[default.hitcount]\ncookie = {{ mode = \"none\"{cookie} }}\n{toml}"
+        ))
+        .unwrap_err()
+    };
+    let error = |toml: &str| with_cookie("", toml);
+    let alone = error("");
+    assert_eq!(
+        (alone.kind(), alone.key()),
+        (ConfigErrorKind::CookieFree, "hitcount.cookie.mode")
+    );
+    assert_eq!(
+        alone.to_string(),
+        "invalid value \"none\" for setting `hitcount.cookie.mode`: counts without cookies or personal \
+         data: it needs private_hit_log = true and ip_storage = \"none\""
+    );
+    let hashed = error("private_hit_log = true");
+    assert_eq!(
+        (hashed.kind(), hashed.key()),
+        (ConfigErrorKind::Counting, "hitcount.ip_storage")
+    );
+    assert!(hashed.to_string().contains("\"hashed\""), "{hashed}");
+    let private = "private_hit_log = true\nip_storage = \"none\"";
+    let limited = error(&format!("{private}\nhits_per_ip_limit = 3"));
+    assert_eq!(limited.key(), "hitcount.hits_per_ip_limit");
+    for (cookie, key, value) in [
+        (
+            ", visit_counts = true",
+            "hitcount.cookie.visit_counts",
+            "\"true\"",
+        ),
+        (
+            ", visit_interval = \"1 day\"",
+            "hitcount.cookie.visit_interval",
+            "\"days=1\"",
+        ),
+    ] {
+        let err = with_cookie(cookie, private);
+        assert_eq!(
+            (err.kind(), err.key(), err.value()),
+            (ConfigErrorKind::CookieFree, key, Some(value))
+        );
+        assert!(
+            err.to_string()
+                .ends_with("is kept in the visitor cookie, and cookie.mode = \"none\" sets none"),
+            "{err}"
+        );
+    }
+    let mut config = read(&format!(
+        "[default.hitcount]\ncookie = {{ mode = \"none\", max_age = \"1 day\" }}\n{private}"
+    ))
+    .unwrap();
+    let warnings = config.warnings();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "no word of a cookie that is never set: {warnings:?}"
+    );
+    assert!(
+        warnings[0].contains("`hitcount.keep_hit_active` (days=7) is longer than a day"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[0].ends_with("a visitor is counted again on each new UTC day"),
+        "{warnings:?}"
+    );
+    config.counting.keep_hit_active = Window::days(1);
+    assert!(config.warnings().is_empty(), "a day is the salt's day");
+    // With cookies, the private hit log bounds the window all the same.
+    config.cookie.mode = CookieMode::Private;
+    config.cookie.max_age = Window::days(14);
+    config.counting.keep_hit_active = Window::days(2);
+    assert_eq!(config.warnings().len(), 1);
+}
+
 /// Each invalid setting stops with an error of its kind, naming the
 /// key, and a message naming the key and the value.
 #[test]
@@ -451,6 +532,7 @@ fn every_setting_is_documented() {
     // table's row.
     let without = tables
         .replace("| `sqlite_wal` |", "| sqlite_wal |")
+        .replace("`cookie.visit_counts`", "the cookie's visit counts")
         .replace("`visit_counts`", "visit counts");
     assert_eq!(
         undocumented(&keys, &without),

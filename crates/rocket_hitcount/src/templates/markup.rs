@@ -3,30 +3,43 @@
 //! Content-Security-Policy.
 
 use crate::ajax::JsContext;
+use crate::config::CookieMode;
 use crate::state::HitCount;
 
 /// django-hitcount's `insert_hit_count_js_variables`, byte for byte, plus
-/// the page token when the endpoint requires one, and the page's CSP nonce
-/// when it has one.
-pub(super) fn script_variables(vars: &JsContext, with_token: bool, nonce: Option<&str>) -> String {
-    let token = if with_token {
+/// the page token when the endpoint requires one, `hitcountCSRF : false`
+/// without cookies (`hitcount.js` then asks for no CSRF token), and the
+/// page's CSP nonce when it has one.
+pub(super) fn script_variables(state: &HitCount, vars: &JsContext, nonce: Option<&str>) -> String {
+    let token = if state.config().require_token {
         format!(",hitcountToken : '{}'", js_string(&vars.token))
     } else {
         String::new()
     };
+    let csrf = if cookie_free(state) {
+        ",hitcountCSRF : false"
+    } else {
+        ""
+    };
     let nonce = nonce.map(|n| format!(" nonce=\"{n}\"")).unwrap_or_default();
     format!(
-        "<script type=\"text/javascript\"{nonce}>\nvar hitcountJS = {{hitcountPK : '{}',hitcountURL : '{}'{token}}};\n</script>",
+        "<script type=\"text/javascript\"{nonce}>\nvar hitcountJS = {{hitcountPK : '{}',hitcountURL : '{}'{token}{csrf}}};\n</script>",
         vars.pk,
         js_string(&vars.ajax_url)
     )
+}
+
+/// Whether the site sets no cookies (`cookie.mode = "none"`).
+fn cookie_free(state: &HitCount) -> bool {
+    state.config().cookie.mode == CookieMode::None
 }
 
 /// django-hitcount's `insert_hit_count_js`, as one external script and no
 /// inline code, so that it runs under a Content-Security-Policy of
 /// `script-src 'self'`: the bundled script reads the hit from its `data-`
 /// attributes, sets `window.hitcountJS` for the page's own code, and
-/// counts; with `debug`, it logs the answer.
+/// counts; with `debug`, it logs the answer. Without cookies,
+/// `data-hitcount-csrf="off"` tells it to ask for no CSRF token.
 pub(super) fn count_script(state: &HitCount, vars: &JsContext, debug: bool) -> String {
     let token = if state.config().require_token {
         format!(" data-hitcount-token=\"{}\"", attribute(&vars.token))
@@ -34,10 +47,15 @@ pub(super) fn count_script(state: &HitCount, vars: &JsContext, debug: bool) -> S
         String::new()
     };
     format!(
-        "<script src=\"{}\" data-hitcount-pk=\"{}\" data-hitcount-url=\"{}\"{token}{}></script>",
+        "<script src=\"{}\" data-hitcount-pk=\"{}\" data-hitcount-url=\"{}\"{token}{}{}></script>",
         attribute(&vars.script_url),
         vars.pk,
         attribute(&vars.ajax_url),
+        if cookie_free(state) {
+            " data-hitcount-csrf=\"off\""
+        } else {
+            ""
+        },
         if debug { " data-hitcount-debug" } else { "" }
     )
 }

@@ -201,7 +201,7 @@ impl tera::Function for Function {
                 let nonce = call.nonce()?;
                 let script = call
                     .js_variables(&bound.state, blocking)?
-                    .map(|vars| script_variables(&vars, bound.state.config().require_token, nonce));
+                    .map(|vars| script_variables(&bound.state, &vars, nonce));
                 Ok(Value::String(script.unwrap_or_default()))
             }
             Name::InsertJs => {

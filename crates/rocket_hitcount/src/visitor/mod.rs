@@ -4,7 +4,7 @@
 //! visits of the whole site.
 //!
 //! A request without the cookie (a first visit, curl, a bot, a browser
-//! refusing cookies) is counted under a key derived from its IP and user
+//! refusing cookies, every request with `cookie.mode = "none"`) is counted under a key derived from its IP and user
 //! agent with a random salt of the day (UTC) that the database forgets
 //! after two days: cookieless clients do not count again on every request,
 //! and the key cannot be traced back to the IP once its day is over. The
@@ -139,7 +139,13 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
-            let (visitor, mut cookie, returned_cookie) = match read_cookie(state, request) {
+            let cookie_free = config.cookie.mode == CookieMode::None;
+            let sent = if cookie_free {
+                None
+            } else {
+                read_cookie(state, request)
+            };
+            let (visitor, mut cookie, returned_cookie) = match sent {
                 Some(cookie) => {
                     let mut visitor = hitcount::Visitor::new(cookie.key.clone()).expect("checked when read");
                     if let Some(previous) = &cookie.previous {
@@ -151,8 +157,14 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 }
                 None => {
                     let derived = cookieless_key(state, ip, user_agent).await;
+                    // Without cookies the session is never written.
+                    let key = if cookie_free {
+                        derived.clone()
+                    } else {
+                        random_hex::<20>()
+                    };
                     let cookie = CookieSession {
-                        key: random_hex::<20>(),
+                        key,
                         previous: Some(derived.clone()),
                         visits: Vec::new(),
                         issued: 0,
@@ -366,6 +378,7 @@ fn read_cookie(state: &HitCount, request: &Request<'_>) -> Option<CookieSession>
             }
             decode(payload)
         }
+        CookieMode::None => None,
     }
 }
 
@@ -396,6 +409,10 @@ pub(crate) fn record_visit(
     pk: Option<i64>,
 ) -> Option<u32> {
     let config = &state.config().cookie;
+    if config.mode == CookieMode::None {
+        // No visit counts either: they would live in the cookie.
+        return None;
+    }
     let viewed = pk.filter(|_| config.visit_counts);
     let visits = config
         .visit_counts
@@ -431,6 +448,7 @@ pub(crate) fn record_visit(
             let signature = state.secret().sign(COOKIE_PURPOSE, &payload);
             format!("{payload}.{signature}")
         }
+        CookieMode::None => unreachable!("returned above"),
     };
     // Sealed or signed here, so a plain cookie to Rocket: it adds no
     // `Expires` of its own (it gives private cookies a week), and no

@@ -212,6 +212,16 @@ pub fn rocket_from(db: &TestDb, figment: Figment) -> Rocket<Build> {
 
 /// The test app and the template functions of its fairing.
 pub fn rocket_and_functions(db: &TestDb, figment: Figment) -> (Rocket<Build>, TemplateFunctions) {
+    rocket_on_clock(db, figment, hitcount::Clock::system())
+}
+
+/// The test app counting with `clock`, and the template functions of its
+/// fairing.
+pub fn rocket_on_clock(
+    db: &TestDb,
+    figment: Figment,
+    clock: hitcount::Clock,
+) -> (Rocket<Build>, TemplateFunctions) {
     let app = rocket::custom(figment).mount(
         "/",
         routes![
@@ -226,7 +236,7 @@ pub fn rocket_and_functions(db: &TestDb, figment: Figment) -> (Rocket<Build>, Te
         ],
     );
     on_test_database!(db, D => {
-        let hitcount = HitCount::init::<D>().with_users::<TestUser>();
+        let hitcount = HitCount::init::<D>().with_users::<TestUser>().with_clock(clock);
         let functions = hitcount.template_functions();
         (app.attach(D::init()).attach(hitcount), functions)
     })

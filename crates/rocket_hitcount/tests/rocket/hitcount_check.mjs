@@ -1,8 +1,11 @@
 // Runs assets/hitcount.js in Node against a running app: a browser-like
 // window (location, document.cookie, fetch keeping cookies and sending
 // Origin), then counts a hit twice through HitCount.countHit() and posts a
-// forged token through HitCount.postCSRF(). Prints the three answers.
-// Usage: node hitcount_check.mjs <base URL> <path of hitcount.js>
+// forged token through HitCount.postCSRF(). Prints the three answers, the
+// paths fetched and the cookies kept. With "cookie-free" after the paths,
+// the page's variables say so (hitcountCSRF: false), as the markup of a
+// site with `cookie.mode = "none"` does.
+// Usage: node hitcount_check.mjs <base URL> <path of hitcount.js> [cookie-free]
 import fs from "node:fs";
 const base = process.argv[2];
 globalThis.window = globalThis;
@@ -10,8 +13,10 @@ globalThis.location = new URL(base + "/post/2");
 const jar = {};
 globalThis.document = { get cookie() { return Object.entries(jar).map(([k, v]) => k + "=" + v).join("; "); } };
 const realFetch = fetch;
+const fetched = [];
 globalThis.fetch = async (url, opts = {}) => {
   url = new URL(url, location.href);
+  fetched.push(url.pathname);
   opts.headers = { ...(opts.headers || {}), Cookie: document.cookie, Origin: location.origin, "User-Agent": "Mozilla/5.0 (node check)" };
   const r = await realFetch(url, opts);
   for (const c of r.headers.getSetCookie()) { const kv = c.split(";")[0]; const i = kv.indexOf("="); jar[kv.slice(0, i)] = kv.slice(i + 1); }
@@ -20,7 +25,10 @@ globalThis.fetch = async (url, opts = {}) => {
 (0, eval)(fs.readFileSync(process.argv[3], "utf8"));
 const vars = await (await fetch("/post/2/js")).json();
 window.hitcountJS = { hitcountPK: vars.pk, hitcountURL: vars.ajax_url, hitcountToken: vars.token };
+if (process.argv[4] === "cookie-free") {
+  window.hitcountJS.hitcountCSRF = false;
+}
 const first = await HitCount.countHit();
 const second = await HitCount.countHit();
 const forged = await HitCount.postCSRF(vars.ajax_url, { hitcountPK: vars.pk, hitcountToken: "x" });
-console.log(JSON.stringify({ first, second, forged }));
+console.log(JSON.stringify({ first, second, forged, fetched, cookies: document.cookie }));

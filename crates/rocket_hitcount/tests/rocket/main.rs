@@ -9,6 +9,7 @@ use hitcount_testing as common;
 #[macro_use]
 mod app;
 mod ajax;
+mod cookie_free;
 #[cfg(feature = "dashboard")]
 mod dashboard;
 mod docs;

@@ -21,12 +21,17 @@ struct Server {
 
 impl Server {
     async fn start(db: &TestDb) -> Server {
+        Server::start_with(db, json!({})).await
+    }
+
+    /// The test app with these `hitcount` settings.
+    async fn start_with(db: &TestDb, settings: Value) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let app = rocket_from(db, figment(db, json!({})).merge(("port", port)))
+        let app = rocket_from(db, figment(db, settings).merge(("port", port)))
             .ignite()
             .await
             .unwrap();
@@ -60,18 +65,20 @@ fn node_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hitcount_js_counts_through_fetch() {
+/// What `hitcount_check.mjs` reports of hitcount.js in Node against the
+/// test app with these `hitcount` settings, its page variables marked
+/// cookie-free or not; `None` (the test skips) without Node outside CI.
+async fn node_check(settings: Value, cookie_free: bool) -> Option<Value> {
     if !node_available() {
         assert!(
             std::env::var("CI").is_err(),
             "node is required in CI (.ci/run installs nodejs)"
         );
         eprintln!("SKIPPED: node is not installed");
-        return;
+        return None;
     }
     let db = TestDb::sqlite().await;
-    let server = Server::start(&db).await;
+    let server = Server::start_with(&db, settings).await;
     let base = server.base.clone();
     let dir = env!("CARGO_MANIFEST_DIR");
     let output = tokio::task::spawn_blocking(move || {
@@ -79,6 +86,7 @@ async fn hitcount_js_counts_through_fetch() {
             .arg(format!("{dir}/tests/rocket/hitcount_check.mjs"))
             .arg(base)
             .arg(format!("{dir}/assets/hitcount.js"))
+            .args(cookie_free.then_some("cookie-free"))
             .output()
             .unwrap()
     })
@@ -90,7 +98,25 @@ async fn hitcount_js_counts_through_fetch() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let answers: Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hitcount_js_counts_through_fetch() {
+    let Some(answers) = node_check(json!({}), false).await else {
+        return;
+    };
+    assert!(
+        answers["fetched"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/hitcount/csrf/")),
+        "no cookie yet: the token is fetched: {answers}"
+    );
+    assert!(
+        answers["cookies"].as_str().unwrap().contains("csrftoken="),
+        "{answers}"
+    );
     assert_eq!(
         answers["first"],
         json!({"hit_counted": true, "hit_message": "Hit counted: session key"})
@@ -99,6 +125,32 @@ async fn hitcount_js_counts_through_fetch() {
         answers["second"],
         json!({"hit_counted": false, "hit_message": "Not counted: session key has active hit"})
     );
+    assert_eq!(
+        answers["forged"],
+        json!({"success": false, "error_message": "hitcountToken is malformed"})
+    );
+}
+
+/// Without cookies: no CSRF token asked for, none kept, counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hitcount_js_counts_without_cookies() {
+    let settings = json!({ "cookie": { "mode": "none" }, "private_hit_log": true, "ip_storage": "none" });
+    let Some(answers) = node_check(settings, true).await else {
+        return;
+    };
+    assert_eq!(
+        answers["first"],
+        json!({"hit_counted": true, "hit_message": "Hit counted: session key"})
+    );
+    assert_eq!(
+        answers["second"],
+        json!({"hit_counted": false, "hit_message": rocket_hitcount::COOKIELESS_ACTIVE_HIT})
+    );
+    assert_eq!(answers["cookies"], "", "no cookie was set: {answers}");
+    let fetched = answers["fetched"].as_array().unwrap();
+    // postCSRF (the forged post) still asks, and gets no token.
+    let asked = fetched.iter().filter(|path| *path == "/hitcount/csrf/").count();
+    assert_eq!(asked, 1, "only postCSRF asked for a token: {answers}");
     assert_eq!(
         answers["forged"],
         json!({"success": false, "error_message": "hitcountToken is malformed"})

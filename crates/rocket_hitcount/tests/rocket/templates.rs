@@ -208,9 +208,30 @@ async fn js_variables_and_the_exact_script(db: &TestDb) {
         "{counting}"
     );
     assert!(!counting.contains("data-hitcount-debug"));
+    assert!(!counting.contains("data-hitcount-csrf"));
     assert!(text(&client, "insert_js_debug")
         .await
         .contains(" data-hitcount-debug></script>"));
+
+    // Without cookies, both tell the script to ask for no CSRF token.
+    let cookie_free = json!({
+        "cookie": { "mode": "none" },
+        "private_hit_log": true,
+        "ip_storage": "none",
+        "require_token": false,
+    });
+    let cookie_free = app(db, cookie_free).await;
+    assert_eq!(
+        text(&cookie_free, "insert_vars").await,
+        format!(
+            "<script type=\"text/javascript\">\nvar hitcountJS = {{hitcountPK : '{pk}',hitcountURL : '/hitcount/hit/ajax/',hitcountCSRF : false}};\n</script>"
+        )
+    );
+    let counting = text(&cookie_free, "insert_js_debug").await;
+    assert!(
+        counting.ends_with(" data-hitcount-csrf=\"off\" data-hitcount-debug></script>"),
+        "{counting}"
+    );
 }
 
 async fn errors_name_the_problem(db: &TestDb) {
