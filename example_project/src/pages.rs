@@ -5,7 +5,7 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{catch, get, routes, Either, Request, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_hitcount::{CookieMode, HitCount, Hits};
+use rocket_hitcount::{HitCount, Hits};
 
 use crate::csp::CspNonce;
 use crate::posts::{Post, Posts};
@@ -159,7 +159,7 @@ fn about(
     hits: Hits<'_>,
     cookie_check: Option<&str>,
 ) -> Either<Template, Redirect> {
-    let cookie_free = counter.config().cookie.mode == CookieMode::None;
+    let cookie_free = counter.config().cookie_free();
     // Django's test cookie: a first visit gets the cookie with a redirect
     // to this page, so that the warning shows only when it did not come
     // back.

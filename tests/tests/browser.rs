@@ -632,7 +632,7 @@ async fn example_site_without_cookies() {
     shows(
         &browser,
         "cookie-test",
-        "This site sets no cookies, and its hit log keeps no address, browser or visitor key.",
+        "The blog sets no cookies, and its hit log keeps no address, browser or visitor key.",
     )
     .await;
     holds_no_cookie(&browser, "/about").await;

@@ -309,21 +309,14 @@ impl TestDb {
     /// Every value in every table of the database, as text, with its
     /// table and column (`NULL`s left out): for tests of what is kept.
     pub async fn every_value(&self) -> Vec<(String, String)> {
-        let (tables, columns, cast) = match &self.db {
-            Db::Sqlite(_) => (
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-                "SELECT name FROM pragma_table_info($1)",
-                "TEXT",
-            ),
+        let (columns, cast) = match &self.db {
+            Db::Sqlite(_) => ("SELECT name FROM pragma_table_info($1)", "TEXT"),
             Db::Postgres(_) => (
-                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-                 WHERE table_schema = current_schema()",
                 "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name = $1",
                 "TEXT",
             ),
             Db::MySql(_) => (
-                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
                 "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
                  WHERE table_schema = DATABASE() AND table_name = ?",
                 "CHAR",
@@ -331,7 +324,7 @@ impl TestDb {
             _ => unreachable!(),
         };
         let mut found = Vec::new();
-        for table in self.texts(tables, None).await {
+        for table in self.db.table_names().await.unwrap() {
             for column in self.texts(columns, Some(&table)).await {
                 let sql = format!("SELECT CAST({column} AS {cast}) FROM {table}");
                 for value in self.texts(&sql, None).await {

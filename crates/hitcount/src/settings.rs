@@ -100,10 +100,12 @@ pub struct Settings {
     /// place of the session key an HMAC of the object and the key under
     /// the day's salt ([`HitCounter::daily_salt`], forgotten after two
     /// days): it finds the visitor's hit on that object that day and
-    /// matches no other row. So a visitor counts at most once per object
-    /// per UTC day, whatever `keep_hit_active` says, and a signed-in user
+    /// matches no other row. So a visitor counts once per object per UTC
+    /// day, whatever longer `keep_hit_active` says, and a signed-in user
     /// is counted by session like anyone else. Needs `ip_storage =
-    /// "none"`. Default `false`.
+    /// "none"` and a `keep_hit_active` of at least a day. Django imports
+    /// keep no visitor either: each row gets a key of its own, under the
+    /// lasting `ip_hash_key`. Default `false`.
     ///
     /// [`HitCounter::daily_salt`]: crate::HitCounter::daily_salt
     pub private_hit_log: bool,
@@ -257,6 +259,13 @@ impl Settings {
                 "needs the IP in the hit log, but ip_storage is \"none\"",
             );
         }
+        if self.private_hit_log && self.keep_hit_active < Window::days(1) {
+            return fail(
+                "keep_hit_active",
+                quoted(self.keep_hit_active),
+                "must be at least a day with private_hit_log, which counts a visitor once per object and day",
+            );
+        }
         if self.private_hit_log && self.ip_storage != IpStorage::None {
             return fail(
                 "ip_storage",
@@ -403,6 +412,11 @@ mod tests {
                 "3",
             ),
             ("private_hit_log = true", "ip_storage", "hashed"),
+            (
+                "private_hit_log = true\nip_storage = \"none\"\nkeep_hit_active = \"12 hours\"",
+                "keep_hit_active",
+                "hours=12",
+            ),
             (
                 "private_hit_log = true\nip_storage = \"masked\"",
                 "ip_storage",

@@ -21,7 +21,8 @@
  * if you renamed it with `csrf_cookie_name`); when the page came without it
  * (a page cached by a CDN), it is fetched from <base>/csrf/ first. A site
  * that sets no cookies (`cookie.mode = "none"`) says so with
- * data-hitcount-csrf="off" or hitcountCSRF: false, and no token is sent.
+ * data-hitcount-csrf="off" or hitcountCSRF: false in window.hitcountJS (or
+ * the vars passed), and no token is asked for or sent.
  */
 (function (global) {
   "use strict";
@@ -82,11 +83,13 @@
     return form;
   }
 
-  // POSTs `data` as a form with the CSRF token (to this origin only);
+  // POSTs `data` as a form with the CSRF token (to this origin only, and
+  // not when the page's window.hitcountJS says hitcountCSRF: false);
   // resolves to the JSON answer, also for error answers, which carry
   // `error_message`.
   function postCSRF(url, data) {
-    return post(url, data, true);
+    var vars = global.hitcountJS;
+    return post(url, data, !(vars && vars.hitcountCSRF === false));
   }
 
   // POSTs `data` as a form, with the CSRF token when `csrf` is set.

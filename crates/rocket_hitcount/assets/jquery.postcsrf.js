@@ -10,6 +10,8 @@
  * `callback(data, textStatus, jqXHR)` on success. Returns a promise-like
  * jqXHR (error answers reject it; their JSON is in jqXHR.responseJSON).
  * Set $.postCSRF.csrfCookie if you renamed the cookie with `csrf_cookie_name`.
+ * A site without cookies (`cookie.mode = "none"`) writes hitcountCSRF: false
+ * in window.hitcountJS, and no token is asked for or sent.
  */
 (function ($) {
   "use strict";
@@ -48,7 +50,8 @@
       callback = data;
       data = undefined;
     }
-    if (!sameOrigin(url)) {
+    var vars = window.hitcountJS;
+    if (!sameOrigin(url) || (vars && vars.hitcountCSRF === false)) {
       return send(url, data, callback, type, null);
     }
     var token = readCookie($.postCSRF.csrfCookie);

@@ -9,7 +9,7 @@ use rocket::{error, info_, warn_, Build, Rocket};
 use rocket_db_pools::Database;
 
 use crate::ajax::{self, csrf};
-use crate::config::{Config, CookieMode};
+use crate::config::Config;
 use crate::secret::Secret;
 use crate::state::HitCount;
 use crate::templates::TemplateFunctions;
@@ -256,7 +256,7 @@ where
         // Django's ensure_csrf_cookie: every HTML page hands out the CSRF
         // cookie its script will need (none without cookies).
         let config = state.config();
-        if config.cookie.mode != CookieMode::None && is_html(response) {
+        if !config.cookie_free() && is_html(response) {
             csrf::ensure_cookie(state, request, response);
         }
         // A page that sets one of our cookies is this visitor's own: a

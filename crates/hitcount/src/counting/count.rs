@@ -83,7 +83,7 @@ impl HitCounter {
         // `Settings::private_hit_log`); screening above saw the request.
         let private;
         let visitor = if settings.private_hit_log {
-            match self.daily_salt().await {
+            match self.salt_at(now).await {
                 Ok(salt) => {
                     private = visitor.private_for(object, &salt);
                     &private

@@ -228,7 +228,11 @@ impl HitCounter {
     /// # Ok(()) }
     /// ```
     pub async fn daily_salt(&self) -> Result<Vec<u8>> {
-        let now = self.now();
+        self.salt_at(self.now()).await
+    }
+
+    /// The salt of `now`'s UTC day (see [`daily_salt`](Self::daily_salt)).
+    pub(crate) async fn salt_at(&self, now: DateTime<Utc>) -> Result<Vec<u8>> {
         match self.inner.salt.cached(now) {
             Some(salt) => Ok(salt),
             // Boxed: every cookieless request awaits this future, and the
@@ -375,13 +379,13 @@ impl HitCounter {
         &self.inner.blacklists
     }
 
-    /// The form of an IP that the hit log keeps under the current settings.
     /// A private hit log's key of `parts` under the counter's lasting
     /// secret (`ip_hash_key`), for rows that no day's salt covers.
     pub(crate) fn private_key(&self, parts: &[&str]) -> String {
         crate::values::private_key(&self.inner.ip_key, parts)
     }
 
+    /// The form of an IP that the hit log keeps under the current settings.
     pub(crate) fn stored_ip(&self, ip: std::net::IpAddr) -> Option<String> {
         self.inner.settings.ip_storage.store(ip, &self.inner.ip_key)
     }

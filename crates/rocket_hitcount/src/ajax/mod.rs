@@ -18,7 +18,6 @@ use serde::Serialize;
 
 use hitcount::ObjectRef;
 
-use crate::config::CookieMode;
 use crate::state::HitCount;
 use crate::visitor::{record_visit, Visit};
 
@@ -61,6 +60,9 @@ pub struct JsContext {
     pub script_url: String,
     /// Where the fairing serves `jquery.postcsrf.js`.
     pub jquery_script_url: String,
+    /// Whether the endpoint takes a CSRF token (`hitcountCSRF`): `false`
+    /// with `cookie.mode = "none"`, which sets no CSRF cookie.
+    pub csrf: bool,
 }
 
 impl HitCount {
@@ -89,6 +91,7 @@ impl HitCount {
             token: self.issue_token(pk),
             script_url: self.config().script_url(),
             jquery_script_url: self.config().jquery_script_url(),
+            csrf: !self.config().cookie_free(),
         }
     }
 }
@@ -202,7 +205,7 @@ async fn hit_ajax(visit: Visit<'_>, body: Data<'_>) -> Result<LockedDown<Json<An
     let fields = form_fields(&body);
     // Without cookies there is no CSRF cookie to compare: the same-origin
     // check, and the page token below, are the endpoint's protection.
-    let checked = if state.config().cookie.mode == CookieMode::None {
+    let checked = if state.config().cookie_free() {
         csrf::check_origin(request)
     } else {
         csrf::check(
@@ -290,7 +293,7 @@ impl<'r, R: Responder<'r, 'static>> Responder<'r, 'static> for NoStore<R> {
 /// cookie, with `cookie.mode = "none"`, where the endpoint needs none.
 #[get("/csrf")]
 fn csrf_token(state: &State<HitCount>, jar: &CookieJar<'_>) -> NoStore<Json<serde_json::Value>> {
-    let token = (state.config().cookie.mode != CookieMode::None).then(|| csrf::token(state, jar));
+    let token = (!state.config().cookie_free()).then(|| csrf::token(state, jar));
     NoStore(Json(json!({ "csrftoken": token })))
 }
 

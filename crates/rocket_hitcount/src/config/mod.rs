@@ -385,7 +385,7 @@ impl Config {
                 "must be longer than zero (leave it out to keep no site visits)",
             );
         }
-        if self.cookie.mode == CookieMode::None {
+        if self.cookie_free() {
             let needs = "counts without cookies or personal data: it needs private_hit_log = true \
                          and ip_storage = \"none\"";
             if !self.counting.private_hit_log {
@@ -438,8 +438,7 @@ impl Config {
         let mut warnings = Vec::new();
         let keep_active = self.counting.keep_hit_active;
         let lasting = self.cookie.lasting_age();
-        let cookie_set = self.cookie.mode != CookieMode::None;
-        if cookie_set && !self.cookie.expire_at_browser_close && lasting <= keep_active.as_secs() {
+        if !self.cookie_free() && !self.cookie.expire_at_browser_close && lasting <= keep_active.as_secs() {
             let capped = if lasting < self.cookie.max_age.as_secs() {
                 ", of which browsers keep 400 days"
             } else {
@@ -465,6 +464,18 @@ impl Config {
             ));
         }
         warnings
+    }
+
+    /// Whether the counter sets no cookies (`cookie.mode = "none"`).
+    ///
+    /// ```
+    /// let mut config = rocket_hitcount::Config::default();
+    /// assert!(!config.cookie_free());
+    /// config.cookie.mode = rocket_hitcount::CookieMode::None;
+    /// assert!(config.cookie_free());
+    /// ```
+    pub fn cookie_free(&self) -> bool {
+        self.cookie.mode == CookieMode::None
     }
 
     /// The AJAX endpoint's path, `<base_path>/hit/ajax/`.

@@ -3,7 +3,6 @@
 //! Content-Security-Policy.
 
 use crate::ajax::JsContext;
-use crate::config::CookieMode;
 use crate::state::HitCount;
 
 /// django-hitcount's `insert_hit_count_js_variables`, byte for byte, plus
@@ -16,7 +15,7 @@ pub(super) fn script_variables(state: &HitCount, vars: &JsContext, nonce: Option
     } else {
         String::new()
     };
-    let csrf = if cookie_free(state) {
+    let csrf = if state.config().cookie_free() {
         ",hitcountCSRF : false"
     } else {
         ""
@@ -27,11 +26,6 @@ pub(super) fn script_variables(state: &HitCount, vars: &JsContext, nonce: Option
         vars.pk,
         js_string(&vars.ajax_url)
     )
-}
-
-/// Whether the site sets no cookies (`cookie.mode = "none"`).
-fn cookie_free(state: &HitCount) -> bool {
-    state.config().cookie.mode == CookieMode::None
 }
 
 /// django-hitcount's `insert_hit_count_js`, as one external script and no
@@ -51,7 +45,7 @@ pub(super) fn count_script(state: &HitCount, vars: &JsContext, debug: bool) -> S
         attribute(&vars.script_url),
         vars.pk,
         attribute(&vars.ajax_url),
-        if cookie_free(state) {
+        if state.config().cookie_free() {
             " data-hitcount-csrf=\"off\""
         } else {
             ""

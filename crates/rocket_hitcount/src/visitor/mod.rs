@@ -4,7 +4,7 @@
 //! visits of the whole site.
 //!
 //! A request without the cookie (a first visit, curl, a bot, a browser
-//! refusing cookies, every request with `cookie.mode = "none"`) is counted under a key derived from its IP and user
+//! refusing cookies) is counted under a key derived from its IP and user
 //! agent with a random salt of the day (UTC) that the database forgets
 //! after two days: cookieless clients do not count again on every request,
 //! and the key cannot be traced back to the IP once its day is over. The
@@ -12,6 +12,11 @@
 //! derived one as the previous key, so a browser's next request neither
 //! counts again nor keeps a key that other visitors behind the same address
 //! could share.
+//!
+//! With `cookie.mode = "none"`, no cookie is read or set, and every request
+//! is keyed by its IP and user agent under the integration's secret alone:
+//! the counter's private hit log, which that mode requires, keeps each key
+//! under the day's salt itself, so the key never leaves memory.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -139,7 +144,7 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 &config.trusted_proxies,
             );
             let user_agent = request.headers().get_one("User-Agent").unwrap_or("");
-            let cookie_free = config.cookie.mode == CookieMode::None;
+            let cookie_free = config.cookie_free();
             let sent = if cookie_free {
                 None
             } else {
@@ -156,15 +161,9 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                     (visitor, cookie, true)
                 }
                 None => {
-                    let derived = cookieless_key(state, ip, user_agent).await;
-                    // Without cookies the session is never written.
-                    let key = if cookie_free {
-                        derived.clone()
-                    } else {
-                        random_hex::<20>()
-                    };
+                    let derived = cookieless_key(state, ip, user_agent, cookie_free).await;
                     let cookie = CookieSession {
-                        key,
+                        key: random_hex::<20>(),
                         previous: Some(derived.clone()),
                         visits: Vec::new(),
                         issued: 0,
@@ -212,8 +211,10 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
 }
 
 /// The session key of a request without the cookie: an HMAC of its IP
-/// and user agent under the day's salt; 40 hex characters.
-async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) -> String {
+/// and user agent under the day's salt; 40 hex characters. Without
+/// cookies (`cookie_free`), under the integration's secret: the private
+/// hit log keys it under the day's salt, at the time it counts.
+async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str, cookie_free: bool) -> String {
     // `<ip>|<user agent>`, the IP written on the stack: no allocation.
     let mut ip_text = [0u8; 64];
     let ip_len = match ip {
@@ -225,6 +226,9 @@ async fn cookieless_key(state: &HitCount, ip: Option<IpAddr>, user_agent: &str) 
         None => 0,
     };
     let message = [&ip_text[..ip_len], b"|", user_agent.as_bytes()];
+    if cookie_free {
+        return to_hex(&state.secret().mac_parts(COOKIELESS_PURPOSE, &message)[..20]);
+    }
     let mac = match state.counter().daily_salt().await {
         Ok(salt) => state
             .cookieless_keys()
@@ -408,11 +412,11 @@ pub(crate) fn record_visit(
     identified: &Identified,
     pk: Option<i64>,
 ) -> Option<u32> {
-    let config = &state.config().cookie;
-    if config.mode == CookieMode::None {
+    if state.config().cookie_free() {
         // No visit counts either: they would live in the cookie.
         return None;
     }
+    let config = &state.config().cookie;
     let viewed = pk.filter(|_| config.visit_counts);
     let visits = config
         .visit_counts

@@ -94,16 +94,34 @@ async fn no_answer_sets_a_cookie(db: &TestDb) {
     assert_eq!(csrf, json!({ "csrftoken": null }), "no CSRF token, no cookie");
     let about = json(get(&client, "/about", "192.0.2.10", FIREFOX).await).await;
     assert_eq!(about["returned_cookie"], false);
-    // A cookie the browser kept from before the switch is not read.
-    let old = client
-        .get("/about")
-        .remote(addr("192.0.2.10"))
-        .header(Header::new("User-Agent", FIREFOX))
-        .header(Header::new("Cookie", "hitcount_visitor=abc~~~0"))
-        .dispatch()
-        .await;
+    // A visitor cookie the browser kept from before the switch (the same
+    // site, with cookies, made it) is not read.
+    let before = Client::untracked(crate::app::rocket(db, json!({})))
+        .await
+        .unwrap();
+    let first = before.get("/about").dispatch().await;
+    let kept = first
+        .cookies()
+        .get("hitcount_visitor")
+        .expect("the cookie, before")
+        .value()
+        .to_owned();
+    fn with_cookie<'c>(client: &'c Client, kept: &str) -> rocket::local::asynchronous::LocalRequest<'c> {
+        client
+            .get("/about")
+            .remote(addr("192.0.2.10"))
+            .header(Header::new("User-Agent", FIREFOX))
+            .cookie(rocket::http::Cookie::new("hitcount_visitor", kept.to_owned()))
+    }
+    let back = json(with_cookie(&before, &kept).dispatch().await).await;
+    assert_eq!(back["returned_cookie"], true, "a valid cookie, with cookies");
+    let old = with_cookie(&client, &kept).dispatch().await;
     no_cookie(&old, "/about with an old cookie");
-    assert_eq!(json(old).await["session_key"], about["session_key"]);
+    let old = json(old).await;
+    assert_eq!(
+        (&old["returned_cookie"], &old["session_key"]),
+        (&json!(false), &about["session_key"])
+    );
     let context = json(get(&client, "/post/1", "192.0.2.10", FIREFOX).await).await;
     assert_eq!(context["hit_message"], COOKIELESS_ACTIVE_HIT);
     assert_eq!(context["visits"], Value::Null, "no visit counts without a cookie");

@@ -2,10 +2,10 @@
 // window (location, document.cookie, fetch keeping cookies and sending
 // Origin), then counts a hit twice through HitCount.countHit() and posts a
 // forged token through HitCount.postCSRF(). Prints the three answers, the
-// paths fetched and the cookies kept. With "cookie-free" after the paths,
-// the page's variables say so (hitcountCSRF: false), as the markup of a
-// site with `cookie.mode = "none"` does.
-// Usage: node hitcount_check.mjs <base URL> <path of hitcount.js> [cookie-free]
+// paths fetched and the cookies kept. The page's variables take
+// hitcountCSRF from the JSON's `csrf`, as a page of a site with
+// `cookie.mode = "none"` must.
+// Usage: node hitcount_check.mjs <base URL> <path of hitcount.js>
 import fs from "node:fs";
 const base = process.argv[2];
 globalThis.window = globalThis;
@@ -24,10 +24,7 @@ globalThis.fetch = async (url, opts = {}) => {
 };
 (0, eval)(fs.readFileSync(process.argv[3], "utf8"));
 const vars = await (await fetch("/post/2/js")).json();
-window.hitcountJS = { hitcountPK: vars.pk, hitcountURL: vars.ajax_url, hitcountToken: vars.token };
-if (process.argv[4] === "cookie-free") {
-  window.hitcountJS.hitcountCSRF = false;
-}
+window.hitcountJS = { hitcountPK: vars.pk, hitcountURL: vars.ajax_url, hitcountToken: vars.token, hitcountCSRF: vars.csrf };
 const first = await HitCount.countHit();
 const second = await HitCount.countHit();
 const forged = await HitCount.postCSRF(vars.ajax_url, { hitcountPK: vars.pk, hitcountToken: "x" });
