@@ -36,6 +36,7 @@ storage_tests!(
     admin_blacklists_add_and_remove,
     visitor_text_is_escaped_everywhere,
     pages_without_visit_counts,
+    cookie_free_pages_set_no_cookie,
 );
 
 async fn client(db: &TestDb) -> Client {
@@ -1070,4 +1071,51 @@ async fn pages_without_visit_counts(db: &TestDb) {
         assert_eq!(text_of(&page, "visits"), None, "{path}");
         assert!(text_of(&page, "total-hits").is_some(), "{path}");
     }
+}
+
+/// `COOKIE_FREE=1`: no page of the blog, and no route of the counter's,
+/// answers with a `Set-Cookie`; the count-hit page still counts, once.
+async fn cookie_free_pages_set_no_cookie(db: &TestDb) {
+    let client = Client::tracked(example_project::site(example_project::cookie_free(figment(
+        &db.url,
+    ))))
+    .await
+    .expect("the example launches");
+    for path in [
+        "/",
+        "/about",
+        "/about/?cookie_check=1",
+        "/hitcount-detail-view-count-hit/1/",
+        "/hitcount-detail-view-count-hit/1/",
+        "/hitcount-detail-view/1/",
+        "/generic-detail-view-ajax/1/",
+        "/generic-detail-view-ajax-jquery/1/",
+        "/post/1",
+        "/no-such-page",
+        "/hitcount/csrf/",
+        "/hitcount/static/hitcount.js",
+    ] {
+        let response = client
+            .get(path)
+            .header(Header::new("User-Agent", BROWSER_UA))
+            .remote(addr("198.51.100.7"))
+            .dispatch()
+            .await;
+        let set: Vec<&str> = response.headers().get("Set-Cookie").collect();
+        assert!(set.is_empty(), "{path} sets {set:?}");
+    }
+    let (status, about) = get_from(&client, "/about", "198.51.100.7").await;
+    assert_eq!(status, Status::Ok, "no cookie test to redirect to");
+    assert_eq!(
+        text_of(&about, "cookie-test").as_deref(),
+        Some("The blog sets no cookies, and its hit log keeps no address, browser or visitor key.")
+    );
+    let (_, page) = get_from(&client, "/hitcount-detail-view-count-hit/2/", "198.51.100.7").await;
+    assert_eq!(text_of(&page, "hit-counted-value").as_deref(), Some("true"));
+    let (_, page) = get_from(&client, "/hitcount-detail-view-count-hit/2/", "198.51.100.7").await;
+    assert_eq!(text_of(&page, "hit-counted-value").as_deref(), Some("false"));
+    assert_eq!(
+        text_of(&page, "hit-response").as_deref(),
+        Some(rocket_hitcount::COOKIELESS_ACTIVE_HIT)
+    );
 }

@@ -117,6 +117,11 @@ async fn hitcount_js_counts_through_fetch() {
         "{answers}"
     );
     assert_eq!(
+        answers["loaded"],
+        json!({"hit_counted": true, "hit_message": "Hit counted: session key"}),
+        "loaded with data- attributes"
+    );
+    assert_eq!(
         answers["first"],
         json!({"hit_counted": true, "hit_message": "Hit counted: session key"})
     );
@@ -147,6 +152,11 @@ async fn hitcount_js_counts_without_cookies() {
         json!({"hit_counted": false, "hit_message": rocket_hitcount::COOKIELESS_ACTIVE_HIT})
     );
     assert_eq!(answers["cookies"], "", "no cookie was set: {answers}");
+    assert_eq!(
+        answers["loaded"],
+        json!({"hit_counted": true, "hit_message": "Hit counted: session key"}),
+        "data-hitcount-csrf=\"off\""
+    );
     let fetched = answers["fetched"].as_array().unwrap();
     assert!(
         !fetched.contains(&json!("/hitcount/csrf/")),
