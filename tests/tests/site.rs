@@ -1081,19 +1081,19 @@ async fn cookie_free_pages_set_no_cookie(db: &TestDb) {
     ))))
     .await
     .expect("the example launches");
-    for path in [
-        "/",
-        "/about",
-        "/about/?cookie_check=1",
-        "/hitcount-detail-view-count-hit/1/",
-        "/hitcount-detail-view-count-hit/1/",
-        "/hitcount-detail-view/1/",
-        "/generic-detail-view-ajax/1/",
-        "/generic-detail-view-ajax-jquery/1/",
-        "/post/1",
-        "/no-such-page",
-        "/hitcount/csrf/",
-        "/hitcount/static/hitcount.js",
+    for (path, expected) in [
+        ("/", Status::Ok),
+        ("/about", Status::Ok),
+        ("/about/?cookie_check=1", Status::Ok),
+        ("/hitcount-detail-view-count-hit/1/", Status::Ok),
+        ("/hitcount-detail-view-count-hit/1/", Status::Ok),
+        ("/hitcount-detail-view/1/", Status::Ok),
+        ("/generic-detail-view-ajax/1/", Status::Ok),
+        ("/generic-detail-view-ajax-jquery/1/", Status::Ok),
+        ("/post/1", Status::Ok),
+        ("/no-such-page", Status::NotFound),
+        ("/hitcount/csrf/", Status::Ok),
+        ("/hitcount/static/hitcount.js", Status::Ok),
     ] {
         let response = client
             .get(path)
@@ -1101,6 +1101,7 @@ async fn cookie_free_pages_set_no_cookie(db: &TestDb) {
             .remote(addr("198.51.100.7"))
             .dispatch()
             .await;
+        assert_eq!(response.status(), expected, "{path}");
         let set: Vec<&str> = response.headers().get("Set-Cookie").collect();
         assert!(set.is_empty(), "{path} sets {set:?}");
     }

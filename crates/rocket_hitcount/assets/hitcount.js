@@ -22,7 +22,7 @@
  * (a page cached by a CDN), it is fetched from <base>/csrf/ first. A site
  * that sets no cookies (`cookie.mode = "none"`) says so with
  * data-hitcount-csrf="off" or hitcountCSRF: false in window.hitcountJS (or
- * the vars passed), and no token is asked for or sent.
+ * the vars passed), and no token is asked for.
  */
 (function (global) {
   "use strict";
@@ -55,9 +55,11 @@
     return path.replace(/hit\/ajax\/?$/, "csrf/");
   }
 
-  function csrfToken(url) {
+  // The CSRF token: the cookie's, else, when `fetchMissing`, the one
+  // <base>/csrf/ hands out.
+  function csrfToken(url, fetchMissing) {
     var token = readCookie(HitCount.csrfCookie);
-    if (token) {
+    if (token || !fetchMissing) {
       return Promise.resolve(token);
     }
     return fetch(csrfURL(url), { credentials: "same-origin" })
@@ -83,23 +85,24 @@
     return form;
   }
 
-  // POSTs `data` as a form with the CSRF token (to this origin only, and
-  // not when the page's window.hitcountJS says hitcountCSRF: false);
-  // resolves to the JSON answer, also for error answers, which carry
-  // `error_message`.
+  // POSTs `data` as a form with the CSRF token (to this origin only;
+  // when the page's window.hitcountJS says hitcountCSRF: false, only a
+  // token the page has as a cookie, none is asked for); resolves to the
+  // JSON answer, also for error answers, which carry `error_message`.
   function postCSRF(url, data) {
     var vars = global.hitcountJS;
     return post(url, data, !(vars && vars.hitcountCSRF === false));
   }
 
-  // POSTs `data` as a form, with the CSRF token when `csrf` is set.
+  // POSTs `data` as a form, with the CSRF token of the page's cookie,
+  // asked for when it has none and `csrf` is set.
   function post(url, data, csrf) {
     return Promise.resolve().then(function () {
       var headers = {
         "X-Requested-With": "XMLHttpRequest",
         "Content-Type": "application/x-www-form-urlencoded"
       };
-      var token = csrf && sameOrigin(url) ? csrfToken(url) : Promise.resolve(null);
+      var token = sameOrigin(url) ? csrfToken(url, csrf) : Promise.resolve(null);
       return token.then(function (token) {
         if (token) {
           headers["X-CSRFToken"] = token;

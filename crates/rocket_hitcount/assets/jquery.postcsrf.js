@@ -11,7 +11,8 @@
  * jqXHR (error answers reject it; their JSON is in jqXHR.responseJSON).
  * Set $.postCSRF.csrfCookie if you renamed the cookie with `csrf_cookie_name`.
  * A site without cookies (`cookie.mode = "none"`) writes hitcountCSRF: false
- * in window.hitcountJS, and no token is asked for or sent.
+ * in window.hitcountJS: then only a token the page has as a cookie is sent,
+ * and none is asked for.
  */
 (function ($) {
   "use strict";
@@ -50,12 +51,12 @@
       callback = data;
       data = undefined;
     }
-    var vars = window.hitcountJS;
-    if (!sameOrigin(url) || (vars && vars.hitcountCSRF === false)) {
+    if (!sameOrigin(url)) {
       return send(url, data, callback, type, null);
     }
     var token = readCookie($.postCSRF.csrfCookie);
-    if (token) {
+    var vars = window.hitcountJS;
+    if (token || (vars && vars.hitcountCSRF === false)) {
       return send(url, data, callback, type, token);
     }
     // A page cached without its cookie: fetch the token first (the answer

@@ -170,7 +170,11 @@ impl<'r> Hits<'r> {
         self.visit.identified.cookie.site.map(|site| site.count)
     }
 
-    /// The visitor, as the counter sees it (session key, user, IP, user agent).
+    /// The visitor, as the counter sees it (session key, user, IP, user
+    /// agent). With `cookie.mode = "none"`, the session key is a keyed hash
+    /// of the IP and user agent under `secret_key`, the same every day:
+    /// the counter never stores it, and an app that keeps it keeps a
+    /// lasting pseudonym of the visitor.
     pub fn visitor(&self) -> &hitcount::Visitor {
         &self.visit.identified.visitor
     }

@@ -26,7 +26,8 @@ impl HitCounter {
     /// the hourly and daily buckets are written in one transaction.
     ///
     /// Bounded by `count_timeout` (a blacklist check that falls due, once
-    /// per `blacklist_refresh`, may add as much again): a request the
+    /// per `blacklist_refresh`, may add as much again, and so may the
+    /// day's salt, once a day, with `private_hit_log`): a request the
     /// database does not decide in time, or whose database is away (a
     /// connection refused or lost), is answered
     /// [`Reason::Unavailable`] (not known to be counted), with the

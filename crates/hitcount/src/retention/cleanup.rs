@@ -10,6 +10,7 @@ use serde::Serialize;
 use sqlx::Connection as _;
 
 use super::lease;
+use super::salt::forget_old_salts;
 use crate::error::Result;
 use crate::settings::{check_batch_size, check_retention, Settings};
 use crate::store::{At, Db};
@@ -152,6 +153,10 @@ impl Cleanup<'_> {
             dry_run: options.dry_run,
             hourly_buckets_removed: 0,
         };
+        if !options.dry_run {
+            // Cookieless keys of past days: their salts go with the rest.
+            forget_old_salts(self.writer, self.clock.now()).await?;
+        }
         dispatch!(self.writer, pool, sql => {
             if options.dry_run {
                 let expired: i64 = sqlx::query_scalar(sql.count_expired).bind(At(cutoff)).fetch_one(pool).await?;

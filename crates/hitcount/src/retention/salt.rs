@@ -30,7 +30,6 @@ impl SaltCache {
         let today = now.date_naive();
         let day = today.to_string();
         let candidate = random_key("the day's salt of cookieless visitors' keys")?;
-        let yesterday = (now - TimeDelta::days(1)).date_naive().to_string();
         // Statements each committed on their own: the read sees whichever
         // candidate was stored first. One transaction would gain nothing,
         // and on MariaDB (REPEATABLE READ) the delete's gap lock against
@@ -43,13 +42,22 @@ impl SaltCache {
         let salt = stored.into_bytes();
         *self.0.lock().expect("not poisoned") = Some((today, salt.clone()));
         // Forgetting older salts is housekeeping: the day's salt is had
-        // whatever it meets, and the next day's first request tries again.
-        let forgotten = dispatch!(writer, pool, sql => {
-            sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(pool).await.map(drop)
-        });
-        if let Err(e) = forgotten {
-            log::warn!("rocket-hitcount: the salts of days before {yesterday} could not be deleted: {e}");
+        // whatever it meets, and the next day's first request, or the next
+        // cleanup, tries again.
+        if let Err(e) = forget_old_salts(writer, now).await {
+            log::warn!("rocket-hitcount: the salts of days before yesterday could not be deleted: {e}");
         }
         Ok(salt)
     }
+}
+
+/// Deletes the salts of the days before yesterday (of `now`, UTC): a new
+/// day's first salt does, and so does cleanup, so that on a quiet site no
+/// salt outlives its two days by more than the time to the next cleanup.
+pub(crate) async fn forget_old_salts(writer: &Db, now: DateTime<Utc>) -> Result<()> {
+    let yesterday = (now - TimeDelta::days(1)).date_naive().to_string();
+    dispatch!(writer, pool, sql => {
+        sqlx::query(sql.delete_old_salts).bind(&yesterday).execute(pool).await?;
+    });
+    Ok(())
 }

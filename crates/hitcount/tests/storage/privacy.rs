@@ -1,9 +1,12 @@
 //! `private_hit_log`: the hit log keeps nothing that tells one visitor
 //! from another, and counting stays exactly once, a day at a time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 use futures::future::join_all;
-use hitcount::{IpStorage, Reason, User, Visitor};
+use hitcount::{Clock, HitCounter, IpStorage, Reason, User, Visitor};
 
 use crate::common::{settings, TestDb};
 use crate::post;
@@ -13,6 +16,8 @@ storage_tests!(
     a_private_hit_log_counts_once_per_object_and_day,
     a_private_hit_log_keeps_nothing_that_links_hits,
     a_private_hit_log_imports_django_rows_without_visitors,
+    a_hit_is_keyed_with_the_salt_of_its_own_time,
+    cleanup_forgets_old_salts,
 );
 
 fn private() -> hitcount::Settings {
@@ -169,9 +174,77 @@ async fn a_private_hit_log_imports_django_rows_without_visitors(db: &TestDb) {
         count("SELECT COUNT(*) FROM hitcount_hit WHERE user_agent <> '' OR user_id IS NOT NULL OR ip IS NOT NULL").await,
         0
     );
+    // Django's sessions (sess-a-0, ...), agents and addresses are nowhere.
+    for (column, value) in db.every_value().await {
+        for kept in ["sess-", "agent_", "Mozilla", "192.0.2.", "2001:db8:"] {
+            assert!(!value.contains(kept), "{column} keeps {kept:?}: {value}");
+        }
+    }
     assert_eq!(
         counter.admin().import_django(&django).await.unwrap().hit_rows,
         0,
         "imported once"
     );
+}
+
+/// A hit counted just before midnight is keyed with its own day's salt:
+/// the same visitor counts again on the new day.
+async fn a_hit_is_keyed_with_the_salt_of_its_own_time(db: &TestDb) {
+    let midnight = (db.clock.now() + TimeDelta::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    // The count's first reading of the clock is a moment before midnight;
+    // every later one, midnight.
+    let armed = Arc::new(AtomicBool::new(false));
+    let clock = {
+        let armed = armed.clone();
+        Clock::new(move || {
+            if armed.swap(false, Ordering::SeqCst) {
+                midnight - TimeDelta::milliseconds(1)
+            } else {
+                midnight
+            }
+        })
+    };
+    let counter = HitCounter::open_with_clock(db.db.clone(), private(), clock)
+        .await
+        .unwrap();
+    let alice = visitor("alice-key");
+    armed.store(true, Ordering::SeqCst);
+    assert!(counter.count_hit(&post(1), &alice).await.unwrap().hit_counted);
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM hitcount_hit WHERE created_at < {}",
+            db.time_literal(midnight)
+        ))
+        .await,
+        1,
+        "the hit is of the day before"
+    );
+    assert!(
+        counter.count_hit(&post(1), &alice).await.unwrap().hit_counted,
+        "a new day"
+    );
+}
+
+/// Cleanup deletes the salts older than yesterday, though no request of a
+/// later day asked for one.
+async fn cleanup_forgets_old_salts(db: &TestDb) {
+    let counter = db.counter(private()).await;
+    counter.daily_salt().await.unwrap();
+    db.clock.advance(TimeDelta::days(1));
+    counter.daily_salt().await.unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_daily_salt").await, 2);
+    db.clock.advance(TimeDelta::days(1));
+    counter.admin().cleanup().await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM hitcount_daily_salt").await,
+        1,
+        "yesterday's is kept"
+    );
+    db.clock.advance(TimeDelta::days(1));
+    counter.admin().cleanup().await.unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM hitcount_daily_salt").await, 0);
 }

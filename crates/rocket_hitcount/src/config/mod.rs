@@ -29,9 +29,10 @@ pub enum CookieMode {
     /// browser holds.
     Signed,
     /// No cookie at all: neither the visitor cookie nor the CSRF cookie is
-    /// set on any answer, every visitor is counted by its cookieless key
-    /// (its IP and user agent under the day's salt), and the AJAX endpoint
-    /// is protected by the same-origin check and the page token. Needs
+    /// set on any answer, every visitor is known by its IP and user agent
+    /// (under `secret_key` in memory, and per object under the day's salt
+    /// in the private hit log), and the AJAX endpoint is protected by the
+    /// same-origin check and the page token. Needs
     /// `private_hit_log = true` and `ip_storage = "none"`, so that nothing
     /// about the visitor is kept; rules out `visit_counts` and
     /// `visit_interval`, which live in the cookie. A visitor counts at

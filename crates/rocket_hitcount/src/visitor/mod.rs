@@ -16,7 +16,7 @@
 //! With `cookie.mode = "none"`, no cookie is read or set, and every request
 //! is keyed by its IP and user agent under the integration's secret alone:
 //! the counter's private hit log, which that mode requires, keeps each key
-//! under the day's salt itself, so the key never leaves memory.
+//! under the day's salt itself, so the key never reaches the database.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -163,7 +163,12 @@ pub(crate) async fn identify<'r>(state: &HitCount, request: &'r Request<'_>) -> 
                 None => {
                     let derived = cookieless_key(state, ip, user_agent, cookie_free).await;
                     let cookie = CookieSession {
-                        key: random_hex::<20>(),
+                        // Never written without cookies.
+                        key: if cookie_free {
+                            String::new()
+                        } else {
+                            random_hex::<20>()
+                        },
                         previous: Some(derived.clone()),
                         visits: Vec::new(),
                         issued: 0,
