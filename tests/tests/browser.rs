@@ -574,13 +574,19 @@ async fn example_site_in_chromium() {
         .unwrap();
     assert_eq!(response, "Not counted: user IP has been blacklisted");
 
+    ends_clean(&driver, browser, &server).await;
+}
+
+/// Asserts that the browser's console logged no error, closes it, and
+/// asserts that no page's Content-Security-Policy blocked anything.
+async fn ends_clean(driver: &Driver, browser: Client, server: &Server) {
     assert_eq!(
-        console_errors(&driver, &browser).await,
+        console_errors(driver, &browser).await,
         Vec::<String>::new(),
         "console errors"
     );
     browser.close().await.unwrap();
-    assert_no_csp_reports(&server).await;
+    assert_no_csp_reports(server).await;
 }
 
 /// Asserts that the browser holds no cookie of the site, `HttpOnly` ones
@@ -636,13 +642,7 @@ async fn example_site_without_cookies() {
     )
     .await;
     holds_no_cookie(&browser, "/about").await;
-    assert_eq!(
-        console_errors(&driver, &browser).await,
-        Vec::<String>::new(),
-        "console errors"
-    );
-    browser.close().await.unwrap();
-    assert_no_csp_reports(&server).await;
+    ends_clean(&driver, browser, &server).await;
 }
 
 /// The two sizes every page must fit: a desktop's and a phone's viewport.

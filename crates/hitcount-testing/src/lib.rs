@@ -511,6 +511,16 @@ impl TestClock {
     pub fn advance(&self, by: TimeDelta) {
         *self.0.lock().unwrap() += by;
     }
+
+    /// The start of the UTC day after the clock's: for tests across
+    /// midnight.
+    pub fn next_midnight(&self) -> DateTime<Utc> {
+        (self.now() + TimeDelta::days(1))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+    }
 }
 
 /// Default settings with an edit.

@@ -57,11 +57,7 @@ async fn a_private_hit_log_counts_once_per_object_and_day(db: &TestDb) {
         "another visitor"
     );
     // Late the same UTC day: still her active hit.
-    let midnight = (db.clock.now() + TimeDelta::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
+    let midnight = db.clock.next_midnight();
     db.clock.set(midnight - TimeDelta::seconds(1));
     assert!(!counter.count_hit(&post(1), &alice).await.unwrap().hit_counted);
     // The next day the salt is another, whatever keep_hit_active says.
@@ -190,11 +186,7 @@ async fn a_private_hit_log_imports_django_rows_without_visitors(db: &TestDb) {
 /// A hit counted just before midnight is keyed with its own day's salt:
 /// the same visitor counts again on the new day.
 async fn a_hit_is_keyed_with_the_salt_of_its_own_time(db: &TestDb) {
-    let midnight = (db.clock.now() + TimeDelta::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
+    let midnight = db.clock.next_midnight();
     // The count's first reading of the clock is a moment before midnight;
     // every later one, midnight.
     let armed = Arc::new(AtomicBool::new(false));

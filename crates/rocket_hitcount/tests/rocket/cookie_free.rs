@@ -52,18 +52,29 @@ fn no_cookie(response: &LocalResponse<'_>, path: &str) {
     assert!(set.is_empty(), "{path} sets {set:?}");
 }
 
-/// POSTs `form` to the AJAX endpoint as a same-origin page's script would,
-/// with no CSRF token, plus `headers`.
+/// The AJAX endpoint's form for the script variables `vars` (a
+/// `JsContext` as JSON).
+fn hit_form(vars: &Value) -> String {
+    format!(
+        "hitcountPK={}&hitcountToken={}",
+        vars["pk"],
+        vars["token"].as_str().unwrap()
+    )
+}
+
+/// POSTs `form` to the AJAX endpoint from `ip` with `agent`, with no CSRF
+/// token, plus `headers`; asserts that the answer sets no cookie.
 async fn post_hit<'c>(
     client: &'c Client,
+    (ip, agent): (&str, &'static str),
     form: &str,
     headers: &[(&'static str, &'static str)],
 ) -> LocalResponse<'c> {
     let mut request = client
         .post("/hitcount/hit/ajax")
-        .remote(addr("192.0.2.10"))
+        .remote(addr(ip))
         .header(ContentType::Form)
-        .header(Header::new("User-Agent", FIREFOX))
+        .header(Header::new("User-Agent", agent))
         .body(form);
     for (name, value) in headers {
         request = request.header(Header::new(*name, *value));
@@ -135,16 +146,14 @@ async fn no_answer_sets_a_cookie(db: &TestDb) {
 async fn the_endpoint_counts_without_a_csrf_cookie(db: &TestDb) {
     let client = cookie_free(db).await;
     let vars = json(get(&client, "/post/2/js", "192.0.2.10", FIREFOX).await).await;
-    let form = format!(
-        "hitcountPK={}&hitcountToken={}",
-        vars["pk"],
-        vars["token"].as_str().unwrap()
-    );
+    let form = hit_form(&vars);
+    let from = ("192.0.2.10", FIREFOX);
     let same_origin = [("Origin", "http://localhost:8000"), ("Host", "localhost:8000")];
     // Another site's page, however it says so, is refused.
     let refused = error_of(
         post_hit(
             &client,
+            from,
             &form,
             &[("Origin", "https://evil.example"), ("Host", "localhost:8000")],
         )
@@ -153,7 +162,7 @@ async fn the_endpoint_counts_without_a_csrf_cookie(db: &TestDb) {
     .await;
     assert_eq!(refused.0, Status::Forbidden);
     assert!(refused.1.contains("evil.example"), "{}", refused.1);
-    let refused = error_of(post_hit(&client, &form, &[("Sec-Fetch-Site", "cross-site")]).await).await;
+    let refused = error_of(post_hit(&client, from, &form, &[("Sec-Fetch-Site", "cross-site")]).await).await;
     assert_eq!(
         refused,
         (
@@ -163,22 +172,22 @@ async fn the_endpoint_counts_without_a_csrf_cookie(db: &TestDb) {
     );
     // The page token is still required, and still bound to its object.
     let tokenless = format!("hitcountPK={}", vars["pk"]);
-    let refused = error_of(post_hit(&client, &tokenless, &same_origin).await).await;
+    let refused = error_of(post_hit(&client, from, &tokenless, &same_origin).await).await;
     assert_eq!(refused, (Status::Forbidden, "hitcountToken is missing".into()));
     let other = format!(
         "hitcountPK={}&hitcountToken={}",
         vars["pk"].as_i64().unwrap() + 1,
         vars["token"].as_str().unwrap()
     );
-    let refused = error_of(post_hit(&client, &other, &same_origin).await).await;
+    let refused = error_of(post_hit(&client, from, &other, &same_origin).await).await;
     assert_eq!(refused.1, "hitcountToken was issued for another hitcountPK");
     // A same-origin page's script, with no CSRF token at all: counted once.
-    let first = json(post_hit(&client, &form, &same_origin).await).await;
+    let first = json(post_hit(&client, from, &form, &same_origin).await).await;
     assert_eq!(
         first,
         json!({"hit_counted": true, "hit_message": "Hit counted: session key"})
     );
-    let again = json(post_hit(&client, &form, &[("Sec-Fetch-Site", "same-origin")]).await).await;
+    let again = json(post_hit(&client, from, &form, &[("Sec-Fetch-Site", "same-origin")]).await).await;
     assert_eq!(
         again,
         json!({"hit_counted": false, "hit_message": COOKIELESS_ACTIVE_HIT})
@@ -200,11 +209,7 @@ async fn a_visitor_counts_once_per_object_and_day(db: &TestDb) {
         )
     };
     // Late in a UTC day, with keep_hit_active at its 7 days.
-    let midnight = (db.clock.now() + TimeDelta::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
+    let midnight = db.clock.next_midnight();
     db.clock.set(midnight - TimeDelta::hours(2));
     assert_eq!(
         hits(json(get(&client, "/post/1", "203.0.113.7", FIREFOX).await).await),
@@ -260,20 +265,13 @@ async fn nothing_personal_is_kept(db: &TestDb) {
             get(&client, &format!("/post/{id}"), ip, agent).await;
         }
         let vars = json(get(&client, "/post/6/js", ip, agent).await).await;
-        let form = format!(
-            "hitcountPK={}&hitcountToken={}",
-            vars["pk"],
-            vars["token"].as_str().unwrap()
-        );
-        let answer = client
-            .post("/hitcount/hit/ajax")
-            .remote(addr(ip))
-            .header(ContentType::Form)
-            .header(Header::new("User-Agent", agent))
-            .header(Header::new("Sec-Fetch-Site", "same-origin"))
-            .body(form)
-            .dispatch()
-            .await;
+        let answer = post_hit(
+            &client,
+            (ip, agent),
+            &hit_form(&vars),
+            &[("Sec-Fetch-Site", "same-origin")],
+        )
+        .await;
         assert_eq!(json(answer).await["hit_counted"], true);
     }
     let counter = client
